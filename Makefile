@@ -1,0 +1,48 @@
+# kubectl-llmdbench — TL;DR:
+#   make build       build bin/kubectl-llmdbench
+#   make test        lint + unit tests + end-to-end tests on the local control plane (builds it if needed)
+#   make install     install the plugin into $(GOBIN) (or $(GOPATH)/bin) so kubectl finds it
+#   make localcluster / make e2e   build the local control plane / run only the e2e tests
+
+SHELL := /usr/bin/env bash
+GO ?= go
+BIN := bin/kubectl-llmdbench
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kubectl-llmdbench
+export CACHE_DIR
+
+.PHONY: all build install test unit lint e2e localcluster deps clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kubectl-llmdbench
+
+install:
+	CGO_ENABLED=0 $(GO) install -trimpath -ldflags '$(LDFLAGS)' ./cmd/kubectl-llmdbench
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	cd hack/localcluster && $(GO) vet ./...
+
+unit:
+	$(GO) test ./pkg/... ./cmd/...
+
+# System packages the local cluster's pod roots need (busybox-static), installed when missing.
+deps:
+	@hack/install-deps.sh
+
+localcluster: deps
+	@hack/localcluster/build.sh >/dev/null
+
+e2e: localcluster build
+	LOCALCLUSTER_BIN=$$(hack/localcluster/build.sh) LLMDBENCH_PLUGIN=$(CURDIR)/$(BIN) \
+	  $(GO) test -count=1 -timeout 30m ./test/e2e/...
+
+test: lint unit e2e
+
+clean:
+	rm -rf bin dist .localcluster

@@ -1,0 +1,106 @@
+// Package cluster talks to the API server for a run: discovery, preflight, creating and waiting
+// for the launcher, exec and logs. It prints nothing; callers decide what the user sees.
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+)
+
+// GatewayNameLabel is the Gateway API label (GEP-1762) in-cluster gateways put on their Service.
+const GatewayNameLabel = "gateway.networking.k8s.io/gateway-name"
+
+// GatewayResource is the Gateway API's Gateway kind.
+var GatewayResource = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"}
+
+// Gateway is what discovery found for a gateway name.
+type Gateway struct {
+	// Service is the gateway's Service name, when the implementation runs one in the cluster.
+	Service string
+	// Address is the Gateway's first status address (managed gateways have only this), or the
+	// Service's cluster IP when the Gateway object is not readable.
+	Address string
+}
+
+// DiscoverGateway finds the Service labelled for gateway in namespace, falling back to the
+// Gateway object's status address when no Service exists.
+func DiscoverGateway(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interface, namespace, gateway string) (Gateway, error) {
+	if gateway == "" {
+		return Gateway{}, fmt.Errorf("no gateway name to discover: pass --gateway NAME or --base-url URL")
+	}
+	svcs, err := cs.CoreV1().Services(namespace).List(ctx, metav1.ListOptions{LabelSelector: GatewayNameLabel + "=" + gateway})
+	if err != nil {
+		return Gateway{}, fmt.Errorf("discovering gateway %s in namespace %s (pass --base-url to skip it): %w", gateway, namespace, err)
+	}
+	var g Gateway
+	switch len(svcs.Items) {
+	case 0:
+	case 1:
+		g.Service = svcs.Items[0].Name
+		g.Address = svcs.Items[0].Spec.ClusterIP
+	default:
+		names := make([]string, len(svcs.Items))
+		for i, s := range svcs.Items {
+			names[i] = s.Name
+		}
+		sort.Strings(names)
+		return Gateway{}, fmt.Errorf("%d Services in namespace %s carry %s=%s (%s): pass --base-url to choose one", len(names), namespace, GatewayNameLabel, gateway, strings.Join(names, ", "))
+	}
+	if addr, err := gatewayAddress(ctx, dyn, namespace, gateway); err != nil {
+		return Gateway{}, err
+	} else if addr != "" {
+		g.Address = addr
+	}
+	if g.Service != "" || g.Address != "" {
+		return g, nil
+	}
+	return Gateway{}, noGatewayError(ctx, cs, namespace, gateway)
+}
+
+// gatewayAddress reads status.addresses[0].value of the Gateway; a cluster without the Gateway
+// API, or without that Gateway, simply has no address.
+func gatewayAddress(ctx context.Context, dyn dynamic.Interface, namespace, gateway string) (string, error) {
+	if dyn == nil {
+		return "", nil
+	}
+	gw, err := dyn.Resource(GatewayResource).Namespace(namespace).Get(ctx, gateway, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading Gateway %s in namespace %s: %w", gateway, namespace, err)
+	}
+	addrs, _, _ := unstructured.NestedSlice(gw.Object, "status", "addresses")
+	for _, a := range addrs {
+		if m, ok := a.(map[string]any); ok {
+			if v, _ := m["value"].(string); v != "" {
+				return v, nil
+			}
+		}
+	}
+	return "", nil
+}
+
+func noGatewayError(ctx context.Context, cs kubernetes.Interface, namespace, gateway string) error {
+	others, err := cs.CoreV1().Services(namespace).List(ctx, metav1.ListOptions{LabelSelector: GatewayNameLabel})
+	hint := "no Service in it carries that label"
+	if err == nil && len(others.Items) > 0 {
+		var found []string
+		for _, s := range others.Items {
+			found = append(found, s.Name+" (gateway "+s.Labels[GatewayNameLabel]+")")
+		}
+		sort.Strings(found)
+		hint = "gateway Services there: " + strings.Join(found, ", ")
+	}
+	return fmt.Errorf("gateway %s not found in namespace %s: %s; pass --gateway NAME or --base-url URL", gateway, namespace, hint)
+}

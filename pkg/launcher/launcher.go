@@ -1,0 +1,239 @@
+// Package launcher builds, as pure functions, every Kubernetes object a run creates: the results
+// PVC, the ConfigMap with the workload profiles and the in-pod run script, and the launcher Pods
+// that keep the llm-d-benchmark image contract.
+package launcher
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/config"
+)
+
+// The llm-d-benchmark image contract: mounts, entry point, container name.
+const (
+	WorkspaceDir  = "/workspace"
+	ProfilesDir   = WorkspaceDir + "/profiles"
+	Executable    = "llm-d-benchmark.sh"
+	ContainerName = "harness"
+	// ScriptDir holds the plugin's run script, mounted from the run's ConfigMap.
+	ScriptDir  = "/llmdbench"
+	ScriptKey  = "run.sh"
+	ScriptPath = ScriptDir + "/" + ScriptKey
+)
+
+// Labels and annotations on every object of a run.
+const (
+	LabelApp        = "app"
+	AppLauncher     = "llmdbench-harness-launcher" // the guide's lookup label
+	LabelManagedBy  = "app.kubernetes.io/managed-by"
+	ManagedBy       = "kubectl-llmdbench"
+	LabelRun        = "llmdbench.io/run"
+	LabelHarness    = "llmdbench.io/harness"
+	LabelPreset     = "llmdbench.io/preset"
+	LabelStack      = "llmdbench.io/stack"
+	LabelIndex      = "llmdbench.io/index"
+	AnnoWorkloads   = "llmdbench.io/workloads"
+	AnnoParallelism = "llmdbench.io/parallelism"
+	AnnoStackName   = "llmdbench.io/stack-name"
+	AnnoBaseURL     = "llmdbench.io/base-url"
+	AnnoModel       = "llmdbench.io/model"
+)
+
+// Spec is everything the builders need for one run.
+type Spec struct {
+	Config   *config.Config
+	RunID    string
+	Preset   string
+	Launcher Launcher
+	PVC      PVC
+}
+
+// Launcher shapes the launcher pods. Defaults match run_only.sh.
+type Launcher struct {
+	CPU             resource.Quantity
+	Memory          resource.Quantity
+	RunAsUser       *int64
+	ServiceAccount  string
+	NodeSelector    map[string]string
+	Tolerations     []corev1.Toleration
+	ImagePullPolicy corev1.PullPolicy
+}
+
+// DefaultLauncher is run_only.sh's launcher: 16 CPU / 32Gi, root, always pull.
+func DefaultLauncher() Launcher {
+	root := int64(0)
+	return Launcher{
+		CPU:             resource.MustParse("16"),
+		Memory:          resource.MustParse("32Gi"),
+		RunAsUser:       &root,
+		ImagePullPolicy: corev1.PullAlways,
+	}
+}
+
+// PVC describes the results claim, for when the run creates it.
+type PVC struct {
+	Create       bool
+	StorageClass string
+	Size         resource.Quantity
+}
+
+// DefaultPVCSize is the guide's recommendation: per-request files reach hundreds of MB per workload.
+const DefaultPVCSize = "200Gi"
+
+// DefaultPVC is an RWX claim of 200Gi, not created unless asked.
+func DefaultPVC() PVC { return PVC{Size: resource.MustParse(DefaultPVCSize)} }
+
+var runIDPattern = regexp.MustCompile(`^[0-9]{10}-[0-9a-f]{4}$`)
+
+// NewRunID returns "<unix seconds>-<4 hex>": sortable, unique per run, and free of '_' so it can
+// be found again inside <harness>_<run>_<workload>_<stack> folder names.
+func NewRunID(now time.Time, random io.Reader) (string, error) {
+	if random == nil {
+		random = rand.Reader
+	}
+	b := make([]byte, 2)
+	if _, err := io.ReadFull(random, b); err != nil {
+		return "", fmt.Errorf("generating run id: %w", err)
+	}
+	return strconv.FormatInt(now.Unix(), 10) + "-" + hex.EncodeToString(b), nil
+}
+
+// IsRunID tells whether s has the shape NewRunID produces.
+func IsRunID(s string) bool { return runIDPattern.MatchString(s) }
+
+// ConfigMapName is the run's ConfigMap.
+func ConfigMapName(runID string) string { return "llmdbench-" + runID }
+
+// PodName is the launcher pod of one parallel index; it still matches the guide's
+// `lmdbench-.*-launcher` lookup.
+func PodName(runID string, index int) string {
+	return AppLauncher + "-" + runID + "-" + strconv.Itoa(index)
+}
+
+// RunSelector selects every object of a run.
+func RunSelector(runID string) string { return LabelRun + "=" + runID }
+
+// Objects returns, in creation order, every object of the run.
+func Objects(s Spec) ([]runtime.Object, error) {
+	var objs []runtime.Object
+	if s.PVC.Create {
+		objs = append(objs, BuildPVC(s))
+	}
+	cm, err := BuildConfigMap(s)
+	if err != nil {
+		return nil, err
+	}
+	objs = append(objs, cm)
+	pods, err := BuildPods(s)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pods {
+		objs = append(objs, p)
+	}
+	return objs, nil
+}
+
+func (s Spec) labels() map[string]string {
+	l := map[string]string{
+		LabelApp:       AppLauncher,
+		LabelManagedBy: ManagedBy,
+		LabelRun:       s.RunID,
+		LabelHarness:   s.Config.Harness.Name,
+		LabelStack:     labelValue(s.Config.Endpoint.StackName),
+	}
+	if s.Preset != "" {
+		l[LabelPreset] = s.Preset
+	}
+	return l
+}
+
+func (s Spec) annotations() map[string]string {
+	names := make([]string, len(s.Config.Workloads))
+	for i, w := range s.Config.Workloads {
+		names[i] = w.Name
+	}
+	return map[string]string{
+		AnnoWorkloads:   strings.Join(names, ","),
+		AnnoParallelism: strconv.Itoa(s.Config.Harness.Parallelism),
+		AnnoStackName:   s.Config.Endpoint.StackName,
+		AnnoBaseURL:     s.Config.Endpoint.BaseURL,
+		AnnoModel:       s.Config.Endpoint.Model,
+	}
+}
+
+// labelValue trims a sanitised name to a valid label value (63 chars, alphanumeric ends).
+func labelValue(s string) string {
+	s = strings.ReplaceAll(s, "/", "_")
+	if len(s) > 63 {
+		s = s[:63]
+	}
+	return strings.Trim(s, "-_.")
+}
+
+// BuildPVC builds the results claim: ReadWriteMany so parallel launchers and readers can share it.
+func BuildPVC(s Spec) *corev1.PersistentVolumeClaim {
+	pvc := &corev1.PersistentVolumeClaim{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      s.Config.Harness.ResultsPVC,
+			Namespace: s.Config.Harness.Namespace,
+			Labels:    map[string]string{LabelManagedBy: ManagedBy},
+		},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteMany},
+			Resources: corev1.VolumeResourceRequirements{
+				Requests: corev1.ResourceList{corev1.ResourceStorage: s.PVC.Size},
+			},
+		},
+	}
+	if s.PVC.StorageClass != "" {
+		sc := s.PVC.StorageClass
+		pvc.Spec.StorageClassName = &sc
+	}
+	return pvc
+}
+
+// BuildConfigMap builds the run's ConfigMap: one <workload>.yaml key per workload (as run_only.sh
+// writes them) plus the run script.
+func BuildConfigMap(s Spec) (*corev1.ConfigMap, error) {
+	script, err := Script(s)
+	if err != nil {
+		return nil, err
+	}
+	data := map[string]string{ScriptKey: script}
+	for _, w := range s.Config.Workloads {
+		data[w.Name+".yaml"] = string(w.Profile)
+	}
+	cm := &corev1.ConfigMap{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        ConfigMapName(s.RunID),
+			Namespace:   s.Config.Harness.Namespace,
+			Labels:      s.labels(),
+			Annotations: s.annotations(),
+		},
+		Data: data,
+	}
+	// A ConfigMap holds at most 1 MiB; say so before the API server does.
+	size := 0
+	for k, v := range data {
+		size += len(k) + len(v)
+	}
+	if size > 1<<20 {
+		return nil, fmt.Errorf("the workload profiles take %d bytes, over the 1 MiB a ConfigMap can hold: split them over several runs", size)
+	}
+	return cm, nil
+}

@@ -1,0 +1,226 @@
+package launcher
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/yaml"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/config"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/preset"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+const testRunID = "1764000000-abcd"
+
+func presetSpec(t *testing.T, name string, mutate func(*config.Overrides)) Spec {
+	t.Helper()
+	doc, err := preset.Load(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := config.Overrides{BaseURL: "http://infra-gw-istio.llm-d.svc.cluster.local:80"}
+	if mutate != nil {
+		mutate(&o)
+	}
+	doc.Apply(o)
+	cfg, _, err := doc.Resolve(config.Options{Variables: config.Variables{Values: map[string]string{
+		config.VarNamespace: "llm-d", config.VarBenchmarkPVC: "workload-pvc",
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Spec{Config: cfg, RunID: testRunID, Preset: name, Launcher: DefaultLauncher(), PVC: DefaultPVC()}
+}
+
+func render(t *testing.T, objs []runtime.Object) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	for _, o := range objs {
+		b, err := yaml.Marshal(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf.WriteString("---\n")
+		buf.Write(b)
+	}
+	return buf.Bytes()
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./pkg/launcher -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test ./pkg/launcher -update, then review the diff)\n--- got\n%s", name, got)
+	}
+}
+
+func TestGoldenObjectsPerPreset(t *testing.T) {
+	for _, name := range preset.Names() {
+		t.Run(name, func(t *testing.T) {
+			objs, err := Objects(presetSpec(t, name, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, name+".golden.yaml", render(t, objs))
+		})
+	}
+}
+
+func TestGoldenParallelWithCreatedPVCAndKnobs(t *testing.T) {
+	p := 2
+	s := presetSpec(t, "inference-scheduling", func(o *config.Overrides) { o.Parallelism = &p })
+	uid := int64(1000)
+	s.Launcher = Launcher{
+		CPU: resource.MustParse("2"), Memory: resource.MustParse("4Gi"), RunAsUser: &uid,
+		ServiceAccount: "bench", NodeSelector: map[string]string{"pool": "cpu"},
+		Tolerations:     []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "bench", Effect: corev1.TaintEffectNoSchedule}},
+		ImagePullPolicy: corev1.PullIfNotPresent,
+	}
+	s.PVC = PVC{Create: true, StorageClass: "nfs", Size: resource.MustParse("50Gi")}
+	objs, err := Objects(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != 4 {
+		t.Fatalf("want PVC, ConfigMap and 2 pods, got %d objects", len(objs))
+	}
+	golden(t, "parallel-knobs.golden.yaml", render(t, objs))
+}
+
+func TestPodsFollowTheImageContract(t *testing.T) {
+	p := 3
+	s := presetSpec(t, "pd", func(o *config.Overrides) { o.Parallelism = &p })
+	s.Config.Env = append(s.Config.Env, config.EnvVar{Name: "HF_TOKEN", Spec: map[string]any{"name": "HF_TOKEN", "value": "mine"}})
+	pods, err := BuildPods(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for i, pod := range pods {
+		if errs := validation.IsDNS1123Subdomain(pod.Name); len(errs) > 0 || names[pod.Name] {
+			t.Errorf("pod name %q: %v", pod.Name, errs)
+		}
+		names[pod.Name] = true
+		if !strings.Contains(pod.Name, "llmdbench-harness-launcher") {
+			t.Errorf("pod %s no longer matches the guide's lookup", pod.Name)
+		}
+		c := pod.Spec.Containers[0]
+		env := map[string]string{}
+		var order []string
+		for _, e := range c.Env {
+			if _, dup := env[e.Name]; dup {
+				t.Errorf("duplicate env %s", e.Name)
+			}
+			env[e.Name] = e.Value
+			order = append(order, e.Name)
+		}
+		if order[0] != "RAYON_NUM_THREADS" {
+			t.Errorf("user env must come first, got %v", order)
+		}
+		if env["HF_TOKEN"] != "mine" {
+			t.Errorf("a user HF_TOKEN must not be replaced by the secret ref")
+		}
+		wantStack := "pd-gpt-oss-120b_" + string(rune('0'+i))
+		for k, v := range map[string]string{
+			EnvWorkspaceDir: "/workspace", EnvMagic: "harness_pod", EnvHarnessName: "inference-perf",
+			EnvResultsPrefix: "/requests", EnvDatasetDir: "/workspace", EnvStackName: wantStack,
+		} {
+			if env[k] != v {
+				t.Errorf("pod %d: %s=%q, want %q", i, k, env[k], v)
+			}
+		}
+		if pod.Spec.RestartPolicy != corev1.RestartPolicyNever || pod.Labels[LabelApp] != AppLauncher || pod.Labels[LabelRun] != testRunID {
+			t.Errorf("pod %d: restart policy or labels wrong: %v", i, pod.Labels)
+		}
+		mounts := map[string]string{}
+		for _, m := range c.VolumeMounts {
+			mounts[m.MountPath] = m.Name
+		}
+		if mounts["/requests"] == "" || mounts["/workspace/profiles/inference-perf"] == "" {
+			t.Errorf("mounts %v", mounts)
+		}
+	}
+}
+
+func TestConfigMapKeysAndSizeLimit(t *testing.T) {
+	s := presetSpec(t, "inference-scheduling", nil)
+	cm, err := BuildConfigMap(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"sanity_random.yaml", "shared_prefix_synthetic.yaml", ScriptKey} {
+		if cm.Data[k] == "" {
+			t.Errorf("missing key %s", k)
+		}
+	}
+	s.Config.Workloads = append(s.Config.Workloads, config.Workload{Name: "huge", Profile: bytes.Repeat([]byte("x"), 1<<20)})
+	if _, err := BuildConfigMap(s); err == nil || !strings.Contains(err.Error(), "over the 1 MiB a ConfigMap can hold") {
+		t.Errorf("oversized profiles: %v", err)
+	}
+}
+
+func TestBadEnvIsRejected(t *testing.T) {
+	s := presetSpec(t, "pd", nil)
+	s.Config.Env = []config.EnvVar{{Name: "X", Spec: map[string]any{"name": "X", "valu": "typo"}}}
+	if _, err := BuildPods(s); err == nil || !strings.Contains(err.Error(), `env[0] (X) is not a Kubernetes env entry`) {
+		t.Errorf("got %v", err)
+	}
+	s.Config.Env = []config.EnvVar{{Name: "X", Spec: map[string]any{"name": "X", "value": "a", "valueFrom": map[string]any{"fieldRef": map[string]any{"fieldPath": "metadata.name"}}}}}
+	if _, err := BuildPods(s); err == nil || !strings.Contains(err.Error(), "both value and valueFrom") {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestRunIDs(t *testing.T) {
+	id, err := NewRunID(time.Unix(1764000000, 0), bytes.NewReader([]byte{0xab, 0xcd}))
+	if err != nil || id != testRunID || !IsRunID(id) {
+		t.Errorf("got %q %v", id, err)
+	}
+	if _, err := NewRunID(time.Now(), bytes.NewReader(nil)); err == nil {
+		t.Error("a failing random source must be reported")
+	}
+	now, seen := time.Now(), map[string]bool{}
+	for range 20 {
+		id, err := NewRunID(now, nil)
+		if err != nil || !IsRunID(id) {
+			t.Fatalf("%q %v", id, err)
+		}
+		seen[id] = true
+	}
+	if len(seen) < 2 {
+		t.Error("20 run ids started in the same second are all equal: the random part is not random")
+	}
+	for _, bad := range []string{"", "1764000000", "1764000000-ABCD", "x764000000-abcd"} {
+		if IsRunID(bad) {
+			t.Errorf("%q accepted as run id", bad)
+		}
+	}
+}
+
+func TestLabelValueIsValid(t *testing.T) {
+	for _, in := range []string{strings.Repeat("a", 100), "-x-", "a.b_c"} {
+		if errs := validation.IsValidLabelValue(labelValue(in)); len(errs) > 0 {
+			t.Errorf("%q -> %q: %v", in, labelValue(in), errs)
+		}
+	}
+}

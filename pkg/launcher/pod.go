@@ -1,0 +1,201 @@
+package launcher
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/config"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
+)
+
+// Environment of the llm-d-benchmark image contract, and the plugin's own additions.
+const (
+	EnvWorkspaceDir     = "LLMDBENCH_RUN_WORKSPACE_DIR"
+	EnvMagic            = "LLMDBENCH_MAGIC_ENVAR"
+	EnvHarnessName      = "LLMDBENCH_HARNESS_NAME"
+	EnvResultsPrefix    = "LLMDBENCH_RUN_EXPERIMENT_RESULTS_DIR_PREFIX"
+	EnvDatasetDir       = "LLMDBENCH_RUN_DATASET_DIR"
+	EnvDatasetURL       = "LLMDBENCH_RUN_DATASET_URL"
+	EnvStackName        = "LLMDBENCH_HARNESS_STACK_NAME"
+	EnvExperimentID     = "LLMDBENCH_RUN_EXPERIMENT_ID"
+	EnvDescriptionText  = "LLMDBENCH_DESCRIPTION_TEXT"
+	EnvDescriptionWords = "LLMDBENCH_DESCRIPTION_KEYWORDS"
+	EnvRunID            = "LLMDBENCH_RUN_ID"
+	EnvLauncherIndex    = "LLMDBENCH_LAUNCHER_INDEX"
+	EnvLauncherCount    = "LLMDBENCH_LAUNCHER_COUNT"
+	EnvHFToken          = "HF_TOKEN"
+	EnvHFHubToken       = "HUGGING_FACE_HUB_TOKEN"
+	// HFTokenKey is the key run_only.sh and the llm-d guides use in the token Secret.
+	HFTokenKey = "HF_TOKEN"
+)
+
+// idleCommand keeps the container alive for exec while exiting at once on SIGTERM (a bare
+// `sleep` as PID 1 ignores it, which made every delete wait out the grace period).
+const idleCommand = "trap 'exit 0' TERM INT; sleep 1000000 & wait"
+
+const (
+	volumeResults  = "results"
+	volumeProfiles = "profiles"
+	volumeScript   = "llmdbench"
+)
+
+// BuildPods builds one launcher pod per parallel index.
+func BuildPods(s Spec) ([]*corev1.Pod, error) {
+	userEnv, err := kubeEnv(s.Config.Env)
+	if err != nil {
+		return nil, err
+	}
+	n := s.Config.Harness.Parallelism
+	pods := make([]*corev1.Pod, 0, n)
+	for i := range n {
+		pods = append(pods, buildPod(s, i, userEnv))
+	}
+	return pods, nil
+}
+
+func buildPod(s Spec, index int, userEnv []corev1.EnvVar) *corev1.Pod {
+	c := s.Config
+	labels := s.labels()
+	labels[LabelIndex] = strconv.Itoa(index)
+	env := append([]corev1.EnvVar{}, userEnv...)
+	env = append(env, s.pluginEnv(index, userEnv)...)
+
+	profileItems := make([]corev1.KeyToPath, len(c.Workloads))
+	for i, w := range c.Workloads {
+		profileItems[i] = corev1.KeyToPath{Key: w.Name + ".yaml", Path: w.Name + ".yaml"}
+	}
+	scriptMode := int32(0o755)
+	container := corev1.Container{
+		Name:            ContainerName,
+		Image:           c.Harness.Image,
+		ImagePullPolicy: s.Launcher.ImagePullPolicy,
+		Command:         []string{"sh", "-c"},
+		Args:            []string{idleCommand},
+		Env:             env,
+		Resources: corev1.ResourceRequirements{
+			Limits:   corev1.ResourceList{corev1.ResourceCPU: s.Launcher.CPU, corev1.ResourceMemory: s.Launcher.Memory},
+			Requests: corev1.ResourceList{corev1.ResourceCPU: s.Launcher.CPU, corev1.ResourceMemory: s.Launcher.Memory},
+		},
+		VolumeMounts: []corev1.VolumeMount{
+			{Name: volumeResults, MountPath: runstate.ResultsMount},
+			{Name: volumeProfiles, MountPath: ProfilesDir + "/" + c.Harness.Name},
+			{Name: volumeScript, MountPath: ScriptDir},
+		},
+	}
+	if s.Launcher.RunAsUser != nil {
+		uid := *s.Launcher.RunAsUser
+		container.SecurityContext = &corev1.SecurityContext{RunAsUser: &uid}
+	}
+	return &corev1.Pod{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        PodName(s.RunID, index),
+			Namespace:   c.Harness.Namespace,
+			Labels:      labels,
+			Annotations: s.annotations(),
+		},
+		Spec: corev1.PodSpec{
+			RestartPolicy:      corev1.RestartPolicyNever,
+			ServiceAccountName: s.Launcher.ServiceAccount,
+			NodeSelector:       s.Launcher.NodeSelector,
+			Tolerations:        s.Launcher.Tolerations,
+			Containers:         []corev1.Container{container},
+			Volumes: []corev1.Volume{
+				{Name: volumeResults, VolumeSource: corev1.VolumeSource{
+					PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: c.Harness.ResultsPVC},
+				}},
+				{Name: volumeProfiles, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+					LocalObjectReference: corev1.LocalObjectReference{Name: ConfigMapName(s.RunID)},
+					Items:                profileItems,
+				}}},
+				{Name: volumeScript, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+					LocalObjectReference: corev1.LocalObjectReference{Name: ConfigMapName(s.RunID)},
+					Items:                []corev1.KeyToPath{{Key: ScriptKey, Path: ScriptKey, Mode: &scriptMode}},
+				}}},
+			},
+		},
+	}
+}
+
+// pluginEnv comes after the user's env, as in run_only.sh, so the image contract always holds.
+func (s Spec) pluginEnv(index int, userEnv []corev1.EnvVar) []corev1.EnvVar {
+	c := s.Config
+	lit := func(name, value string) corev1.EnvVar { return corev1.EnvVar{Name: name, Value: value} }
+	var env []corev1.EnvVar
+	if c.Endpoint.HFTokenSecret != "" {
+		// Optional: public models need no token, and a missing Secret must not block the pod.
+		optional := true
+		for _, name := range []string{EnvHFToken, EnvHFHubToken} {
+			if hasEnv(userEnv, name) {
+				continue
+			}
+			env = append(env, corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{
+				SecretKeyRef: &corev1.SecretKeySelector{
+					LocalObjectReference: corev1.LocalObjectReference{Name: c.Endpoint.HFTokenSecret},
+					Key:                  HFTokenKey,
+					Optional:             &optional,
+				},
+			}})
+		}
+	}
+	env = append(env,
+		lit(EnvWorkspaceDir, WorkspaceDir),
+		lit(EnvMagic, "harness_pod"),
+		lit(EnvHarnessName, c.Harness.Name),
+		lit(EnvResultsPrefix, runstate.ResultsMount),
+		lit(EnvDatasetDir, WorkspaceDir),
+	)
+	if c.Harness.DatasetURL != "" {
+		env = append(env, lit(EnvDatasetURL, c.Harness.DatasetURL))
+	}
+	env = append(env, lit(EnvStackName, runstate.LauncherStack(c.Endpoint.StackName, index, c.Harness.Parallelism)))
+	if c.Description.Text != "" {
+		env = append(env, lit(EnvDescriptionText, c.Description.Text))
+	}
+	if len(c.Description.Keywords) > 0 {
+		env = append(env, lit(EnvDescriptionWords, strings.Join(c.Description.Keywords, ",")))
+	}
+	return append(env,
+		lit(EnvRunID, s.RunID),
+		lit(EnvLauncherIndex, strconv.Itoa(index)),
+		lit(EnvLauncherCount, strconv.Itoa(c.Harness.Parallelism)),
+	)
+}
+
+func hasEnv(env []corev1.EnvVar, name string) bool {
+	for _, e := range env {
+		if e.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// kubeEnv turns the config's env entries into EnvVars, rejecting unknown fields so a typo such as
+// `valu:` fails here instead of silently producing an empty variable.
+func kubeEnv(in []config.EnvVar) ([]corev1.EnvVar, error) {
+	out := make([]corev1.EnvVar, 0, len(in))
+	for i, e := range in {
+		raw, err := json.Marshal(e.Spec)
+		if err != nil {
+			return nil, fmt.Errorf("env[%d] (%s): %w", i, e.Name, err)
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		var v corev1.EnvVar
+		if err := dec.Decode(&v); err != nil {
+			return nil, fmt.Errorf("env[%d] (%s) is not a Kubernetes env entry: %w", i, e.Name, err)
+		}
+		if v.Value != "" && v.ValueFrom != nil {
+			return nil, fmt.Errorf("env[%d] (%s) sets both value and valueFrom", i, e.Name)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}

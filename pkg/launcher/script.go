@@ -1,0 +1,153 @@
+package launcher
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"text/template"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
+)
+
+// ProgressPrefix starts every line the run script itself prints, so a follower can tell the
+// script's progress from the harness output it relays.
+const ProgressPrefix = "[llmdbench]"
+
+// Script renders the in-pod run script. It is POSIX sh (the real image has bash and dash, the
+// local test cluster busybox) and is started detached, so nothing depends on a client connection:
+// it runs the workloads in order, bounds each by the wait timeout (killing the workload's whole
+// process group), and records each outcome in the run folder on the results volume.
+func Script(s Spec) (string, error) {
+	names := make([]string, len(s.Config.Workloads))
+	for i, w := range s.Config.Workloads {
+		names[i] = w.Name // validated: letters, digits, '-', '_' only
+	}
+	var buf bytes.Buffer
+	err := scriptTemplate.Execute(&buf, map[string]string{
+		"RunID":      shQuote(s.RunID),
+		"Harness":    shQuote(s.Config.Harness.Name),
+		"Workloads":  shQuote(strings.Join(names, " ")),
+		"Timeout":    strconv.Itoa(int(s.Config.Harness.WaitTimeout.Seconds())),
+		"Executable": shQuote(Executable),
+		"Root":       shQuote(runstate.Root),
+		"Prefix":     shQuote(ProgressPrefix),
+		"Log":        runstate.LogFile,
+		"Lock":       runstate.LockDir,
+		"Done":       runstate.DoneFile,
+		"Status":     runstate.StatusSuffix,
+		"KWorkload":  runstate.KeyWorkload,
+		"KIndex":     runstate.KeyIndex,
+		"KStarted":   runstate.KeyStarted,
+		"KFinished":  runstate.KeyFinished,
+		"KExit":      runstate.KeyExitCode,
+		"KTimedOut":  runstate.KeyTimedOut,
+		"KResults":   runstate.KeyResultsDir,
+		"KFailed":    runstate.KeyFailed,
+		"EnvIndex":   EnvLauncherIndex,
+		"EnvExpID":   EnvExperimentID,
+		"EnvPrefix":  EnvResultsPrefix,
+		"EnvStack":   EnvStackName,
+		"ResultsDir": runstate.ResultsMount,
+	})
+	return buf.String(), err
+}
+
+func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+var scriptTemplate = template.Must(template.New("run.sh").Parse(`#!/bin/sh
+# Written by kubectl-llmdbench. Runs this launcher's workloads one after another, each bounded by
+# the wait timeout, and records every outcome in the run folder on the results volume.
+set -u
+run_id={{.RunID}}
+harness={{.Harness}}
+workloads={{.Workloads}}
+timeout_s={{.Timeout}}
+executable={{.Executable}}
+prefix={{.Prefix}}
+index="${ {{- .EnvIndex}}:-0}"
+state={{.Root}}/"$run_id/$index"
+
+mkdir -p "$state" || exit 1
+# mkdir is atomic: a second start of the same launcher (a retried exec) does nothing.
+mkdir "$state/{{.Lock}}" 2>/dev/null || exit 0
+
+now() { date +%s; }
+say() { echo "$prefix $*"; }
+record() { printf '%s=%s\n' "$2" "$3" >>"$state/$1{{.Status}}"; }
+
+# Kill a process group: TERM first, KILL after a grace period.
+stop_group() {
+  kill -TERM -"$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null
+  sleep 10
+  kill -KILL -"$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null
+}
+
+# setsid gives each workload its own process group, so a timeout stops the harness's children too.
+detach=""
+if command -v setsid >/dev/null 2>&1; then detach=setsid; fi
+
+run_workload() {
+  w=$1
+  export {{.EnvExpID}}="${run_id}_$w"
+  results="${ {{- .EnvPrefix}}:-{{.ResultsDir}}}/${harness}_${ {{- .EnvExpID}}}_${ {{- .EnvStack}}:-}"
+  : >"$state/$w{{.Status}}"
+  record "$w" {{.KWorkload}} "$w"
+  record "$w" {{.KIndex}} "$index"
+  record "$w" {{.KResults}} "$results"
+  record "$w" {{.KStarted}} "$(now)"
+  $detach "$executable" --harness="$harness" --workload="$w" </dev/null &
+  pid=$!
+  watchdog=""
+  if [ "$timeout_s" -gt 0 ]; then
+    (
+      sleep "$timeout_s"
+      if kill -0 "$pid" 2>/dev/null; then
+        : >"$state/$w.timedout"
+        say "workload $w exceeded ${timeout_s}s: stopping it"
+        stop_group "$pid"
+      fi
+    ) &
+    watchdog=$!
+  fi
+  wait "$pid"
+  rc=$?
+  if [ -n "$watchdog" ]; then kill "$watchdog" 2>/dev/null; fi
+  timed_out=false
+  if [ -e "$state/$w.timedout" ]; then timed_out=true; fi
+  record "$w" {{.KFinished}} "$(now)"
+  record "$w" {{.KTimedOut}} "$timed_out"
+  record "$w" {{.KExit}} "$rc"
+  return "$rc"
+}
+
+main() {
+  total=0
+  for w in $workloads; do total=$((total + 1)); done
+  n=0
+  failed=0
+  say "run $run_id launcher $index: $total workload(s) with harness $harness"
+  for w in $workloads; do
+    n=$((n + 1))
+    say "workload $n/$total $w started"
+    started=$(now)
+    if run_workload "$w"; then
+      say "workload $n/$total $w succeeded after $(($(now) - started))s"
+    elif [ -e "$state/$w.timedout" ]; then
+      failed=$((failed + 1))
+      say "workload $n/$total $w timed out after ${timeout_s}s"
+    else
+      failed=$((failed + 1))
+      say "workload $n/$total $w failed with exit code $rc"
+    fi
+  done
+  printf '{{.KFinished}}=%s\n{{.KFailed}}=%s\n' "$(now)" "$failed" >"$state/{{.Done}}.tmp"
+  mv "$state/{{.Done}}.tmp" "$state/{{.Done}}"
+  say "run $run_id launcher $index finished: $failed of $total workload(s) failed"
+}
+
+# Output goes to the run log and, where the container allows it, to its own stdout so that plain
+# kubectl logs shows it too.
+out=/dev/null
+if [ -w /proc/1/fd/1 ]; then out=/proc/1/fd/1; fi
+main 2>&1 | tee -a "$state/{{.Log}}" >"$out"
+`))

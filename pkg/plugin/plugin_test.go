@@ -1,0 +1,334 @@
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	"k8s.io/client-go/kubernetes/fake"
+	cmdtesting "k8s.io/kubectl/pkg/cmd/testing"
+	"sigs.k8s.io/yaml"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/preset"
+)
+
+// execute runs the root command as a user would, with no kubeconfig on disk.
+func execute(t *testing.T, stdin string, args ...string) (string, string, error) {
+	t.Helper()
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "absent"))
+	streams, in, out, errOut := genericiooptions.NewTestIOStreams()
+	in.WriteString(stdin)
+	cmd := NewCmdRoot(streams, BuildInfo{Version: "v1.2.3"})
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(context.Background())
+	return out.String(), errOut.String(), err
+}
+
+func TestVersion(t *testing.T) {
+	out, _, err := execute(t, "", "version")
+	if err != nil || !strings.HasPrefix(out, "kubectl-llmdbench v1.2.3 (go") {
+		t.Errorf("%q %v", out, err)
+	}
+	out, _, err = execute(t, "", "version", "-o", "json")
+	var v VersionInfo
+	if err != nil || json.Unmarshal([]byte(out), &v) != nil || v.Version != "v1.2.3" || v.GoVersion == "" {
+		t.Errorf("%q %v", out, err)
+	}
+	if _, _, err := execute(t, "", "version", "-o", "wide"); err == nil || !strings.Contains(err.Error(), `--output "wide" is not supported: use json or yaml`) {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestPresetsListAndShow(t *testing.T) {
+	out, _, err := execute(t, "", "presets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if !strings.HasPrefix(lines[0], "NAME") || !strings.Contains(lines[0], "GATEWAY") || len(lines) != 1+len(preset.Names()) {
+		t.Errorf("table:\n%s", out)
+	}
+	if !strings.Contains(out, "infra-pd-inference-gateway") || !strings.Contains(out, "openai/gpt-oss-120b") {
+		t.Errorf("pd row missing:\n%s", out)
+	}
+	out, _, err = execute(t, "", "presets", "-o", "yaml")
+	var list []preset.Preset
+	if err != nil || yaml.Unmarshal([]byte(out), &list) != nil || len(list) != 3 || list[2].Gateway != "infra-wide-ep-inference-gateway" {
+		t.Errorf("yaml list %v %v", list, err)
+	}
+	out, _, err = execute(t, "", "presets", "show", "pd")
+	src, _ := preset.Source("pd")
+	if err != nil || out != string(src) || !strings.Contains(out, "${GATEWAY_SVC}") {
+		t.Errorf("show must print the file as is: %v", err)
+	}
+	_, _, err = execute(t, "", "presets", "show", "nope")
+	if err == nil || err.Error() != `unknown preset "nope": choose one of inference-scheduling, pd, wide-ep` {
+		t.Errorf("got %v", err)
+	}
+}
+
+// A shown preset, saved and run with -f (here through stdin), renders like the preset itself.
+func TestShownPresetRunsFromStdin(t *testing.T) {
+	src, _ := preset.Source("wide-ep")
+	args := []string{"-n", "llm-d", "--pvc", "p", "--base-url", "http://10.1.1.1:80", "--dry-run=client", "-o", "yaml"}
+	fromFile, _, err := execute(t, string(src), append([]string{"run", "-f", "-"}, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromPreset, _, err := execute(t, "", append([]string{"run", "--preset", "wide-ep"}, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	strip := func(s string) string { // run ids differ between the two runs
+		return runIDPattern(s)
+	}
+	presetLabel := regexp.MustCompile(`(?m)^ *llmdbench.io/preset: wide-ep\n`)
+	if strip(fromFile) != presetLabel.ReplaceAllString(strip(fromPreset), "") {
+		t.Errorf("file and preset render differently\n--- file\n%s\n--- preset\n%s", fromFile, fromPreset)
+	}
+}
+
+var runIDs = regexp.MustCompile(`[0-9]{10}-[0-9a-f]{4}`)
+
+func runIDPattern(s string) string { return runIDs.ReplaceAllString(s, "RUNID") }
+
+func TestRunDryRunAllPresetsWithoutCluster(t *testing.T) {
+	for _, name := range preset.Names() {
+		t.Run(name, func(t *testing.T) {
+			out, errOut, err := execute(t, "", "run", "--preset", name, "-n", "bench", "--pvc", "results",
+				"--base-url", "http://10.0.0.7:80", "--parallelism", "2", "--dry-run=client", "-o", "json")
+			if err != nil {
+				t.Fatalf("%v\n%s", err, errOut)
+			}
+			var list corev1.List
+			if err := json.Unmarshal([]byte(out), &list); err != nil {
+				t.Fatalf("not one JSON List: %v\n%s", err, out)
+			}
+			kinds := []string{}
+			for _, item := range list.Items {
+				var u unstructured.Unstructured
+				if err := json.Unmarshal(item.Raw, &u.Object); err != nil {
+					t.Fatal(err)
+				}
+				kinds = append(kinds, u.GetKind())
+				if u.GetNamespace() != "bench" {
+					t.Errorf("%s/%s in namespace %q", u.GetKind(), u.GetName(), u.GetNamespace())
+				}
+			}
+			if strings.Join(kinds, ",") != "ConfigMap,Pod,Pod" {
+				t.Errorf("kinds %v", kinds)
+			}
+		})
+	}
+}
+
+func TestRunDryRunNamesObjects(t *testing.T) {
+	out, _, err := execute(t, "", "run", "--preset", "pd", "-n", "x", "--pvc", "p", "--base-url", "http://a.b:80", "--create-pvc", "--dry-run=client")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || lines[0] != "persistentvolumeclaim/p created (dry run)" ||
+		!strings.HasPrefix(lines[1], "configmap/llmdbench-") || !strings.HasPrefix(lines[2], "pod/llmdbench-harness-launcher-") {
+		t.Errorf("got:\n%s", out)
+	}
+}
+
+func TestRunFlagsBeatTheConfig(t *testing.T) {
+	cfgFile := filepath.Join(t.TempDir(), "c.yaml")
+	src, _ := preset.Source("inference-scheduling")
+	if err := os.WriteFile(cfgFile, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := execute(t, "", "run", "-f", cfgFile, "-n", "ns9", "--pvc", "p9", "--base-url", "http://10.9.9.9:8000",
+		"--model", "org/m9", "--stack-name", "s9", "--image", "img:9", "--workload", "sanity_random", "--wait-timeout", "5m",
+		"--env", "RAYON_NUM_THREADS=8", "--env", "EXTRA=1", "--cpu", "2", "--memory", "3Gi", "--run-as-user", "1000",
+		"--node-selector", "pool=bench", "--toleration", "gpu:NoSchedule", "--image-pull-policy", "IfNotPresent",
+		"--hf-token-secret", "tok", "--dry-run=client", "-o", "yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := strings.Split(out, "\n---\n")
+	var cm corev1.ConfigMap
+	var pod corev1.Pod
+	if len(docs) != 2 || yaml.Unmarshal([]byte(docs[0]), &cm) != nil || yaml.Unmarshal([]byte(docs[1]), &pod) != nil {
+		t.Fatalf("want a ConfigMap and a Pod:\n%s", out)
+	}
+	if _, ok := cm.Data["shared_prefix_synthetic.yaml"]; ok {
+		t.Error("--workload must select a subset")
+	}
+	profile := cm.Data["sanity_random.yaml"]
+	for _, want := range []string{"base_url: http://10.9.9.9:8000", "model_name: org/m9", "pretrained_model_name_or_path: org/m9"} {
+		if !strings.Contains(profile, want) {
+			t.Errorf("profile lacks %q:\n%s", want, profile)
+		}
+	}
+	if !strings.Contains(cm.Data["run.sh"], "timeout_s=300\n") {
+		t.Error("--wait-timeout not in the run script")
+	}
+	c := pod.Spec.Containers[0]
+	env := map[string]string{}
+	for _, e := range c.Env {
+		env[e.Name] = e.Value
+		if e.Name == "HF_TOKEN" && e.ValueFrom.SecretKeyRef.Name != "tok" {
+			t.Error("--hf-token-secret ignored")
+		}
+	}
+	if pod.Namespace != "ns9" || c.Image != "img:9" || env["RAYON_NUM_THREADS"] != "8" || env["EXTRA"] != "1" ||
+		env["LLMDBENCH_HARNESS_STACK_NAME"] != "s9" || c.Resources.Limits.Cpu().String() != "2" ||
+		*c.SecurityContext.RunAsUser != 1000 || pod.Spec.NodeSelector["pool"] != "bench" ||
+		pod.Spec.Tolerations[0].Key != "gpu" || c.ImagePullPolicy != corev1.PullIfNotPresent ||
+		pod.Spec.Volumes[0].PersistentVolumeClaim.ClaimName != "p9" {
+		t.Errorf("flags not applied: ns=%s image=%s env=%v pod=%+v", pod.Namespace, c.Image, env, pod.Spec)
+	}
+}
+
+func TestRunBadFlags(t *testing.T) {
+	base := []string{"run", "--preset", "pd", "-n", "x", "--pvc", "p", "--base-url", "http://a:80", "--dry-run=client"}
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "-n", "x"}, "choose what to run: --preset inference-scheduling, pd or wide-ep, or --config FILE"},
+		{[]string{"run", "--preset", "pd", "-f", "x.yaml"}, "--preset and --config are exclusive"},
+		{[]string{"run", "--preset", "nope"}, `unknown preset "nope": choose one of inference-scheduling, pd or wide-ep`},
+		{append(base, "--harness", "locust"), `--harness "locust" is not a known harness`},
+		{append(base, "--parallelism", "0"), "--parallelism 0: it must be 1 or more"},
+		{append(base, "--wait-timeout", "-1s"), "--wait-timeout -1s: it must be 0 (no limit) or more"},
+		{append(base, "--cpu", "lots"), `--cpu "lots"`},
+		{append(base, "--env", "NOVALUE"), `--env "NOVALUE": expected KEY=VALUE`},
+		{append(base, "--node-selector", "x"), `--node-selector "x": expected KEY=VALUE`},
+		{append(base, "--toleration", "k=v:Sometimes"), "effect must be NoSchedule, PreferNoSchedule or NoExecute"},
+		{append(base, "--image-pull-policy", "Maybe"), `--image-pull-policy "Maybe"`},
+		{append(base, "--workload", "ghost"), `--workload "ghost" is not in preset pd: choose from sanity_random`},
+		{[]string{"run", "--preset", "pd", "--base-url", "a.b", "--dry-run=client"}, "--base-url: endpoint.base_url \"a.b\" must start with http://"},
+		{[]string{"run", "--preset", "pd", "-n", "x", "--base-url", "http://a:80", "--dry-run=client"}, "${BENCHMARK_PVC} in harness.results_pvc is not set: pass --pvc NAME (or export BENCHMARK_PVC)"},
+		{[]string{"run", "--preset", "pd", "-n", "x", "--pvc", "p", "-o", "yaml"}, "--output prints the objects of a dry run: add --dry-run=client"},
+		{append(base[:len(base)-1], "--dry-run=server"), "--dry-run=server is not supported"},
+		{[]string{"run", "-f", "/does/not/exist.yaml", "--dry-run=client"}, "reading the config: open /does/not/exist.yaml"},
+		{[]string{"run", "-f", "-", "--dry-run=client"}, "stdin: the file is empty"},
+		// Without --base-url the gateway must be discovered, and there is no cluster here.
+		{[]string{"run", "--preset", "pd", "-n", "x", "--pvc", "p", "--dry-run=client"}, "discovering gateway infra-pd-inference-gateway in namespace x (pass --base-url to skip it)"},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.args[1:], " "), func(t *testing.T) {
+			out, _, err := execute(t, "", tc.args...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v\nwant %q", err, tc.want)
+			}
+			if out != "" {
+				t.Errorf("nothing may be printed on bad input, got %q", out)
+			}
+		})
+	}
+}
+
+func TestEnvironmentFillsGuideVariables(t *testing.T) {
+	t.Setenv("BENCHMARK_PVC", "from-env-pvc")
+	t.Setenv("GATEWAY_SVC", "from-env-svc")
+	t.Setenv("NAMESPACE", "from-env-ns")
+	out, _, err := execute(t, "", "run", "--preset", "inference-scheduling", "--dry-run=client", "-o", "yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"claimName: from-env-pvc", "base_url: http://from-env-svc.from-env-ns.svc.cluster.local:80", "namespace: from-env-ns"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q", want)
+		}
+	}
+}
+
+// Discovery logic on a fake clientset; the real API server proves it end to end in test/e2e.
+func TestRunDiscoversTheGatewayService(t *testing.T) {
+	svc := func(name, gw string) *corev1.Service {
+		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "llm-d", Labels: map[string]string{cluster.GatewayNameLabel: gw}},
+			Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.10"}}
+	}
+	gateway := func(addr string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+			"metadata": map[string]any{"name": "infra-pd-inference-gateway", "namespace": "llm-d"},
+			"status":   map[string]any{"addresses": []any{map[string]any{"type": "IPAddress", "value": addr}}},
+		}}
+		return u
+	}
+	cases := []struct {
+		name     string
+		services []runtime.Object
+		gateways []*unstructured.Unstructured
+		want     string
+		wantErr  string
+	}{
+		{name: "one service", services: []runtime.Object{svc("infra-pd-inference-gateway-istio", "infra-pd-inference-gateway")},
+			want: "base_url: http://infra-pd-inference-gateway-istio.llm-d.svc.cluster.local:80"},
+		{name: "managed gateway", gateways: []*unstructured.Unstructured{gateway("34.1.2.3")}, want: "base_url: http://34.1.2.3:80"},
+		{name: "none", services: []runtime.Object{svc("other-istio", "other")},
+			wantErr: "gateway infra-pd-inference-gateway not found in namespace llm-d: gateway Services there: other-istio (gateway other); pass --gateway NAME or --base-url URL"},
+		{name: "two", services: []runtime.Object{svc("a", "infra-pd-inference-gateway"), svc("b", "infra-pd-inference-gateway")},
+			wantErr: "2 Services in namespace llm-d carry gateway.networking.k8s.io/gateway-name=infra-pd-inference-gateway (a, b): pass --base-url to choose one"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			streams, _, out, errOut := genericiooptions.NewTestIOStreams()
+			tf := cmdtesting.NewTestFactory().WithNamespace("llm-d")
+			defer tf.Cleanup()
+			o := NewRunOptions(streams)
+			o.source.Clientset = fake.NewClientset(tc.services...)
+			dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
+				map[schema.GroupVersionResource]string{cluster.GatewayResource: "GatewayList"})
+			for _, gw := range tc.gateways {
+				if _, err := dyn.Resource(cluster.GatewayResource).Namespace("llm-d").Create(context.Background(), gw, metav1.CreateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			o.source.Dynamic = dyn
+			o.source.lookupEnv = func(string) (string, bool) { return "", false }
+			cmd := newCmdRun(tf, o)
+			cmd.SilenceUsage = true
+			cmd.SetArgs([]string{"--preset", "pd", "--pvc", "p", "--dry-run=client", "-o", "yaml"})
+			err := cmd.ExecuteContext(context.Background())
+			if tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr {
+					t.Errorf("error %v\nwant %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("%v (%s)", err, errOut)
+			}
+			if !strings.Contains(out.String(), tc.want) {
+				t.Errorf("want %q in:\n%s\n%s", tc.want, out, errOut)
+			}
+			if tc.name == "managed gateway" && !strings.Contains(errOut.String(), "has no Service") {
+				t.Errorf("the switch to the gateway address must be announced: %q", errOut)
+			}
+		})
+	}
+}
+
+func TestHelpSaysKubectlLlmdbench(t *testing.T) {
+	out, _, err := execute(t, "", "run", "--help")
+	if err != nil || !strings.Contains(out, "kubectl llmdbench run (--preset NAME | -f CONFIG)") || !strings.Contains(out, "--kubeconfig") {
+		t.Errorf("help:\n%s", out)
+	}
+	var buf bytes.Buffer
+	cmd := NewCmdRoot(genericiooptions.IOStreams{In: &buf, Out: &buf, ErrOut: &buf}, BuildInfo{})
+	for _, c := range cmd.Commands() {
+		if c.Short == "" || strings.HasSuffix(c.Short, ".") {
+			t.Errorf("%s: Short must be set and end without a period", c.Name())
+		}
+	}
+}

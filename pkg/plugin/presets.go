@@ -1,0 +1,115 @@
+package plugin
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/kubectl/pkg/util/templates"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/preset"
+)
+
+// PresetsOptions holds the flags of `presets`.
+type PresetsOptions struct {
+	Output string
+	genericiooptions.IOStreams
+}
+
+// NewPresetsOptions returns the defaults.
+func NewPresetsOptions(streams genericiooptions.IOStreams) *PresetsOptions {
+	return &PresetsOptions{IOStreams: streams}
+}
+
+// NewCmdPresets builds `kubectl llmdbench presets` and its `show` subcommand.
+func NewCmdPresets(streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewPresetsOptions(streams)
+	cmd := &cobra.Command{
+		Use:     "presets",
+		Aliases: []string{"preset"},
+		Short:   "List the embedded well-lit-path presets",
+		Long: templates.LongDesc(`
+			List the embedded presets: one for each llm-d well-lit path. Each preset is a
+			complete run_only.sh config; 'presets show' prints it so it can be saved and edited.`),
+		Example: templates.Examples(`
+			# List the presets
+			kubectl llmdbench presets
+
+			# Save the pd preset, edit it, and run it
+			kubectl llmdbench presets show pd > my-pd.yaml
+			kubectl llmdbench run -f my-pd.yaml -n my-ns --pvc workload-pvc`),
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run()
+		},
+	}
+	cmd.Flags().StringVarP(&o.Output, "output", "o", o.Output, "Output format: json or yaml")
+	cmd.AddCommand(NewCmdPresetsShow(streams))
+	return cmd
+}
+
+// Validate checks the flags.
+func (o *PresetsOptions) Validate() error { return validateOutput(o.Output) }
+
+// Run prints the catalogue.
+func (o *PresetsOptions) Run() error {
+	list, err := preset.List()
+	if err != nil {
+		return err
+	}
+	if o.Output != "" {
+		return printStructured(o.Out, o.Output, list)
+	}
+	w := printers.GetNewTabWriter(o.Out)
+	fmt.Fprintln(w, "NAME\tGATEWAY\tMODEL\tHARNESS\tWORKLOADS\tDESCRIPTION")
+	for _, p := range list {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Gateway, p.Model, p.Harness, strings.Join(p.Workloads, ","), p.Description)
+	}
+	return w.Flush()
+}
+
+// PresetsShowOptions holds the arguments of `presets show`.
+type PresetsShowOptions struct {
+	Name string
+	genericiooptions.IOStreams
+}
+
+// NewCmdPresetsShow builds `kubectl llmdbench presets show NAME`.
+func NewCmdPresetsShow(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &PresetsShowOptions{IOStreams: streams}
+	return &cobra.Command{
+		Use:   "show NAME",
+		Short: "Print a preset's config, placeholders intact",
+		Example: templates.Examples(`
+			# Print the inference-scheduling preset
+			kubectl llmdbench presets show inference-scheduling`),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completePresetNames,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Name = args[0]
+			return o.Run()
+		},
+	}
+}
+
+// Run prints the preset file as embedded.
+func (o *PresetsShowOptions) Run() error {
+	data, err := preset.Source(o.Name)
+	if err != nil {
+		return err
+	}
+	_, err = o.Out.Write(data)
+	return err
+}
+
+func completePresetNames(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	return preset.Names(), cobra.ShellCompDirectiveNoFileComp
+}

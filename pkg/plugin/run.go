@@ -1,0 +1,302 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
+	"k8s.io/kubectl/pkg/scheme"
+	"k8s.io/kubectl/pkg/util/templates"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
+)
+
+// RunOptions holds the flags of `run`.
+type RunOptions struct {
+	source configSource
+
+	WaitTimeout     time.Duration
+	Parallelism     int
+	CPU             string
+	Memory          string
+	RunAsUser       int64
+	ServiceAccount  string
+	NodeSelector    []string
+	Tolerations     []string
+	ImagePullPolicy string
+	CreatePVC       bool
+	StorageClass    string
+	PVCSize         string
+
+	PrintFlags *genericclioptions.PrintFlags
+	DryRun     cmdutil.DryRunStrategy
+
+	// Resolved by Complete.
+	launcher launcher.Launcher
+	pvc      launcher.PVC
+	printer  printers.ResourcePrinter
+	newRunID func() (string, error)
+
+	genericiooptions.IOStreams
+}
+
+// NewRunOptions returns run_only.sh's defaults.
+func NewRunOptions(streams genericiooptions.IOStreams) *RunOptions {
+	return &RunOptions{
+		CPU:             "16",
+		Memory:          "32Gi",
+		ImagePullPolicy: string(corev1.PullAlways),
+		PVCSize:         launcher.DefaultPVCSize,
+		PrintFlags:      genericclioptions.NewPrintFlags("created (dry run)").WithTypeSetter(scheme.Scheme),
+		newRunID:        func() (string, error) { return launcher.NewRunID(time.Now(), nil) },
+		IOStreams:       streams,
+	}
+}
+
+// NewCmdRun builds `kubectl llmdbench run`.
+func NewCmdRun(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	return newCmdRun(f, NewRunOptions(streams))
+}
+
+func newCmdRun(f cmdutil.Factory, o *RunOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "run (--preset NAME | -f CONFIG)",
+		Short: "Run a benchmark against an llm-d stack",
+		Long: templates.LongDesc(`
+			Run a benchmark against an llm-d stack: choose a preset (see 'kubectl llmdbench presets')
+			or a run_only.sh config file. The gateway Service is discovered by its
+			gateway.networking.k8s.io/gateway-name label unless --base-url is given.
+
+			Every flag you set beats the preset or config file; flags you leave unset keep the
+			file's values. ${NAMESPACE}, ${GATEWAY_SVC}, ${GATEWAY_IP} and ${BENCHMARK_PVC} are
+			filled from -n, discovery and --pvc; any other ${VAR} comes from your environment, and
+			an unset one is an error.
+
+			With --parallelism N, N launcher pods run the same workloads at once, so the offered
+			load is N times the profile's.`),
+		Example: templates.Examples(`
+			# Run the pd preset in namespace llm-d, results on the workload-pvc claim
+			kubectl llmdbench run --preset pd -n llm-d --pvc workload-pvc
+
+			# Show every object a run would create, without a cluster
+			kubectl llmdbench run --preset inference-scheduling -n llm-d --pvc workload-pvc \
+			  --base-url http://10.0.0.7:80 --dry-run=client -o yaml
+
+			# Run one workload of your own config with a smaller launcher
+			kubectl llmdbench run -f config.yaml --workload sanity_random --cpu 2 --memory 4Gi`),
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(f, cmd); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	o.source.addFlags(cmd)
+	fl := cmd.Flags()
+	fl.DurationVar(&o.WaitTimeout, "wait-timeout", 0, "Longest a workload may run before it is stopped, e.g. 30m; 0 = no limit (beats harness.wait_timeout)")
+	fl.IntVar(&o.Parallelism, "parallelism", 1, "Launcher pods running the workloads at once; the offered load multiplies (beats harness.parallelism)")
+	fl.StringVar(&o.CPU, "cpu", o.CPU, "CPU request and limit of each launcher pod")
+	fl.StringVar(&o.Memory, "memory", o.Memory, "Memory request and limit of each launcher pod")
+	fl.Int64Var(&o.RunAsUser, "run-as-user", 0, "User ID the launcher runs as (the image expects root)")
+	fl.StringVar(&o.ServiceAccount, "service-account", "", "ServiceAccount of the launcher pods")
+	fl.StringArrayVar(&o.NodeSelector, "node-selector", nil, "Node selector KEY=VALUE for the launcher pods (repeatable)")
+	fl.StringArrayVar(&o.Tolerations, "toleration", nil, "Toleration KEY[=VALUE]:EFFECT for the launcher pods (repeatable)")
+	fl.StringVar(&o.ImagePullPolicy, "image-pull-policy", o.ImagePullPolicy, "Image pull policy: Always, IfNotPresent or Never")
+	fl.BoolVar(&o.CreatePVC, "create-pvc", false, "Create the results PVC (ReadWriteMany) if the run needs it")
+	fl.StringVar(&o.StorageClass, "storage-class", "", "Storage class of a PVC created with --create-pvc")
+	fl.StringVar(&o.PVCSize, "pvc-size", o.PVCSize, "Size of a PVC created with --create-pvc")
+	cmdutil.AddDryRunFlag(cmd)
+	o.PrintFlags.AddFlags(cmd)
+	return cmd
+}
+
+// Complete reads the flags the user set and prepares the printer.
+func (o *RunOptions) Complete(f cmdutil.Factory, cmd *cobra.Command) error {
+	var err error
+	if o.DryRun, err = cmdutil.GetDryRunStrategy(cmd); err != nil {
+		return err
+	}
+	if err := o.source.complete(f, o.In); err != nil {
+		return err
+	}
+	// Only flags the user set override the file.
+	if cmd.Flags().Changed("wait-timeout") {
+		o.source.Overrides.WaitTimeout = &o.WaitTimeout
+	}
+	if cmd.Flags().Changed("parallelism") {
+		o.source.Overrides.Parallelism = &o.Parallelism
+	}
+	if o.launcher, err = o.launcherSpec(cmd); err != nil {
+		return err
+	}
+	size, err := resource.ParseQuantity(o.PVCSize)
+	if err != nil {
+		return fmt.Errorf("--pvc-size %q: %w", o.PVCSize, err)
+	}
+	o.pvc = launcher.PVC{Create: o.CreatePVC, StorageClass: o.StorageClass, Size: size}
+	if o.DryRun == cmdutil.DryRunClient {
+		if o.printer, err = o.PrintFlags.ToPrinter(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *RunOptions) launcherSpec(cmd *cobra.Command) (launcher.Launcher, error) {
+	l := launcher.DefaultLauncher()
+	var err error
+	if l.CPU, err = resource.ParseQuantity(o.CPU); err != nil {
+		return l, fmt.Errorf("--cpu %q: %w", o.CPU, err)
+	}
+	if l.Memory, err = resource.ParseQuantity(o.Memory); err != nil {
+		return l, fmt.Errorf("--memory %q: %w", o.Memory, err)
+	}
+	if cmd.Flags().Changed("run-as-user") {
+		uid := o.RunAsUser
+		l.RunAsUser = &uid
+	}
+	l.ServiceAccount = o.ServiceAccount
+	l.ImagePullPolicy = corev1.PullPolicy(o.ImagePullPolicy)
+	for _, s := range o.NodeSelector {
+		k, v, ok := splitPair(s, "=")
+		if !ok {
+			return l, fmt.Errorf("--node-selector %q: expected KEY=VALUE", s)
+		}
+		if l.NodeSelector == nil {
+			l.NodeSelector = map[string]string{}
+		}
+		l.NodeSelector[k] = v
+	}
+	for _, s := range o.Tolerations {
+		t, err := parseToleration(s)
+		if err != nil {
+			return l, err
+		}
+		l.Tolerations = append(l.Tolerations, t)
+	}
+	return l, nil
+}
+
+// Validate checks the flags without touching the cluster.
+func (o *RunOptions) Validate() error {
+	if err := o.source.validate(); err != nil {
+		return err
+	}
+	switch {
+	case o.source.Overrides.Parallelism != nil && *o.source.Overrides.Parallelism < 1:
+		return fmt.Errorf("--parallelism %d: it must be 1 or more", *o.source.Overrides.Parallelism)
+	case o.source.Overrides.WaitTimeout != nil && *o.source.Overrides.WaitTimeout < 0:
+		return fmt.Errorf("--wait-timeout %s: it must be 0 (no limit) or more", *o.source.Overrides.WaitTimeout)
+	case o.launcher.CPU.Sign() <= 0 || o.launcher.Memory.Sign() <= 0:
+		return fmt.Errorf("--cpu and --memory must be more than zero")
+	case o.launcher.RunAsUser != nil && *o.launcher.RunAsUser < 0:
+		return fmt.Errorf("--run-as-user %d: it must be 0 or more", *o.launcher.RunAsUser)
+	case o.pvc.Size.Sign() <= 0:
+		return fmt.Errorf("--pvc-size must be more than zero")
+	case o.DryRun == cmdutil.DryRunServer:
+		return fmt.Errorf("--dry-run=server is not supported: use --dry-run=client")
+	case o.DryRun == cmdutil.DryRunNone && o.PrintFlags.OutputFlagSpecified():
+		return fmt.Errorf("--output prints the objects of a dry run: add --dry-run=client")
+	}
+	switch corev1.PullPolicy(o.ImagePullPolicy) {
+	case corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
+	default:
+		return fmt.Errorf("--image-pull-policy %q: use Always, IfNotPresent or Never", o.ImagePullPolicy)
+	}
+	return nil
+}
+
+// Run resolves the config and, for now, prints the objects of a dry run.
+func (o *RunOptions) Run(ctx context.Context) error {
+	spec, err := o.plan(ctx)
+	if err != nil {
+		return err
+	}
+	objs, err := launcher.Objects(spec)
+	if err != nil {
+		return err
+	}
+	if o.DryRun == cmdutil.DryRunClient {
+		return o.printObjects(objs)
+	}
+	return fmt.Errorf("launching runs on a cluster is not available in this build yet: use --dry-run=client -o yaml and apply the objects yourself")
+}
+
+// plan resolves everything a run needs before any object is created.
+func (o *RunOptions) plan(ctx context.Context) (launcher.Spec, error) {
+	cfg, err := o.source.resolve(ctx, o.warn)
+	if err != nil {
+		return launcher.Spec{}, err
+	}
+	runID, err := o.newRunID()
+	if err != nil {
+		return launcher.Spec{}, err
+	}
+	return launcher.Spec{Config: cfg, RunID: runID, Preset: o.source.Preset, Launcher: o.launcher, PVC: o.pvc}, nil
+}
+
+func (o *RunOptions) warn(msg string) { fmt.Fprintf(o.ErrOut, "Warning: %s\n", msg) }
+
+// printObjects prints each object (YAML documents separated by ---, names) or, for JSON, one List
+// so the output stays a single JSON value.
+func (o *RunOptions) printObjects(objs []runtime.Object) error {
+	if f := o.PrintFlags.OutputFormat; f != nil && *f == "json" && len(objs) > 1 {
+		list := &corev1.List{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "List"}}
+		for _, obj := range objs {
+			list.Items = append(list.Items, runtime.RawExtension{Object: obj})
+		}
+		return o.printer.PrintObj(list, o.Out)
+	}
+	for _, obj := range objs {
+		if err := o.printer.PrintObj(obj, o.Out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func splitPair(s, sep string) (string, string, bool) {
+	k, v, ok := strings.Cut(s, sep)
+	if !ok || strings.TrimSpace(k) == "" {
+		return "", "", false
+	}
+	return strings.TrimSpace(k), v, true
+}
+
+// parseToleration reads kubectl taint syntax: KEY[=VALUE][:EFFECT]; without a value the key only
+// has to exist; without an effect every effect is tolerated.
+func parseToleration(s string) (corev1.Toleration, error) {
+	spec, effect, hasEffect := strings.Cut(s, ":")
+	t := corev1.Toleration{Operator: corev1.TolerationOpExists}
+	if k, v, ok := strings.Cut(spec, "="); ok {
+		t.Key, t.Value, t.Operator = k, v, corev1.TolerationOpEqual
+	} else {
+		t.Key = spec
+	}
+	if hasEffect {
+		switch e := corev1.TaintEffect(effect); e {
+		case corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
+			t.Effect = e
+		default:
+			return t, fmt.Errorf("--toleration %q: effect must be NoSchedule, PreferNoSchedule or NoExecute", s)
+		}
+	}
+	if t.Key == "" && t.Operator == corev1.TolerationOpEqual {
+		return t, fmt.Errorf("--toleration %q: a value needs a key", s)
+	}
+	return t, nil
+}

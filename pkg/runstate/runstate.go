@@ -1,0 +1,138 @@
+// Package runstate is the contract for the run folder the in-pod script keeps on the results
+// volume: where it lives, which files it writes, and how they read back. The script builder (in
+// package launcher) writes these names into the script; the plugin reads them back through exec.
+package runstate
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	// ResultsMount is where the results volume is mounted (the llm-d-benchmark image contract).
+	ResultsMount = "/requests"
+	// Root holds one folder per run; the leading dot keeps it out of harness result listings.
+	Root = ResultsMount + "/.llmdbench"
+
+	// LogFile is the launcher's log (its stdout and stderr), per launcher index.
+	LogFile = "run.log"
+	// LockDir is created atomically when a launcher starts, so a retried start is a no-op.
+	LockDir = "lock"
+	// DoneFile is written last, when every workload of the launcher has finished.
+	DoneFile = "done"
+	// StatusSuffix names a workload's status file: <workload>.status.
+	StatusSuffix = ".status"
+)
+
+// RunDir is the folder of one run.
+func RunDir(runID string) string { return path.Join(Root, runID) }
+
+// LauncherDir is the folder of one launcher (parallel index) of a run.
+func LauncherDir(runID string, index int) string {
+	return path.Join(RunDir(runID), strconv.Itoa(index))
+}
+
+// ResultsDir is where llm-d-benchmark.sh writes a workload's results:
+// <harness>_<runID>_<workload>_<stack>, with _<index> appended when several launchers run.
+func ResultsDir(harness, runID, workload, stack string, index, parallelism int) string {
+	return path.Join(ResultsMount, harness+"_"+ExperimentID(runID, workload)+"_"+LauncherStack(stack, index, parallelism))
+}
+
+// ExperimentID is the LLMDBENCH_RUN_EXPERIMENT_ID of a workload.
+func ExperimentID(runID, workload string) string { return runID + "_" + workload }
+
+// LauncherStack is the stack name a launcher passes to the image; it carries the parallel index so
+// that each launcher writes its own results folder.
+func LauncherStack(stack string, index, parallelism int) string {
+	if parallelism > 1 {
+		return stack + "_" + strconv.Itoa(index)
+	}
+	return stack
+}
+
+// Status keys, written one key=value per line as a workload progresses.
+const (
+	KeyWorkload   = "workload"
+	KeyIndex      = "index"
+	KeyStarted    = "started"
+	KeyFinished   = "finished"
+	KeyExitCode   = "exit_code"
+	KeyTimedOut   = "timed_out"
+	KeyResultsDir = "results_dir"
+	KeyFailed     = "failed"
+)
+
+// WorkloadStatus is what a launcher recorded about one workload.
+type WorkloadStatus struct {
+	Workload   string
+	Index      int
+	StartedAt  time.Time
+	FinishedAt time.Time
+	// ExitCode is set once the workload finished.
+	ExitCode   *int
+	TimedOut   bool
+	ResultsDir string
+}
+
+// Finished tells whether the workload has ended.
+func (s WorkloadStatus) Finished() bool { return s.ExitCode != nil }
+
+// Succeeded tells whether the workload ended well.
+func (s WorkloadStatus) Succeeded() bool { return s.ExitCode != nil && *s.ExitCode == 0 && !s.TimedOut }
+
+// ParseStatus reads a status file. Later lines win, so the script may append as it goes.
+func ParseStatus(data []byte) (WorkloadStatus, error) {
+	var s WorkloadStatus
+	kv := parseKV(data)
+	s.Workload = kv[KeyWorkload]
+	s.ResultsDir = kv[KeyResultsDir]
+	s.TimedOut = kv[KeyTimedOut] == "true"
+	var err error
+	if v, ok := kv[KeyIndex]; ok {
+		if s.Index, err = strconv.Atoi(v); err != nil {
+			return s, fmt.Errorf("status %s: bad index %q", s.Workload, v)
+		}
+	}
+	if s.StartedAt, err = epoch(kv, KeyStarted); err != nil {
+		return s, err
+	}
+	if s.FinishedAt, err = epoch(kv, KeyFinished); err != nil {
+		return s, err
+	}
+	if v, ok := kv[KeyExitCode]; ok {
+		code, err := strconv.Atoi(v)
+		if err != nil {
+			return s, fmt.Errorf("status %s: bad exit code %q", s.Workload, v)
+		}
+		s.ExitCode = &code
+	}
+	return s, nil
+}
+
+func parseKV(data []byte) map[string]string {
+	kv := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+			kv[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	return kv
+}
+
+func epoch(kv map[string]string, key string) (time.Time, error) {
+	v, ok := kv[key]
+	if !ok || v == "" {
+		return time.Time{}, nil
+	}
+	sec, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("bad %s time %q", key, v)
+	}
+	return time.Unix(sec, 0).UTC(), nil
+}
