@@ -329,7 +329,7 @@ func (a *agent) event(ctx context.Context, pod *corev1.Pod, typ, reason, msg str
 		InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID, APIVersion: "v1"},
 		Type:           typ, Reason: reason, Message: msg, Count: 1,
 		FirstTimestamp: now, LastTimestamp: now,
-		Source:         corev1.EventSource{Component: "localcluster-scheduler"},
+		Source: corev1.EventSource{Component: "localcluster-scheduler"},
 	}
 	_, _ = a.cs.CoreV1().Events(pod.Namespace).Create(ctx, ev, metav1.CreateOptions{})
 }
@@ -394,7 +394,7 @@ func (a *agent) claimInUse(ns, name string) bool {
 	return false
 }
 
-func (a *agent) podDir(ns, name string) string { return filepath.Join(a.dir, "pods", ns, name) }
+func (a *agent) podDir(ns, name string) string  { return filepath.Join(a.dir, "pods", ns, name) }
 func (a *agent) podRoot(ns, name string) string { return filepath.Join(a.podDir(ns, name), "root") }
 func (a *agent) claimDir(ns, name string) string {
 	return filepath.Join(a.dir, "claims", ns, name)
