@@ -75,13 +75,6 @@ now() { date +%s; }
 say() { echo "$prefix $*"; }
 record() { printf '%s=%s\n' "$2" "$3" >>"$state/$1{{.Status}}"; }
 
-# Kill a process group: TERM first, KILL after a grace period.
-stop_group() {
-  kill -TERM -"$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null
-  sleep 10
-  kill -KILL -"$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null
-}
-
 # setsid gives each workload its own process group, so a timeout stops the harness's children too.
 detach=""
 if command -v setsid >/dev/null 2>&1; then detach=setsid; fi
@@ -99,19 +92,18 @@ run_workload() {
   pid=$!
   watchdog=""
   if [ "$timeout_s" -gt 0 ]; then
-    (
-      sleep "$timeout_s"
-      if kill -0 "$pid" 2>/dev/null; then
-        : >"$state/$w.timedout"
-        say "workload $w exceeded ${timeout_s}s: stopping it"
-        stop_group "$pid"
-      fi
-    ) &
+    # The watchdog holds none of our output (a sleeping child that did would keep the log pipe
+    # open), and it stops the workload's whole process group: TERM, then KILL after 10 s.
+    $detach sh -c 'sleep "$1"; kill -0 "$2" 2>/dev/null || exit 0; : >"$3"
+      kill -TERM -"$2" 2>/dev/null || kill -TERM "$2"; sleep 10; kill -KILL -"$2" 2>/dev/null || kill -KILL "$2"' \
+      watchdog "$timeout_s" "$pid" "$state/$w.timedout" >/dev/null 2>&1 </dev/null &
     watchdog=$!
   fi
   wait "$pid"
   rc=$?
-  if [ -n "$watchdog" ]; then kill "$watchdog" 2>/dev/null; fi
+  if [ -n "$watchdog" ]; then kill -TERM -"$watchdog" 2>/dev/null || kill -TERM "$watchdog" 2>/dev/null; fi
+  # Nothing a finished workload started may outlive it (or hold the log open).
+  if [ -n "$detach" ]; then kill -KILL -"$pid" 2>/dev/null; fi
   timed_out=false
   if [ -e "$state/$w.timedout" ]; then timed_out=true; fi
   record "$w" {{.KFinished}} "$(now)"
@@ -140,9 +132,8 @@ main() {
       say "workload $n/$total $w failed with exit code $rc"
     fi
   done
-  printf '{{.KFinished}}=%s\n{{.KFailed}}=%s\n' "$(now)" "$failed" >"$state/{{.Done}}.tmp"
-  mv "$state/{{.Done}}.tmp" "$state/{{.Done}}"
   say "run $run_id launcher $index finished: $failed of $total workload(s) failed"
+  printf '{{.KFinished}}=%s\n{{.KFailed}}=%s\n' "$(now)" "$failed" >"$state/{{.Done}}.tmp"
 }
 
 # Output goes to the run log and, where the container allows it, to its own stdout so that plain
@@ -150,4 +141,6 @@ main() {
 out=/dev/null
 if [ -w /proc/1/fd/1 ]; then out=/proc/1/fd/1; fi
 main 2>&1 | tee -a "$state/{{.Log}}" >"$out"
+# The done marker comes last, once the log is complete, so a reader that sees it has seen everything.
+mv "$state/{{.Done}}.tmp" "$state/{{.Done}}"
 `))

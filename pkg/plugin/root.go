@@ -53,6 +53,10 @@ func NewCmdRoot(streams genericiooptions.IOStreams, info BuildInfo) *cobra.Comma
 	configFlags.AddFlags(cmd.PersistentFlags())
 	cmd.AddCommand(
 		NewCmdRun(f, streams),
+		NewCmdAttach(f, streams),
+		NewCmdStatus(f, streams),
+		NewCmdDelete(f, streams),
+		NewCmdDoctor(f, streams),
 		NewCmdPresets(streams),
 		NewCmdVersion(info, streams),
 	)

@@ -14,10 +14,12 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/client-go/kubernetes"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/scheme"
 	"k8s.io/kubectl/pkg/util/templates"
 
+	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
 )
 
@@ -37,9 +39,18 @@ type RunOptions struct {
 	CreatePVC       bool
 	StorageClass    string
 	PVCSize         string
+	LaunchTimeout   time.Duration
+	KeepOnFailure   bool
+	Detach          bool
+	Remove          bool
+	Interval        time.Duration
 
 	PrintFlags *genericclioptions.PrintFlags
 	DryRun     cmdutil.DryRunStrategy
+
+	// Client and Executor reach the cluster; Complete fills them unless a test already did.
+	Client   kubernetes.Interface
+	Executor cluster.Executor
 
 	// Resolved by Complete.
 	launcher launcher.Launcher
@@ -57,6 +68,8 @@ func NewRunOptions(streams genericiooptions.IOStreams) *RunOptions {
 		Memory:          "32Gi",
 		ImagePullPolicy: string(corev1.PullAlways),
 		PVCSize:         launcher.DefaultPVCSize,
+		LaunchTimeout:   15 * time.Minute,
+		Interval:        5 * time.Second,
 		PrintFlags:      genericclioptions.NewPrintFlags("created (dry run)").WithTypeSetter(scheme.Scheme),
 		newRunID:        func() (string, error) { return launcher.NewRunID(time.Now(), nil) },
 		IOStreams:       streams,
@@ -119,6 +132,11 @@ func newCmdRun(f cmdutil.Factory, o *RunOptions) *cobra.Command {
 	fl.BoolVar(&o.CreatePVC, "create-pvc", false, "Create the results PVC (ReadWriteMany) if the run needs it")
 	fl.StringVar(&o.StorageClass, "storage-class", "", "Storage class of a PVC created with --create-pvc")
 	fl.StringVar(&o.PVCSize, "pvc-size", o.PVCSize, "Size of a PVC created with --create-pvc")
+	fl.DurationVar(&o.LaunchTimeout, "launch-timeout", o.LaunchTimeout, "Longest wait for the launcher pods to be ready (the image is about 3 GB)")
+	fl.BoolVar(&o.KeepOnFailure, "keep-on-failure", false, "Keep the run's pods and ConfigMap when the launch fails, to inspect them")
+	fl.BoolVar(&o.Detach, "detach", false, "Return once the workloads started; follow later with 'kubectl llmdbench attach RUN'")
+	fl.BoolVar(&o.Remove, "rm", false, "Remove the launcher pods and ConfigMap when the run finished (results stay on the PVC)")
+	fl.DurationVar(&o.Interval, "interval", o.Interval, "Longest wait of one read of the run folder while following (changes show at once)")
 	cmdutil.AddDryRunFlag(cmd)
 	o.PrintFlags.AddFlags(cmd)
 	return cmd
@@ -152,8 +170,28 @@ func (o *RunOptions) Complete(f cmdutil.Factory, cmd *cobra.Command) error {
 		if o.printer, err = o.PrintFlags.ToPrinter(); err != nil {
 			return err
 		}
+		return nil
+	}
+	if o.Client == nil {
+		if o.Client, o.Executor, err = clients(f); err != nil {
+			return err
+		}
+		o.source.Clientset = o.Client
 	}
 	return nil
+}
+
+// clients builds the API client and kubectl's exec machinery from the kube flags.
+func clients(f cmdutil.Factory) (kubernetes.Interface, cluster.Executor, error) {
+	cfg, err := f.ToRESTConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cs, &cluster.RemoteExecutor{Client: cs, Config: cfg}, nil
 }
 
 func (o *RunOptions) launcherSpec(cmd *cobra.Command) (launcher.Launcher, error) {
@@ -209,8 +247,14 @@ func (o *RunOptions) Validate() error {
 		return fmt.Errorf("--pvc-size must be more than zero")
 	case o.DryRun == cmdutil.DryRunServer:
 		return fmt.Errorf("--dry-run=server is not supported: use --dry-run=client")
-	case o.DryRun == cmdutil.DryRunNone && o.PrintFlags.OutputFlagSpecified():
-		return fmt.Errorf("--output prints the objects of a dry run: add --dry-run=client")
+	case o.DryRun == cmdutil.DryRunNone && o.output() != "" && o.output() != outputJSON && o.output() != outputYAML:
+		return fmt.Errorf("--output %q: a run prints its verdict as json or yaml (other formats need --dry-run=client)", o.output())
+	case o.DryRun == cmdutil.DryRunNone && o.Detach && o.Remove:
+		return fmt.Errorf("--rm needs the run to be followed to its end: drop --detach")
+	case o.LaunchTimeout <= 0:
+		return fmt.Errorf("--launch-timeout must be more than zero")
+	case o.Interval < time.Second:
+		return fmt.Errorf("--interval must be at least 1s")
 	}
 	switch corev1.PullPolicy(o.ImagePullPolicy) {
 	case corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
@@ -220,7 +264,14 @@ func (o *RunOptions) Validate() error {
 	return nil
 }
 
-// Run resolves the config and, for now, prints the objects of a dry run.
+func (o *RunOptions) output() string {
+	if o.PrintFlags.OutputFormat == nil {
+		return ""
+	}
+	return *o.PrintFlags.OutputFormat
+}
+
+// Run resolves the config, checks the cluster, launches the run and follows it to its verdict.
 func (o *RunOptions) Run(ctx context.Context) error {
 	spec, err := o.plan(ctx)
 	if err != nil {
@@ -233,7 +284,89 @@ func (o *RunOptions) Run(ctx context.Context) error {
 	if o.DryRun == cmdutil.DryRunClient {
 		return o.printObjects(objs)
 	}
-	return fmt.Errorf("launching runs on a cluster is not available in this build yet: use --dry-run=client -o yaml and apply the objects yourself")
+	cfg := spec.Config
+	checks, err := cluster.Preflight(ctx, o.Client, cluster.PreflightSpec{
+		Namespace: cfg.Harness.Namespace, PVC: cfg.Harness.ResultsPVC, CreatePVC: o.CreatePVC,
+		Parallelism: cfg.Harness.Parallelism, HFTokenSecret: cfg.Endpoint.HFTokenSecret,
+	})
+	if err != nil {
+		return err
+	}
+	if blocking := cluster.Blocking(checks); len(blocking) > 0 {
+		return preflightError(blocking)
+	}
+	for _, c := range checks {
+		if !c.OK {
+			o.warn(c.Message)
+		}
+	}
+	ns := cfg.Harness.Namespace
+	fmt.Fprintf(o.ErrOut, "Starting run %s in namespace %s: %d launcher(s), harness %s, workloads %s\n",
+		spec.RunID, ns, cfg.Harness.Parallelism, cfg.Harness.Name, workloadNames(spec))
+	created, err := cluster.Create(ctx, o.Client, objs)
+	if err == nil {
+		err = cluster.WaitReady(ctx, o.Client, ns, created.Pods, o.LaunchTimeout)
+	}
+	if err == nil {
+		for i, pod := range created.Pods {
+			if err = cluster.Start(ctx, o.Executor, cluster.PodRef{Namespace: ns, Name: pod, Container: launcher.ContainerName}); err != nil {
+				err = fmt.Errorf("launcher %d: %w", i, err)
+				break
+			}
+		}
+	}
+	if err != nil {
+		return o.abandon(ctx, spec, created, err)
+	}
+	if o.Detach {
+		fmt.Fprintf(o.ErrOut, "Run %s started.\n  follow it: kubectl llmdbench attach %s -n %s\n  its state: kubectl llmdbench status %s -n %s\n",
+			spec.RunID, spec.RunID, ns, spec.RunID, ns)
+		_, err := fmt.Fprintln(o.Out, spec.RunID)
+		return err
+	}
+	run, err := cluster.GetRun(ctx, o.Client, ns, spec.RunID)
+	if err != nil {
+		return err
+	}
+	f := &follower{Client: o.Client, Executor: o.Executor, Wait: o.Interval, Output: o.output(), Remove: o.Remove, IOStreams: o.IOStreams}
+	return f.follow(ctx, run)
+}
+
+// abandon removes what a failed launch created (never a claim, never results), unless the user
+// asked to keep it, and returns the launch error.
+func (o *RunOptions) abandon(ctx context.Context, spec launcher.Spec, created cluster.Created, cause error) error {
+	if o.KeepOnFailure {
+		o.warn(fmt.Sprintf("keeping the objects of run %s (--keep-on-failure); remove them with: kubectl llmdbench delete %s -n %s --force", spec.RunID, spec.RunID, spec.Config.Harness.Namespace))
+		return cause
+	}
+	cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	if created.ConfigMap != "" || len(created.Pods) > 0 {
+		if err := cluster.DeleteRun(cleanup, o.Client, spec.Config.Harness.Namespace, spec.RunID); err != nil {
+			o.warn(fmt.Sprintf("could not remove run %s: %v", spec.RunID, err))
+		}
+	}
+	return cause
+}
+
+func workloadNames(spec launcher.Spec) string {
+	names := make([]string, len(spec.Config.Workloads))
+	for i, w := range spec.Config.Workloads {
+		names[i] = w.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// preflightError reports every blocking check, one per line after a summary.
+func preflightError(blocking []cluster.Check) error {
+	lines := make([]string, len(blocking))
+	for i, c := range blocking {
+		lines[i] = c.Message
+		if c.Fix != "" {
+			lines[i] += ": " + c.Fix
+		}
+	}
+	return fmt.Errorf("%s", strings.Join(lines, "; "))
 }
 
 // plan resolves everything a run needs before any object is created.

@@ -136,3 +136,92 @@ func epoch(kv map[string]string, key string) (time.Time, error) {
 	}
 	return time.Unix(sec, 0).UTC(), nil
 }
+
+// Snapshot is one read of a launcher's run folder: every status so far, the done marker, and the
+// run log from a byte offset on.
+type Snapshot struct {
+	Workloads []WorkloadStatus
+	Done      bool
+	// Failed is the launcher's own count of failed workloads, once done.
+	Failed int
+	// Log holds the run log bytes from the requested offset.
+	Log []byte
+	// Started tells whether the launcher's script has begun (its folder exists).
+	Started bool
+}
+
+const (
+	markStatus  = "@@llmdbench-status "
+	markDone    = "@@llmdbench-done"
+	markLog     = "@@llmdbench-log"
+	markStarted = "@@llmdbench-started"
+)
+
+// SnapshotCommand is the exec command that prints a Snapshot of one launcher, with the log from
+// byte offset on, in one round trip. With wait > 0 it first waits, in the pod, until the log grows
+// past offset or the launcher is done (at most wait), so a follower learns of changes within a
+// fifth of a second without polling over the network. It uses only POSIX sh, cat, tail, wc, sleep.
+func SnapshotCommand(runID string, index int, offset int64, wait time.Duration) []string {
+	d := LauncherDir(runID, index)
+	rounds := int(wait / (200 * time.Millisecond))
+	script := `d='` + d + `'
+i=0
+while [ "$i" -lt ` + strconv.Itoa(rounds) + ` ] && [ ! -f "$d/` + DoneFile + `" ]; do
+  [ -f "$d/` + LogFile + `" ] && [ "$(wc -c <"$d/` + LogFile + `")" -gt ` + strconv.FormatInt(offset, 10) + ` ] && break
+  sleep 0.2
+  i=$((i + 1))
+done
+[ -d "$d/` + LockDir + `" ] && echo '` + markStarted + `'
+for f in "$d"/*` + StatusSuffix + `; do [ -f "$f" ] && { echo "` + markStatus + `${f##*/}"; cat "$f"; }; done
+[ -f "$d/` + DoneFile + `" ] && { echo '` + markDone + `'; cat "$d/` + DoneFile + `"; }
+echo '` + markLog + `'
+[ -f "$d/` + LogFile + `" ] && tail -c +` + strconv.FormatInt(offset+1, 10) + ` "$d/` + LogFile + `"
+exit 0`
+	return []string{"sh", "-c", script}
+}
+
+// ParseSnapshot reads what SnapshotCommand printed.
+func ParseSnapshot(out []byte) (Snapshot, error) {
+	var s Snapshot
+	head, log, found := bytes.Cut(out, []byte(markLog+"\n"))
+	if !found {
+		return s, fmt.Errorf("unexpected run folder listing (no log marker): %.200q", out)
+	}
+	s.Log = log
+	var section string
+	var body bytes.Buffer
+	flush := func() error {
+		switch {
+		case strings.HasPrefix(section, markStatus):
+			st, err := ParseStatus(body.Bytes())
+			if err != nil {
+				return err
+			}
+			if st.Workload == "" {
+				st.Workload = strings.TrimSuffix(strings.TrimPrefix(section, markStatus), StatusSuffix)
+			}
+			s.Workloads = append(s.Workloads, st)
+		case section == markDone:
+			s.Done = true
+			kv := parseKV(body.Bytes())
+			s.Failed, _ = strconv.Atoi(kv[KeyFailed])
+		}
+		body.Reset()
+		return nil
+	}
+	for _, line := range strings.SplitAfter(string(head), "\n") {
+		trimmed := strings.TrimSuffix(line, "\n")
+		if strings.HasPrefix(trimmed, "@@llmdbench-") {
+			if err := flush(); err != nil {
+				return s, err
+			}
+			section = trimmed
+			if section == markStarted {
+				s.Started = true
+			}
+			continue
+		}
+		body.WriteString(line)
+	}
+	return s, flush()
+}

@@ -1,0 +1,252 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// Check is one preflight result.
+type Check struct {
+	Name string `json:"name"`
+	OK   bool   `json:"ok"`
+	// Blocking checks stop a run; the others are warnings.
+	Blocking bool   `json:"blocking"`
+	Message  string `json:"message"`
+	Fix      string `json:"fix,omitempty"`
+}
+
+// PreflightSpec says what a run needs.
+type PreflightSpec struct {
+	Namespace     string
+	PVC           string
+	CreatePVC     bool
+	Parallelism   int
+	HFTokenSecret string
+	// Discovery adds the read of gateway Services to the permissions checked.
+	Discovery bool
+}
+
+// Permission is one verb on one resource that a run needs.
+type Permission struct {
+	Group, Resource, Subresource, Verb string
+	// Optional permissions only warn when missing.
+	Optional bool
+	Why      string
+}
+
+func (p Permission) String() string {
+	r := p.Resource
+	if p.Subresource != "" {
+		r += "/" + p.Subresource
+	}
+	if p.Group != "" {
+		r += "." + p.Group
+	}
+	return p.Verb + " " + r
+}
+
+// RunPermissions lists what a run needs in its namespace; the README's Role grants exactly these.
+func RunPermissions(s PreflightSpec) []Permission {
+	perms := []Permission{
+		{Resource: "configmaps", Verb: "create", Why: "holds the workload profiles and run script"},
+		{Resource: "configmaps", Verb: "list", Why: "finds runs"},
+		{Resource: "configmaps", Verb: "delete", Why: "cleans up a run"},
+		{Resource: "pods", Verb: "create", Why: "starts the launcher pods"},
+		{Resource: "pods", Verb: "get", Why: "waits for the launchers"},
+		{Resource: "pods", Verb: "list", Why: "finds a run's launchers"},
+		{Resource: "pods", Verb: "delete", Why: "cleans up a run"},
+		{Resource: "pods", Subresource: "exec", Verb: "create", Why: "starts the workloads and reads their progress"},
+		{Resource: "persistentvolumeclaims", Verb: "get", Why: "checks the results volume"},
+		{Resource: "secrets", Verb: "get", Optional: true, Why: "checks that the HF token secret exists"},
+		{Resource: "events", Verb: "list", Optional: true, Why: "explains why a launcher cannot start"},
+	}
+	if s.CreatePVC {
+		perms = append(perms, Permission{Resource: "persistentvolumeclaims", Verb: "create", Why: "creates the results volume (--create-pvc)"})
+	}
+	if s.Discovery {
+		perms = append(perms, Permission{Resource: "services", Verb: "list", Why: "discovers the gateway Service"})
+	}
+	return perms
+}
+
+// Preflight checks, before anything is created, that a run can start: namespace, results volume,
+// HF token secret and RBAC. It reads only.
+func Preflight(ctx context.Context, cs kubernetes.Interface, s PreflightSpec) ([]Check, error) {
+	var checks []Check
+	ns, err := cs.CoreV1().Namespaces().Get(ctx, s.Namespace, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return append(checks, Check{Name: "namespace", Blocking: true,
+			Message: fmt.Sprintf("namespace %s does not exist", s.Namespace),
+			Fix:     fmt.Sprintf("pass -n with the stack's namespace, or kubectl create namespace %s", s.Namespace)}), nil
+	case apierrors.IsForbidden(err):
+		// Many users may not read namespaces; the RBAC checks below speak for the namespace.
+		checks = append(checks, Check{Name: "namespace", OK: true, Message: fmt.Sprintf("namespace %s (not readable; assumed to exist)", s.Namespace)})
+	case err != nil:
+		return nil, fmt.Errorf("reading namespace %s: %w", s.Namespace, err)
+	case ns.DeletionTimestamp != nil:
+		return append(checks, Check{Name: "namespace", Blocking: true, Message: fmt.Sprintf("namespace %s is being deleted", s.Namespace), Fix: "choose another namespace with -n"}), nil
+	default:
+		checks = append(checks, Check{Name: "namespace", OK: true, Message: fmt.Sprintf("namespace %s exists", s.Namespace)})
+	}
+
+	rbac, err := checkPermissions(ctx, cs, s)
+	if err != nil {
+		return nil, err
+	}
+	checks = append(checks, rbac...)
+	pvc, err := checkPVC(ctx, cs, s)
+	if err != nil {
+		return nil, err
+	}
+	checks = append(checks, pvc)
+	if s.HFTokenSecret != "" {
+		checks = append(checks, checkSecret(ctx, cs, s))
+	}
+	return checks, nil
+}
+
+// Blocking returns the blocking failures among checks.
+func Blocking(checks []Check) []Check {
+	var out []Check
+	for _, c := range checks {
+		if !c.OK && c.Blocking {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func checkPermissions(ctx context.Context, cs kubernetes.Interface, s PreflightSpec) ([]Check, error) {
+	var missing, optional []string
+	for _, p := range RunPermissions(s) {
+		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+			ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Namespace: s.Namespace, Group: p.Group, Resource: p.Resource, Subresource: p.Subresource, Verb: p.Verb,
+			},
+		}}
+		res, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("checking permission to %s: %w", p, err)
+		}
+		if res.Status.Allowed {
+			continue
+		}
+		entry := fmt.Sprintf("%s (%s)", p, p.Why)
+		if p.Optional {
+			optional = append(optional, entry)
+		} else {
+			missing = append(missing, entry)
+		}
+	}
+	var checks []Check
+	if len(missing) > 0 {
+		checks = append(checks, Check{Name: "rbac", Blocking: true,
+			Message: fmt.Sprintf("in namespace %s you may not %s", s.Namespace, strings.Join(missing, "; ")),
+			Fix:     "ask for the Role in the README (kubectl llmdbench needs it to run)"})
+	} else {
+		checks = append(checks, Check{Name: "rbac", OK: true, Message: fmt.Sprintf("you may do everything a run needs in %s", s.Namespace)})
+	}
+	if len(optional) > 0 {
+		checks = append(checks, Check{Name: "rbac-optional",
+			Message: fmt.Sprintf("in namespace %s you may not %s", s.Namespace, strings.Join(optional, "; ")),
+			Fix:     "optional: without it some explanations are missing"})
+	}
+	return checks, nil
+}
+
+func checkPVC(ctx context.Context, cs kubernetes.Interface, s PreflightSpec) (Check, error) {
+	c := Check{Name: "results-pvc", Blocking: true}
+	createHint := fmt.Sprintf("pass --pvc with an existing claim, or add --create-pvc [--storage-class S] [--pvc-size 200Gi] to create %s", s.PVC)
+	pvc, err := cs.CoreV1().PersistentVolumeClaims(s.Namespace).Get(ctx, s.PVC, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err) && s.CreatePVC:
+		c.OK, c.Message = true, fmt.Sprintf("PVC %s will be created (ReadWriteMany)", s.PVC)
+		return c, nil
+	case apierrors.IsNotFound(err):
+		c.Message, c.Fix = fmt.Sprintf("PVC %s does not exist in namespace %s", s.PVC, s.Namespace), createHint
+		return c, nil
+	case apierrors.IsForbidden(err):
+		c.Message, c.Fix = fmt.Sprintf("you may not read PVC %s", s.PVC), "ask for get on persistentvolumeclaims"
+		return c, nil
+	case err != nil:
+		return c, fmt.Errorf("reading PVC %s: %w", s.PVC, err)
+	}
+	if s.Parallelism > 1 && !hasMode(pvc, corev1.ReadWriteMany) {
+		c.Message = fmt.Sprintf("PVC %s is %s, but %d launchers must write to it at once", s.PVC, modes(pvc), s.Parallelism)
+		c.Fix = "use a ReadWriteMany claim (or --create-pvc with a new --pvc name), or --parallelism 1"
+		return c, nil
+	}
+	switch pvc.Status.Phase {
+	case corev1.ClaimBound:
+		c.OK, c.Message = true, fmt.Sprintf("PVC %s is Bound (%s)", s.PVC, modes(pvc))
+	case corev1.ClaimPending:
+		if waitsForConsumer(ctx, cs, pvc) {
+			c.OK, c.Message = true, fmt.Sprintf("PVC %s is Pending until a pod uses it (WaitForFirstConsumer)", s.PVC)
+		} else {
+			c.Message, c.Fix = fmt.Sprintf("PVC %s is Pending: no volume is bound to it", s.PVC), "check its events (kubectl describe pvc "+s.PVC+") or the storage class"
+		}
+	default:
+		c.Message, c.Fix = fmt.Sprintf("PVC %s is %s", s.PVC, pvc.Status.Phase), createHint
+	}
+	return c, nil
+}
+
+func waitsForConsumer(ctx context.Context, cs kubernetes.Interface, pvc *corev1.PersistentVolumeClaim) bool {
+	if pvc.Spec.StorageClassName == nil || *pvc.Spec.StorageClassName == "" {
+		return false
+	}
+	sc, err := cs.StorageV1().StorageClasses().Get(ctx, *pvc.Spec.StorageClassName, metav1.GetOptions{})
+	return err == nil && sc.VolumeBindingMode != nil && *sc.VolumeBindingMode == storagev1.VolumeBindingWaitForFirstConsumer
+}
+
+func hasMode(pvc *corev1.PersistentVolumeClaim, mode corev1.PersistentVolumeAccessMode) bool {
+	list := pvc.Status.AccessModes
+	if len(list) == 0 {
+		list = pvc.Spec.AccessModes
+	}
+	for _, m := range list {
+		if m == mode {
+			return true
+		}
+	}
+	return false
+}
+
+func modes(pvc *corev1.PersistentVolumeClaim) string {
+	list := pvc.Status.AccessModes
+	if len(list) == 0 {
+		list = pvc.Spec.AccessModes
+	}
+	s := make([]string, len(list))
+	for i, m := range list {
+		s[i] = string(m)
+	}
+	return strings.Join(s, ",")
+}
+
+func checkSecret(ctx context.Context, cs kubernetes.Interface, s PreflightSpec) Check {
+	c := Check{Name: "hf-token"}
+	sec, err := cs.CoreV1().Secrets(s.Namespace).Get(ctx, s.HFTokenSecret, metav1.GetOptions{})
+	switch {
+	case err == nil && len(sec.Data["HF_TOKEN"]) > 0:
+		c.OK, c.Message = true, fmt.Sprintf("secret %s holds HF_TOKEN", s.HFTokenSecret)
+	case err == nil:
+		c.Message = fmt.Sprintf("secret %s has no HF_TOKEN key; the launcher runs without a token", s.HFTokenSecret)
+		c.Fix = "only gated models need it: kubectl create secret generic " + s.HFTokenSecret + " --from-literal=HF_TOKEN=…"
+	case apierrors.IsNotFound(err):
+		c.Message = fmt.Sprintf("secret %s not found; the launcher runs without an HF token", s.HFTokenSecret)
+		c.Fix = "only gated models need it: kubectl create secret generic " + s.HFTokenSecret + " --from-literal=HF_TOKEN=…"
+	default:
+		c.Message = fmt.Sprintf("cannot read secret %s: %v", s.HFTokenSecret, err)
+	}
+	return c
+}

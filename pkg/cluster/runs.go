@@ -1,0 +1,162 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
+)
+
+// AnnoFinalStatus records a finished run's status (JSON) on its ConfigMap, so it stays known after
+// the launcher pods are gone.
+const AnnoFinalStatus = "llmdbench.io/final-status"
+
+// Run is a run as the cluster shows it: its ConfigMap and launcher pods.
+type Run struct {
+	ID          string
+	Namespace   string
+	Preset      string
+	Stack       string
+	Harness     string
+	Workloads   []string
+	Parallelism int
+	Created     time.Time
+	// Final is the status recorded when the run finished, if it was followed to the end.
+	Final *Status
+	Pods        []corev1.Pod // by launcher index
+}
+
+// ListRuns finds every run in namespace, newest first.
+func ListRuns(ctx context.Context, cs kubernetes.Interface, namespace string) ([]Run, error) {
+	cms, err := cs.CoreV1().ConfigMaps(namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: launcher.LabelManagedBy + "=" + launcher.ManagedBy + "," + launcher.LabelRun})
+	if err != nil {
+		return nil, fmt.Errorf("listing runs in namespace %s: %w", namespace, err)
+	}
+	pods, err := cs.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: launcher.LabelManagedBy + "=" + launcher.ManagedBy + "," + launcher.LabelRun})
+	if err != nil {
+		return nil, fmt.Errorf("listing launcher pods in namespace %s: %w", namespace, err)
+	}
+	byRun := map[string][]corev1.Pod{}
+	for _, p := range pods.Items {
+		id := p.Labels[launcher.LabelRun]
+		byRun[id] = append(byRun[id], p)
+	}
+	runs := make([]Run, 0, len(cms.Items))
+	for _, cm := range cms.Items {
+		r := runFromConfigMap(&cm)
+		r.Pods = sortPods(byRun[r.ID])
+		runs = append(runs, r)
+	}
+	sort.Slice(runs, func(i, j int) bool { return runs[i].ID > runs[j].ID })
+	return runs, nil
+}
+
+// GetRun reads one run.
+func GetRun(ctx context.Context, cs kubernetes.Interface, namespace, id string) (Run, error) {
+	cm, err := cs.CoreV1().ConfigMaps(namespace).Get(ctx, launcher.ConfigMapName(id), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return Run{}, fmt.Errorf("run %s not found in namespace %s: 'kubectl llmdbench status' lists the runs", id, namespace)
+	}
+	if err != nil {
+		return Run{}, fmt.Errorf("reading run %s: %w", id, err)
+	}
+	r := runFromConfigMap(cm)
+	pods, err := cs.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: launcher.RunSelector(id)})
+	if err != nil {
+		return Run{}, fmt.Errorf("listing the pods of run %s: %w", id, err)
+	}
+	r.Pods = sortPods(pods.Items)
+	return r, nil
+}
+
+func runFromConfigMap(cm *corev1.ConfigMap) Run {
+	r := Run{
+		ID:        cm.Labels[launcher.LabelRun],
+		Namespace: cm.Namespace,
+		Preset:    cm.Labels[launcher.LabelPreset],
+		Harness:   cm.Labels[launcher.LabelHarness],
+		Stack:     cm.Annotations[launcher.AnnoStackName],
+		Created:   cm.CreationTimestamp.Time,
+	}
+	if raw := cm.Annotations[AnnoFinalStatus]; raw != "" {
+		var st Status
+		if json.Unmarshal([]byte(raw), &st) == nil {
+			r.Final = &st
+		}
+	}
+	if w := cm.Annotations[launcher.AnnoWorkloads]; w != "" {
+		r.Workloads = strings.Split(w, ",")
+	}
+	r.Parallelism, _ = strconv.Atoi(cm.Annotations[launcher.AnnoParallelism])
+	if r.Parallelism < 1 {
+		r.Parallelism = 1
+	}
+	return r
+}
+
+func sortPods(pods []corev1.Pod) []corev1.Pod {
+	sort.Slice(pods, func(i, j int) bool { return podIndex(&pods[i]) < podIndex(&pods[j]) })
+	return pods
+}
+
+func podIndex(p *corev1.Pod) int {
+	i, _ := strconv.Atoi(p.Labels[launcher.LabelIndex])
+	return i
+}
+
+// PodIndex is a launcher pod's parallel index.
+func PodIndex(p *corev1.Pod) int { return podIndex(p) }
+
+// RecordFinal stores a finished run's status on its ConfigMap.
+func RecordFinal(ctx context.Context, cs kubernetes.Interface, st Status) error {
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{AnnoFinalStatus: string(raw)}}})
+	if err != nil {
+		return err
+	}
+	_, err = cs.CoreV1().ConfigMaps(st.Namespace).Patch(ctx, launcher.ConfigMapName(st.Run), types.MergePatchType, patch, metav1.PatchOptions{})
+	return err
+}
+
+// StartCommand starts a launcher's run script detached: the exec returns at once and the script
+// keeps running in the pod, so nothing depends on this connection.
+func StartCommand() []string {
+	return []string{"sh", "-c", "sh " + launcher.ScriptPath + " >/dev/null 2>&1 </dev/null &"}
+}
+
+// Start starts the run script in one launcher pod. Starting twice is harmless (the script locks).
+func Start(ctx context.Context, ex Executor, pod PodRef) error {
+	var stderr bytes.Buffer
+	if err := ex.Exec(ctx, pod, StartCommand(), nil, &stderr); err != nil {
+		return fmt.Errorf("starting the workloads in %s: %w %s", pod, err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
+}
+
+// ReadSnapshot reads one launcher's run folder, with the log from offset on, after waiting up to
+// wait for news.
+func ReadSnapshot(ctx context.Context, ex Executor, pod PodRef, runID string, index int, offset int64, wait time.Duration) (runstate.Snapshot, error) {
+	var out, stderr bytes.Buffer
+	if err := ex.Exec(ctx, pod, runstate.SnapshotCommand(runID, index, offset, wait), &out, &stderr); err != nil {
+		return runstate.Snapshot{}, fmt.Errorf("%w %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return runstate.ParseSnapshot(out.Bytes())
+}

@@ -1,0 +1,319 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
+)
+
+// Phases of runs and workloads.
+const (
+	PhasePending   = "Pending"
+	PhaseRunning   = "Running"
+	PhaseSucceeded = "Succeeded"
+	PhaseFailed    = "Failed"
+)
+
+// Status is a run's state, as `status -o json` prints it.
+type Status struct {
+	Run       string          `json:"run"`
+	Namespace string          `json:"namespace"`
+	Preset    string          `json:"preset,omitempty"`
+	Stack     string          `json:"stack,omitempty"`
+	Harness   string          `json:"harness,omitempty"`
+	Phase     string          `json:"phase"`
+	Message   string          `json:"message,omitempty"`
+	Created   time.Time       `json:"created"`
+	Workloads []WorkloadState `json:"workloads"`
+}
+
+// WorkloadState is one workload on one launcher.
+type WorkloadState struct {
+	Name       string     `json:"name"`
+	Launcher   int        `json:"launcher"`
+	Pod        string     `json:"pod"`
+	Phase      string     `json:"phase"`
+	ExitCode   *int       `json:"exitCode"`
+	TimedOut   bool       `json:"timedOut,omitempty"`
+	StartedAt  *time.Time `json:"startedAt"`
+	FinishedAt *time.Time `json:"finishedAt"`
+	ResultsDir string     `json:"resultsDir,omitempty"`
+	Message    string     `json:"message,omitempty"`
+}
+
+// Verdict is the human word for a workload's outcome.
+func (w WorkloadState) Verdict() string {
+	switch {
+	case w.Phase == PhaseSucceeded:
+		return "succeeded"
+	case w.TimedOut:
+		return "timed out"
+	case w.Phase == PhaseFailed && w.ExitCode != nil:
+		return fmt.Sprintf("failed (exit %d)", *w.ExitCode)
+	case w.Phase == PhaseFailed:
+		return "failed"
+	}
+	return w.Phase
+}
+
+// Duration of a started workload (so far, if still running).
+func (w WorkloadState) Duration(now time.Time) time.Duration {
+	if w.StartedAt == nil {
+		return 0
+	}
+	if w.FinishedAt != nil {
+		return w.FinishedAt.Sub(*w.StartedAt)
+	}
+	return now.Sub(*w.StartedAt)
+}
+
+// Finished tells whether the run has ended, one way or the other.
+func (s Status) Finished() bool { return s.Phase == PhaseSucceeded || s.Phase == PhaseFailed }
+
+// launcherView is what is known of one launcher.
+type launcherView struct {
+	pod      *corev1.Pod // nil when gone
+	snapshot *runstate.Snapshot
+	lost     string // why the launcher can no longer finish
+}
+
+// Inspect reads a run's state once: the launcher pods, then each live launcher's run folder.
+func Inspect(ctx context.Context, cs kubernetes.Interface, ex Executor, run Run) (Status, error) {
+	if run.Final != nil && len(run.Pods) == 0 {
+		return *run.Final, nil // the launchers were removed after the run finished
+	}
+	views := make([]launcherView, run.Parallelism)
+	byIndex := map[int]*corev1.Pod{}
+	for i := range run.Pods {
+		byIndex[PodIndex(&run.Pods[i])] = &run.Pods[i]
+	}
+	for i := range views {
+		views[i].pod = byIndex[i]
+		if err := views[i].read(ctx, ex, run, i, math.MaxInt32, 0); err != nil {
+			return Status{}, err
+		}
+	}
+	return summarize(run, views, time.Now()), nil
+}
+
+// read refreshes a launcher's snapshot when its pod can be exec'd into.
+func (v *launcherView) read(ctx context.Context, ex Executor, run Run, index int, offset int64, wait time.Duration) error {
+	switch {
+	case v.pod == nil:
+		v.lost = fmt.Sprintf("launcher pod %s is gone", launcher.PodName(run.ID, index))
+		return nil
+	case v.pod.DeletionTimestamp != nil:
+		v.lost = fmt.Sprintf("launcher pod %s is being deleted", v.pod.Name)
+		return nil
+	case v.pod.Status.Phase == corev1.PodSucceeded || v.pod.Status.Phase == corev1.PodFailed:
+		v.lost = fmt.Sprintf("launcher pod %s ended (%s)", v.pod.Name, v.pod.Status.Phase)
+		return nil
+	case v.pod.Status.Phase != corev1.PodRunning:
+		return nil // still starting
+	}
+	snap, err := ReadSnapshot(ctx, ex, PodRef{Namespace: run.Namespace, Name: v.pod.Name, Container: launcher.ContainerName}, run.ID, index, offset, wait)
+	if err != nil {
+		return err
+	}
+	v.snapshot = &snap
+	return nil
+}
+
+func summarize(run Run, views []launcherView, now time.Time) Status {
+	st := Status{Run: run.ID, Namespace: run.Namespace, Preset: run.Preset, Stack: run.Stack, Harness: run.Harness, Created: run.Created}
+	anyRunning, anyFailed, allDone, anyStarted := false, false, true, false
+	for i, v := range views {
+		byName := map[string]runstate.WorkloadStatus{}
+		if v.snapshot != nil {
+			for _, w := range v.snapshot.Workloads {
+				byName[w.Workload] = w
+			}
+			anyStarted = anyStarted || v.snapshot.Started
+		}
+		done := v.snapshot != nil && v.snapshot.Done
+		if !done {
+			allDone = false
+		}
+		if v.lost != "" && !done {
+			anyFailed = true
+			if st.Message == "" {
+				st.Message = v.lost
+			}
+		}
+		podName := launcher.PodName(run.ID, i)
+		for _, name := range run.Workloads {
+			ws := WorkloadState{Name: name, Launcher: i, Pod: podName, Phase: PhasePending}
+			if s, ok := byName[name]; ok {
+				ws.ResultsDir = s.ResultsDir
+				ws.TimedOut = s.TimedOut
+				ws.ExitCode = s.ExitCode
+				if !s.StartedAt.IsZero() {
+					t := s.StartedAt
+					ws.StartedAt = &t
+				}
+				if !s.FinishedAt.IsZero() {
+					t := s.FinishedAt
+					ws.FinishedAt = &t
+				}
+				switch {
+				case s.Succeeded():
+					ws.Phase = PhaseSucceeded
+				case s.Finished():
+					ws.Phase = PhaseFailed
+				default:
+					ws.Phase = PhaseRunning
+				}
+			}
+			if v.lost != "" && !done && (ws.Phase == PhaseRunning || ws.Phase == PhasePending) {
+				ws.Phase, ws.Message = PhaseFailed, v.lost
+			}
+			switch ws.Phase {
+			case PhaseFailed:
+				anyFailed = true
+			case PhaseRunning:
+				anyRunning = true
+			}
+			st.Workloads = append(st.Workloads, ws)
+		}
+	}
+	switch {
+	case allDone && !anyFailed:
+		st.Phase = PhaseSucceeded
+	case anyFailed && (allDone || !anyRunning && stopped(views)):
+		st.Phase = PhaseFailed
+	case anyStarted:
+		st.Phase = PhaseRunning
+	default:
+		st.Phase = PhasePending
+	}
+	return st
+}
+
+// stopped tells whether no launcher can make progress any more (each is done or lost).
+func stopped(views []launcherView) bool {
+	for _, v := range views {
+		if v.lost == "" && (v.snapshot == nil || !v.snapshot.Done) {
+			return false
+		}
+	}
+	return true
+}
+
+// FollowOptions shape Follow.
+type FollowOptions struct {
+	// Wait is the longest one read waits in the pod for news (new log or the done marker).
+	Wait time.Duration
+	// OnLog receives new run log bytes of a launcher.
+	OnLog func(launcher int, data []byte)
+	// OnStatus receives the state after every change.
+	OnStatus func(Status)
+	// OnRetry is told when a read failed and will be retried after a pause.
+	OnRetry func(err error, pause time.Duration)
+}
+
+type launcherUpdate struct {
+	index int
+	view  launcherView
+	err   error
+	pause time.Duration
+}
+
+// Follow reads the run until it finishes, streaming each launcher's log. Every launcher has its own
+// reader that waits in the pod for news, so changes show within a fifth of a second; a failed read
+// (a dropped connection) is retried with backoff. Only ctx ends following early.
+func Follow(ctx context.Context, cs kubernetes.Interface, ex Executor, run Run, o FollowOptions) (Status, error) {
+	if o.Wait <= 0 {
+		o.Wait = 5 * time.Second
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	updates := make(chan launcherUpdate)
+	for i := range run.Parallelism {
+		go followLauncher(ctx, cs, ex, run, i, o.Wait, updates)
+	}
+	views := make([]launcherView, run.Parallelism)
+	for {
+		select {
+		case <-ctx.Done():
+			return summarize(run, views, time.Now()), ctx.Err()
+		case u := <-updates:
+			if u.err != nil {
+				if o.OnRetry != nil {
+					o.OnRetry(u.err, u.pause)
+				}
+				continue
+			}
+			views[u.index] = u.view
+			if s := u.view.snapshot; s != nil && len(s.Log) > 0 && o.OnLog != nil {
+				o.OnLog(u.index, s.Log)
+			}
+			st := summarize(run, views, time.Now())
+			if o.OnStatus != nil {
+				o.OnStatus(st)
+			}
+			if st.Finished() {
+				return st, nil
+			}
+		}
+	}
+}
+
+// followLauncher reads one launcher until it is done or lost, sending every read.
+func followLauncher(ctx context.Context, cs kubernetes.Interface, ex Executor, run Run, index int, wait time.Duration, updates chan<- launcherUpdate) {
+	var offset int64
+	pause := 500 * time.Millisecond
+	send := func(u launcherUpdate) bool {
+		select {
+		case updates <- u:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	for ctx.Err() == nil {
+		var v launcherView
+		pod, err := cs.CoreV1().Pods(run.Namespace).Get(ctx, launcher.PodName(run.ID, index), metav1.GetOptions{})
+		if err == nil || apierrors.IsNotFound(err) {
+			if err == nil {
+				v.pod = pod
+			}
+			err = v.read(ctx, ex, run, index, offset, wait)
+		}
+		if err != nil {
+			if ctx.Err() != nil || !send(launcherUpdate{index: index, err: err, pause: pause}) {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(pause):
+			}
+			pause = min(pause*2, 30*time.Second)
+			continue
+		}
+		pause = 500 * time.Millisecond
+		if v.snapshot != nil {
+			offset += int64(len(v.snapshot.Log))
+		}
+		if !send(launcherUpdate{index: index, view: v}) || v.lost != "" || v.snapshot != nil && v.snapshot.Done {
+			return
+		}
+		if v.snapshot == nil {
+			// Not running yet: nothing waits in the pod, so pace the reads here.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait / 5):
+			}
+		}
+	}
+}

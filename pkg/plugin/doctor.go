@@ -1,0 +1,152 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
+	"k8s.io/kubectl/pkg/util/templates"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
+)
+
+// DoctorOptions holds the flags of `doctor`.
+type DoctorOptions struct {
+	source      configSource
+	Output      string
+	CreatePVC   bool
+	Parallelism int
+
+	Client kubernetes.Interface
+	genericiooptions.IOStreams
+}
+
+// DoctorReport is what `doctor -o json` prints.
+type DoctorReport struct {
+	OK     bool            `json:"ok"`
+	Checks []cluster.Check `json:"checks"`
+}
+
+// NewDoctorOptions returns the defaults.
+func NewDoctorOptions(streams genericiooptions.IOStreams) *DoctorOptions {
+	return &DoctorOptions{IOStreams: streams}
+}
+
+// NewCmdDoctor builds `kubectl llmdbench doctor`.
+func NewCmdDoctor(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewDoctorOptions(streams)
+	cmd := &cobra.Command{
+		Use:   "doctor [--preset NAME | -f CONFIG]",
+		Short: "Check that a run can start here, and say how to fix what blocks it",
+		Long: templates.LongDesc(`
+			Run the checks 'run' makes before it creates anything: the config renders, the gateway
+			is found, the namespace exists, the results PVC is usable, the HF token secret exists,
+			and you hold every permission a run needs. Each failed check says how to fix it. The
+			exit code is non-zero when a check blocks a run.`),
+		Example: templates.Examples(`
+			# Check the pd preset against namespace llm-d
+			kubectl llmdbench doctor --preset pd -n llm-d --pvc workload-pvc`),
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(f, cmd); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	o.source.addFlags(cmd)
+	cmd.Flags().BoolVar(&o.CreatePVC, "create-pvc", false, "The run would create the results PVC")
+	cmd.Flags().IntVar(&o.Parallelism, "parallelism", 1, "Launchers the run would start (more than 1 needs a ReadWriteMany claim)")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml")
+	return cmd
+}
+
+// Complete resolves the namespace and clients.
+func (o *DoctorOptions) Complete(f cmdutil.Factory, cmd *cobra.Command) error {
+	if err := o.source.complete(f, o.In); err != nil {
+		return err
+	}
+	if cmd.Flags().Changed("parallelism") {
+		o.source.Overrides.Parallelism = &o.Parallelism
+	}
+	if o.Client == nil {
+		cs, _, err := clients(f)
+		if err != nil {
+			return err
+		}
+		o.Client = cs
+	}
+	o.source.Clientset = o.Client
+	return nil
+}
+
+// Validate checks the flags.
+func (o *DoctorOptions) Validate() error {
+	if o.source.Preset != "" || o.source.ConfigFile != "" {
+		if err := o.source.validate(); err != nil {
+			return err
+		}
+	}
+	return validateOutput(o.Output)
+}
+
+// Run prints the checklist.
+func (o *DoctorOptions) Run(ctx context.Context) error {
+	var checks []cluster.Check
+	spec := cluster.PreflightSpec{Namespace: o.source.namespace, PVC: o.source.Overrides.PVC, CreatePVC: o.CreatePVC, Parallelism: o.Parallelism}
+	if o.source.Preset != "" || o.source.ConfigFile != "" {
+		cfg, err := o.source.resolve(ctx, func(w string) { checks = append(checks, cluster.Check{Name: "config", Message: w}) })
+		if err != nil {
+			checks = append(checks, cluster.Check{Name: "config", Blocking: true, Message: err.Error()})
+		} else {
+			checks = append(checks, cluster.Check{Name: "config", OK: true,
+				Message: fmt.Sprintf("%s renders: %d workload(s), endpoint %s", cfg.Source, len(cfg.Workloads), cfg.Endpoint.BaseURL)})
+			spec = cluster.PreflightSpec{Namespace: cfg.Harness.Namespace, PVC: cfg.Harness.ResultsPVC, CreatePVC: o.CreatePVC,
+				Parallelism: cfg.Harness.Parallelism, HFTokenSecret: cfg.Endpoint.HFTokenSecret}
+		}
+	}
+	if spec.PVC == "" {
+		checks = append(checks, cluster.Check{Name: "results-pvc", Message: "no results PVC named", Fix: "pass --pvc NAME (or a preset/config)"})
+		spec.PVC = "-" // still check the rest
+	}
+	pre, err := cluster.Preflight(ctx, o.Client, spec)
+	if err != nil {
+		return err
+	}
+	for _, c := range pre {
+		if c.Name == "results-pvc" && spec.PVC == "-" {
+			continue
+		}
+		checks = append(checks, c)
+	}
+	report := DoctorReport{OK: len(cluster.Blocking(checks)) == 0, Checks: checks}
+	if o.Output != "" {
+		if err := printStructured(o.Out, o.Output, report); err != nil {
+			return err
+		}
+	} else {
+		for _, c := range checks {
+			mark := "✔"
+			switch {
+			case !c.OK && c.Blocking:
+				mark = "✘"
+			case !c.OK:
+				mark = "!"
+			}
+			fmt.Fprintf(o.Out, "%s %s: %s\n", mark, c.Name, c.Message)
+			if !c.OK && c.Fix != "" {
+				fmt.Fprintf(o.Out, "    fix: %s\n", c.Fix)
+			}
+		}
+	}
+	if !report.OK {
+		return &ExitError{Code: 1, Err: fmt.Errorf("a check blocks the run")}
+	}
+	return nil
+}

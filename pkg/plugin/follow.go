@@ -1,0 +1,205 @@
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/kubectl/pkg/util/term"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
+)
+
+// cleanupTimeout bounds work done after the user pressed Ctrl-C (its own context).
+const cleanupTimeout = 30 * time.Second
+
+// follower streams a run's log and progress to stderr and prints its verdict: shared by run and
+// attach so both behave, and exit, the same way.
+type follower struct {
+	Client   kubernetes.Interface
+	Executor cluster.Executor
+	Wait     time.Duration
+	Output   string
+	// Remove deletes the launchers and ConfigMap once the run finished (--rm).
+	Remove bool
+	genericiooptions.IOStreams
+}
+
+// follow follows run to its end and returns an *ExitError unless every workload succeeded.
+func (f *follower) follow(ctx context.Context, run cluster.Run) error {
+	p := newProgress(f.ErrOut, run)
+	st, err := cluster.Follow(ctx, f.Client, f.Executor, run, cluster.FollowOptions{
+		Wait:     f.Wait,
+		OnLog:    p.log,
+		OnStatus: p.status,
+		OnRetry: func(err error, pause time.Duration) {
+			p.note(fmt.Sprintf("reading run %s failed (%v); retrying in %s", run.ID, err, pause))
+		},
+	})
+	p.done()
+	if err != nil && errors.Is(err, ctx.Err()) {
+		fmt.Fprintf(f.ErrOut, "\nStopped following run %s; it goes on in the cluster.\n  follow it again: kubectl llmdbench attach %s -n %s\n  stop and remove it: kubectl llmdbench delete %s -n %s --force\n",
+			run.ID, run.ID, run.Namespace, run.ID, run.Namespace)
+		return &ExitError{Code: 130, Err: fmt.Errorf("interrupted")}
+	}
+	if err != nil {
+		return err
+	}
+	cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	if err := cluster.RecordFinal(cleanup, f.Client, st); err != nil {
+		fmt.Fprintf(f.ErrOut, "Warning: could not record the verdict of run %s: %v\n", run.ID, err)
+	}
+	if err := f.printVerdict(st); err != nil {
+		return err
+	}
+	if f.Remove {
+		if err := cluster.DeleteRun(cleanup, f.Client, run.Namespace, run.ID); err != nil {
+			fmt.Fprintf(f.ErrOut, "Warning: could not remove run %s: %v\n", run.ID, err)
+		}
+	}
+	if st.Phase != cluster.PhaseSucceeded {
+		return &ExitError{Code: 1, Err: fmt.Errorf("run %s failed", run.ID)}
+	}
+	return nil
+}
+
+func (f *follower) printVerdict(st cluster.Status) error {
+	if f.Output != "" {
+		return printStructured(f.Out, f.Output, st)
+	}
+	if err := printWorkloads(f.Out, st, time.Now()); err != nil {
+		return err
+	}
+	ok := 0
+	for _, w := range st.Workloads {
+		if w.Phase == cluster.PhaseSucceeded {
+			ok++
+		}
+	}
+	msg := fmt.Sprintf("run %s %s: %d of %d workload(s) succeeded", st.Run, strings.ToLower(st.Phase), ok, len(st.Workloads))
+	if st.Message != "" {
+		msg += " (" + st.Message + ")"
+	}
+	_, err := fmt.Fprintln(f.ErrOut, msg)
+	return err
+}
+
+// printWorkloads prints the per-workload table (run's verdict and `status RUN`).
+func printWorkloads(out io.Writer, st cluster.Status, now time.Time) error {
+	w := printers.GetNewTabWriter(out)
+	fmt.Fprintln(w, "LAUNCHER\tWORKLOAD\tVERDICT\tDURATION\tRESULTS")
+	for _, ws := range st.Workloads {
+		d := "-"
+		if ws.StartedAt != nil {
+			d = ws.Duration(now).Round(time.Second).String()
+		}
+		results := ws.ResultsDir
+		if results == "" {
+			results = "-"
+		}
+		verdict := ws.Verdict()
+		if ws.Message != "" {
+			verdict += ": " + ws.Message
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\n", ws.Launcher, ws.Name, verdict, d, results)
+	}
+	return w.Flush()
+}
+
+// progress shows the run log, and on a terminal a progress bar of finished workloads.
+type progress struct {
+	out      io.Writer
+	bar      *progressbar.ProgressBar
+	parallel bool
+	started  time.Time
+	partial  map[int][]byte
+}
+
+func newProgress(out io.Writer, run cluster.Run) *progress {
+	p := &progress{out: out, parallel: run.Parallelism > 1, started: time.Now(), partial: map[int][]byte{}}
+	if term.IsTerminal(out) {
+		p.bar = progressbar.NewOptions(len(run.Workloads)*run.Parallelism,
+			progressbar.OptionSetWriter(out),
+			progressbar.OptionSetDescription("starting"),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetElapsedTime(true),
+			progressbar.OptionSetPredictTime(false),
+			progressbar.OptionClearOnFinish(),
+			progressbar.OptionThrottle(100*time.Millisecond),
+		)
+	}
+	return p
+}
+
+// log prints whole lines, prefixed with the launcher when several run.
+func (p *progress) log(index int, data []byte) {
+	buf := append(p.partial[index], data...)
+	lines := bytes.SplitAfter(buf, []byte("\n"))
+	p.partial[index] = append([]byte(nil), lines[len(lines)-1]...)
+	lines = lines[:len(lines)-1]
+	if len(lines) == 0 {
+		return
+	}
+	if p.bar != nil {
+		_ = p.bar.Clear()
+	}
+	for _, line := range lines {
+		if p.parallel {
+			fmt.Fprintf(p.out, "[launcher %d] ", index)
+		}
+		_, _ = p.out.Write(line)
+	}
+	if p.bar != nil {
+		_ = p.bar.RenderBlank()
+	}
+}
+
+func (p *progress) note(msg string) {
+	if p.bar != nil {
+		_ = p.bar.Clear()
+	}
+	fmt.Fprintln(p.out, msg)
+}
+
+// status moves the bar: finished workloads of all launchers, and what runs now.
+func (p *progress) status(st cluster.Status) {
+	if p.bar == nil {
+		return
+	}
+	finished, current := 0, ""
+	for _, w := range st.Workloads {
+		switch w.Phase {
+		case cluster.PhaseSucceeded, cluster.PhaseFailed:
+			finished++
+		case cluster.PhaseRunning:
+			if current == "" {
+				current = fmt.Sprintf("%s for %s", w.Name, w.Duration(time.Now()).Round(time.Second))
+			}
+		}
+	}
+	if current == "" {
+		current = strings.ToLower(st.Phase)
+	}
+	p.bar.Describe(current)
+	_ = p.bar.Set(finished)
+}
+
+func (p *progress) done() {
+	for i, rest := range p.partial {
+		if len(rest) > 0 {
+			p.log(i, []byte("\n"))
+		}
+	}
+	if p.bar != nil {
+		_ = p.bar.Finish()
+	}
+}

@@ -1,0 +1,140 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/client-go/kubernetes"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
+	"k8s.io/kubectl/pkg/util/templates"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
+)
+
+// StatusOptions holds the flags of `status`.
+type StatusOptions struct {
+	RunID  string
+	Output string
+
+	namespace string
+	Client    kubernetes.Interface
+	Executor  cluster.Executor
+	genericiooptions.IOStreams
+}
+
+// NewStatusOptions returns the defaults.
+func NewStatusOptions(streams genericiooptions.IOStreams) *StatusOptions {
+	return &StatusOptions{IOStreams: streams}
+}
+
+// NewCmdStatus builds `kubectl llmdbench status [RUN]`.
+func NewCmdStatus(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewStatusOptions(streams)
+	cmd := &cobra.Command{
+		Use:   "status [RUN]",
+		Short: "Show the runs in a namespace, or one run's workloads",
+		Example: templates.Examples(`
+			# Every run in the namespace
+			kubectl llmdbench status -n llm-d
+
+			# One run's workloads, as JSON
+			kubectl llmdbench status 1795740000-ab12 -n llm-d -o json`),
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completeRuns(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(f, args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml")
+	return cmd
+}
+
+// Complete resolves the namespace and clients.
+func (o *StatusOptions) Complete(f cmdutil.Factory, args []string) error {
+	if len(args) == 1 {
+		o.RunID = args[0]
+	}
+	var err error
+	if o.namespace, _, err = f.ToRawKubeConfigLoader().Namespace(); err != nil {
+		return err
+	}
+	if o.Client == nil {
+		o.Client, o.Executor, err = clients(f)
+	}
+	return err
+}
+
+// Validate checks the flags.
+func (o *StatusOptions) Validate() error { return validateOutput(o.Output) }
+
+// Run prints the runs or one run.
+func (o *StatusOptions) Run(ctx context.Context) error {
+	if o.RunID != "" {
+		run, err := cluster.GetRun(ctx, o.Client, o.namespace, o.RunID)
+		if err != nil {
+			return err
+		}
+		st, err := cluster.Inspect(ctx, o.Client, o.Executor, run)
+		if err != nil {
+			return err
+		}
+		if o.Output != "" {
+			return printStructured(o.Out, o.Output, st)
+		}
+		fmt.Fprintf(o.Out, "Run %s in %s: %s", st.Run, st.Namespace, st.Phase)
+		if st.Message != "" {
+			fmt.Fprintf(o.Out, " (%s)", st.Message)
+		}
+		fmt.Fprintln(o.Out)
+		return printWorkloads(o.Out, st, time.Now())
+	}
+	runs, err := cluster.ListRuns(ctx, o.Client, o.namespace)
+	if err != nil {
+		return err
+	}
+	statuses := make([]cluster.Status, 0, len(runs))
+	for _, r := range runs {
+		st, err := cluster.Inspect(ctx, o.Client, o.Executor, r)
+		if err != nil {
+			// One unreadable run must not hide the others.
+			st = cluster.Status{Run: r.ID, Namespace: r.Namespace, Preset: r.Preset, Stack: r.Stack, Harness: r.Harness, Created: r.Created, Phase: "Unknown", Message: err.Error()}
+		}
+		statuses = append(statuses, st)
+	}
+	if o.Output != "" {
+		return printStructured(o.Out, o.Output, statuses)
+	}
+	if len(statuses) == 0 {
+		_, err := fmt.Fprintf(o.ErrOut, "No runs in namespace %s.\n", o.namespace)
+		return err
+	}
+	w := printers.GetNewTabWriter(o.Out)
+	fmt.Fprintln(w, "RUN\tPRESET/STACK\tHARNESS\tPHASE\tWORKLOADS\tAGE")
+	for _, st := range statuses {
+		done := 0
+		for _, ws := range st.Workloads {
+			if ws.Phase == cluster.PhaseSucceeded || ws.Phase == cluster.PhaseFailed {
+				done++
+			}
+		}
+		label := st.Stack
+		if st.Preset != "" {
+			label = st.Preset + "/" + st.Stack
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d/%d\t%s\n", st.Run, label, st.Harness, st.Phase, done, len(st.Workloads),
+			duration.HumanDuration(time.Since(st.Created)))
+	}
+	return w.Flush()
+}
+
