@@ -36,7 +36,7 @@ type Run struct {
 	Created     time.Time
 	// Final is the status recorded when the run finished, if it was followed to the end.
 	Final *Status
-	Pods        []corev1.Pod // by launcher index
+	Pods  []corev1.Pod // by launcher index
 }
 
 // ListRuns finds every run in namespace, newest first.

@@ -137,4 +137,3 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 	}
 	return w.Flush()
 }
-
