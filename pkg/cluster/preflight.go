@@ -57,7 +57,9 @@ func (p Permission) String() string {
 func RunPermissions(s PreflightSpec) []Permission {
 	perms := []Permission{
 		{Resource: "configmaps", Verb: "create", Why: "holds the workload profiles and run script"},
+		{Resource: "configmaps", Verb: "get", Why: "reads a run"},
 		{Resource: "configmaps", Verb: "list", Why: "finds runs"},
+		{Resource: "configmaps", Verb: "patch", Optional: true, Why: "records a finished run's verdict"},
 		{Resource: "configmaps", Verb: "delete", Why: "cleans up a run"},
 		{Resource: "pods", Verb: "create", Why: "starts the launcher pods"},
 		{Resource: "pods", Verb: "get", Why: "waits for the launchers"},

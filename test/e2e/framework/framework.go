@@ -50,13 +50,20 @@ type Cluster struct {
 
 // Main starts a cluster for a test package, runs its tests and stops it. Tests never skip: when
 // the cluster cannot start, the package fails.
-func Main(m *testing.M, c **Cluster) int {
+func Main(m *testing.M, c **Cluster, setup ...func(*Cluster) error) int {
 	cl, err := Start()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: cannot start the local cluster: %v\n", err)
 		return 1
 	}
 	*c = cl
+	for _, s := range setup {
+		if err := s(cl); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: setting up the local cluster: %v\n", err)
+			_ = cl.Stop()
+			return 1
+		}
+	}
 	code := m.Run()
 	if err := cl.Stop(); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: stopping the local cluster: %v\n", err)
@@ -159,6 +166,58 @@ func (c *Cluster) ClaimDir(ns, claim string) string { return filepath.Join(c.Dir
 
 // OverlayDir holds files copied into every new pod root (e.g. in-pod programs).
 func (c *Cluster) OverlayDir() string { return filepath.Join(c.Dir, "overlay") }
+
+// InstallHarnessStandIn puts the test stand-in for the llm-d-benchmark image's entry point
+// (test/e2e/testdata/overlay) and the real inference-perf fixture files it copies (under
+// /fixtures/inference-perf) into every new pod root.
+func (c *Cluster) InstallHarnessStandIn() error {
+	if err := copyDir(filepath.Join(c.RepoRoot, "test/e2e/testdata/overlay"), c.OverlayDir()); err != nil {
+		return err
+	}
+	src := filepath.Join(c.SharedDir(), "fixtures/inference-perf/vllm")
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		return fmt.Errorf("the fixtures in ../shared are needed: %w", err)
+	}
+	dst := filepath.Join(c.OverlayDir(), "fixtures/inference-perf")
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), "_lifecycle_metrics.json") {
+			b, err := os.ReadFile(filepath.Join(src, e.Name()))
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func copyDir(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, info.Mode().Perm())
+	})
+}
 
 // WriteFile writes a file below base (a pod root, claim or overlay folder), creating folders.
 func WriteFile(t testing.TB, base, rel string, data []byte, mode os.FileMode) {
