@@ -33,6 +33,8 @@ type Run struct {
 	Harness     string
 	Workloads   []string
 	Parallelism int
+	PVC         string
+	Image       string
 	Created     time.Time
 	// Final is the status recorded when the run finished, if it was followed to the end.
 	Final *Status
@@ -91,6 +93,8 @@ func runFromConfigMap(cm *corev1.ConfigMap) Run {
 		Preset:    cm.Labels[launcher.LabelPreset],
 		Harness:   cm.Labels[launcher.LabelHarness],
 		Stack:     cm.Annotations[launcher.AnnoStackName],
+		PVC:       cm.Annotations[launcher.AnnoPVC],
+		Image:     cm.Annotations[launcher.AnnoImage],
 		Created:   cm.CreationTimestamp.Time,
 	}
 	if raw := cm.Annotations[AnnoFinalStatus]; raw != "" {

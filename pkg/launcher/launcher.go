@@ -49,6 +49,10 @@ const (
 	AnnoStackName   = "llmdbench.io/stack-name"
 	AnnoBaseURL     = "llmdbench.io/base-url"
 	AnnoModel       = "llmdbench.io/model"
+	AnnoPVC         = "llmdbench.io/pvc"
+	AnnoImage       = "llmdbench.io/image"
+	// AppReader labels the short-lived pods that read a results volume when no launcher runs.
+	AppReader = "llmdbench-reader"
 )
 
 // Spec is everything the builders need for one run.
@@ -171,6 +175,8 @@ func (s Spec) annotations() map[string]string {
 		AnnoStackName:   s.Config.Endpoint.StackName,
 		AnnoBaseURL:     s.Config.Endpoint.BaseURL,
 		AnnoModel:       s.Config.Endpoint.Model,
+		AnnoPVC:         s.Config.Harness.ResultsPVC,
+		AnnoImage:       s.Config.Harness.Image,
 	}
 }
 
@@ -236,4 +242,34 @@ func BuildConfigMap(s Spec) (*corev1.ConfigMap, error) {
 		return nil, fmt.Errorf("the workload profiles take %d bytes, over the 1 MiB a ConfigMap can hold: split them over several runs", size)
 	}
 	return cm, nil
+}
+
+// BuildReaderPod builds a small pod that only mounts a results claim, for reading it when no
+// launcher runs. It uses an image nodes already hold (the harness image) unless told otherwise.
+func BuildReaderPod(namespace, name, pvc, image string) *corev1.Pod {
+	return &corev1.Pod{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: name, Namespace: namespace,
+			Labels:      map[string]string{LabelApp: AppReader, LabelManagedBy: ManagedBy},
+			Annotations: map[string]string{AnnoPVC: pvc},
+		},
+		Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{
+				Name:    ContainerName,
+				Image:   image,
+				Command: []string{"sh", "-c"},
+				Args:    []string{idleCommand},
+				Resources: corev1.ResourceRequirements{
+					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")},
+					Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")},
+				},
+				VolumeMounts: []corev1.VolumeMount{{Name: "results", MountPath: "/requests", ReadOnly: true}},
+			}},
+			Volumes: []corev1.Volume{{Name: "results", VolumeSource: corev1.VolumeSource{
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: pvc, ReadOnly: true},
+			}}},
+		},
+	}
 }

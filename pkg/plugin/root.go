@@ -57,6 +57,9 @@ func NewCmdRoot(streams genericiooptions.IOStreams, info BuildInfo) *cobra.Comma
 		NewCmdStatus(f, streams),
 		NewCmdDelete(f, streams),
 		NewCmdDoctor(f, streams),
+		NewCmdLogs(f, streams),
+		NewCmdResults(f, streams),
+		NewCmdCp(f, streams),
 		NewCmdPresets(streams),
 		NewCmdVersion(info, streams),
 	)

@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -43,6 +44,8 @@ type RunOptions struct {
 	KeepOnFailure   bool
 	Detach          bool
 	Remove          bool
+	NoFetch         bool
+	ResultsDir      string
 	Interval        time.Duration
 
 	PrintFlags *genericclioptions.PrintFlags
@@ -135,7 +138,9 @@ func newCmdRun(f cmdutil.Factory, o *RunOptions) *cobra.Command {
 	fl.DurationVar(&o.LaunchTimeout, "launch-timeout", o.LaunchTimeout, "Longest wait for the launcher pods to be ready (the image is about 3 GB)")
 	fl.BoolVar(&o.KeepOnFailure, "keep-on-failure", false, "Keep the run's pods and ConfigMap when the launch fails, to inspect them")
 	fl.BoolVar(&o.Detach, "detach", false, "Return once the workloads started; follow later with 'kubectl llmdbench attach RUN'")
-	fl.BoolVar(&o.Remove, "rm", false, "Remove the launcher pods and ConfigMap when the run finished (results stay on the PVC)")
+	fl.BoolVar(&o.Remove, "rm", false, "Remove the launcher pods and ConfigMap once the results are fetched (results stay on the PVC)")
+	fl.BoolVar(&o.NoFetch, "no-fetch", false, "Do not copy the results to this machine at the end")
+	fl.StringVar(&o.ResultsDir, "results-dir", DefaultResultsDir, "Where fetched results go, under a folder per run")
 	fl.DurationVar(&o.Interval, "interval", o.Interval, "Longest wait of one read of the run folder while following (changes show at once)")
 	cmdutil.AddDryRunFlag(cmd)
 	o.PrintFlags.AddFlags(cmd)
@@ -329,6 +334,9 @@ func (o *RunOptions) Run(ctx context.Context) error {
 		return err
 	}
 	f := &follower{Client: o.Client, Executor: o.Executor, Wait: o.Interval, Output: o.output(), Remove: o.Remove, IOStreams: o.IOStreams}
+	if !o.NoFetch {
+		f.FetchTo = filepath.Join(o.ResultsDir, spec.RunID)
+	}
 	return f.follow(ctx, run)
 }
 

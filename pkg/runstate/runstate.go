@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"fmt"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -224,4 +225,96 @@ func ParseSnapshot(out []byte) (Snapshot, error) {
 		body.WriteString(line)
 	}
 	return s, flush()
+}
+
+// ResultFolder is one results folder on the volume.
+type ResultFolder struct {
+	Name     string `json:"name"`
+	Harness  string `json:"harness,omitempty"`
+	Run      string `json:"run,omitempty"`
+	Workload string `json:"workload,omitempty"`
+	Stack    string `json:"stack,omitempty"`
+	// KiB is the folder's size on disk; PerRequestBytes the per-request file's size (0: none).
+	KiB             int64           `json:"kib"`
+	PerRequestBytes int64           `json:"perRequestBytes"`
+	Modified        time.Time       `json:"modified"`
+	Status          *WorkloadStatus `json:"status,omitempty"`
+}
+
+// PerRequestFile is inference-perf's per-request file: often GBs, rarely needed locally.
+const PerRequestFile = "per_request_lifecycle_metrics.json"
+
+const (
+	markFolder = "@@llmdbench-folder "
+)
+
+// ResultsListCommand prints every results folder under the mount (size, time, per-request file
+// size) and every status file, so one exec answers `results`.
+func ResultsListCommand() []string {
+	script := `cd '` + ResultsMount + `' || exit 1
+for d in *; do
+  [ -d "$d" ] || continue
+  kib=$(du -sk "$d" | cut -f1)
+  mod=$(date -r "$d" +%s)
+  pr=0
+  [ -f "$d/` + PerRequestFile + `" ] && pr=$(wc -c <"$d/` + PerRequestFile + `")
+  echo "` + markFolder + `$kib $mod $pr $d"
+done
+for f in .llmdbench/*/*/*` + StatusSuffix + `; do [ -f "$f" ] && { echo "` + markStatus + `$f"; cat "$f"; }; done
+exit 0`
+	return []string{"sh", "-c", script}
+}
+
+var resultsName = regexp.MustCompile(`^([a-z][a-z0-9-]*)_([0-9]{9,}(?:-[0-9a-f]{4})?)_(.+)$`)
+
+// ParseResultsList reads what ResultsListCommand printed. Folders are matched to the status that
+// named them, which tells the workload apart from the stack (both may contain '_').
+func ParseResultsList(out []byte) ([]ResultFolder, error) {
+	var folders []ResultFolder
+	byDir := map[string]WorkloadStatus{}
+	var section string
+	var body bytes.Buffer
+	flush := func() {
+		if strings.HasPrefix(section, markStatus) {
+			if st, err := ParseStatus(body.Bytes()); err == nil && st.ResultsDir != "" {
+				byDir[path.Base(st.ResultsDir)] = st
+			}
+		}
+		body.Reset()
+		section = ""
+	}
+	for _, line := range strings.SplitAfter(string(out), "\n") {
+		trimmed := strings.TrimSuffix(line, "\n")
+		switch {
+		case strings.HasPrefix(trimmed, markFolder):
+			flush()
+			f := strings.SplitN(strings.TrimPrefix(trimmed, markFolder), " ", 4)
+			if len(f) != 4 {
+				return nil, fmt.Errorf("unexpected results listing line %q", trimmed)
+			}
+			kib, _ := strconv.ParseInt(f[0], 10, 64)
+			mod, _ := strconv.ParseInt(f[1], 10, 64)
+			pr, _ := strconv.ParseInt(strings.TrimSpace(f[2]), 10, 64)
+			folders = append(folders, ResultFolder{Name: f[3], KiB: kib, Modified: time.Unix(mod, 0).UTC(), PerRequestBytes: pr})
+		case strings.HasPrefix(trimmed, markStatus):
+			flush()
+			section = trimmed
+		default:
+			body.WriteString(line)
+		}
+	}
+	flush()
+	for i := range folders {
+		f := &folders[i]
+		if m := resultsName.FindStringSubmatch(f.Name); m != nil {
+			f.Harness, f.Run, f.Stack = m[1], m[2], m[3]
+		}
+		if st, ok := byDir[f.Name]; ok {
+			st := st
+			f.Status = &st
+			f.Workload = st.Workload
+			f.Stack = strings.TrimPrefix(f.Stack, st.Workload+"_")
+		}
+	}
+	return folders, nil
 }

@@ -1,0 +1,171 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path"
+	"path/filepath"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
+	"k8s.io/kubectl/pkg/util/templates"
+	"k8s.io/kubectl/pkg/util/term"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/transfer"
+)
+
+// DefaultResultsDir is where fetched results land, under a folder per run.
+const DefaultResultsDir = "llmdbench-results"
+
+// CpOptions holds the flags of `cp`.
+type CpOptions struct {
+	access     resultsAccess
+	Source     string
+	Dest       string
+	PerRequest bool
+	Retries    int
+	MaxSize    string
+	maxBytes   int64
+	genericiooptions.IOStreams
+}
+
+// NewCpOptions returns the defaults.
+func NewCpOptions(streams genericiooptions.IOStreams) *CpOptions {
+	return &CpOptions{Retries: 3, MaxSize: "64Gi", IOStreams: streams}
+}
+
+// NewCmdCp builds `kubectl llmdbench cp NAME|RUN [DEST]`.
+func NewCmdCp(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewCpOptions(streams)
+	cmd := &cobra.Command{
+		Use:   "cp (NAME | RUN) [DEST]",
+		Short: "Copy a result folder, or every folder of a run, to this machine",
+		Long: templates.LongDesc(`
+			Copy one result folder, or every folder of a run (all workloads, all launchers), as a
+			compressed tar stream over exec; by default into ./llmdbench-results/<run>/. The
+			per-request file (often GBs) is skipped unless --per-request. A cut stream is retried,
+			fetching only the files not yet complete. Extraction never writes outside DEST.`),
+		Example: templates.Examples(`
+			# Every result folder of a run
+			kubectl llmdbench cp 1795740000-ab12 -n llm-d
+
+			# One folder, with its per-request file, into ./out
+			kubectl llmdbench cp inference-perf_1795740000-ab12_sanity_random_pd-gpt-oss-120b ./out --per-request`),
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Source = args[0]
+			if len(args) == 2 {
+				o.Dest = args[1]
+			}
+			if err := o.access.complete(f); err != nil {
+				return err
+			}
+			if o.Retries < 0 {
+				return fmt.Errorf("--retries must be 0 or more")
+			}
+			q, err := resource.ParseQuantity(o.MaxSize)
+			if err != nil || q.Sign() <= 0 {
+				return fmt.Errorf("--max-size %q: give a size such as 64Gi", o.MaxSize)
+			}
+			o.maxBytes = q.Value()
+			return o.Run(cmd.Context())
+		},
+		ValidArgsFunction: completeRuns(f),
+	}
+	o.access.addFlags(cmd)
+	cmd.Flags().BoolVar(&o.PerRequest, "per-request", false, "Also copy the per-request file ("+runstate.PerRequestFile+")")
+	cmd.Flags().StringVar(&o.MaxSize, "max-size", o.MaxSize, "Refuse to write more than this (a guard against runaway streams)")
+	cmd.Flags().IntVar(&o.Retries, "retries", o.Retries, "Retries of a cut stream (each fetches only the files not yet complete)")
+	return cmd
+}
+
+// Run copies.
+func (o *CpOptions) Run(ctx context.Context) error {
+	warn := func(m string) { fmt.Fprintf(o.ErrOut, "Warning: %s\n", m) }
+	pvc := ""
+	if launcher.IsRunID(o.Source) {
+		if r, err := cluster.GetRun(ctx, o.access.Client, o.access.namespace, o.Source); err == nil {
+			pvc = r.PVC
+		}
+	}
+	acc, err := o.access.open(ctx, pvc, warn)
+	if err != nil {
+		return err
+	}
+	defer closeAccess(ctx, acc, warn)
+	folders, err := o.access.list(ctx, acc)
+	if err != nil {
+		return err
+	}
+	var dirs []string
+	run := ""
+	for _, f := range folders {
+		if f.Name == o.Source || f.Run == o.Source {
+			dirs = append(dirs, f.Name)
+			run = f.Run
+		}
+	}
+	if len(dirs) == 0 {
+		return fmt.Errorf("no result folder or run %q on the PVC: 'kubectl llmdbench results' lists them", o.Source)
+	}
+	dest := o.Dest
+	if dest == "" {
+		dest = filepath.Join(DefaultResultsDir, run)
+	}
+	_, err = fetchResults(ctx, o.access.Executor, acc.Pod, dirs, dest, o.PerRequest, o.Retries, transfer.Limits{MaxBytes: o.maxBytes}, o.IOStreams)
+	return err
+}
+
+// fetchResults copies folders (relative to the results mount) into dest and reports on stderr.
+func fetchResults(ctx context.Context, ex cluster.Executor, pod cluster.PodRef, dirs []string, dest string, perRequest bool, retries int, limits transfer.Limits, streams genericiooptions.IOStreams) (transfer.Result, error) {
+	var bar *progressbar.ProgressBar
+	if term.IsTerminal(streams.ErrOut) {
+		bar = progressbar.DefaultBytes(-1, "copying results")
+	}
+	start := time.Now()
+	res, err := transfer.Copy(ctx, func(ctx context.Context, cmd []string, stdout, stderr io.Writer) error {
+		return ex.Exec(ctx, pod, cmd, stdout, stderr)
+	}, transfer.Options{
+		Base:    runstate.ResultsMount,
+		Dirs:    dirs,
+		Dest:    dest,
+		Retries: retries,
+		Limits:  limits,
+		Skip: func(f transfer.File) bool {
+			return !perRequest && path.Base(f.Path) == runstate.PerRequestFile
+		},
+		Progress: func(done, total int64) {
+			if bar != nil {
+				bar.ChangeMax64(total)
+				_ = bar.Set64(done)
+			}
+		},
+		OnRetry: func(attempt int, err error) {
+			fmt.Fprintf(streams.ErrOut, "copy interrupted (%v); retry %d of %d fetches only what is missing\n", err, attempt, retries)
+		},
+	})
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	if err != nil {
+		return res, fmt.Errorf("copying results to %s: %w", dest, err)
+	}
+	fmt.Fprintf(streams.ErrOut, "Copied %d file(s), %s, to %s in %s (%s over the wire, %d attempt(s))\n",
+		res.Files, humanBytes(res.Bytes), dest, time.Since(start).Round(time.Millisecond), humanBytes(res.WireBytes), res.Attempts)
+	if len(res.Skipped) > 0 {
+		var size int64
+		for _, f := range res.Skipped {
+			size += f.Size
+		}
+		fmt.Fprintf(streams.ErrOut, "Skipped %d per-request file(s), %s: add --per-request to copy them\n", len(res.Skipped), humanBytes(size))
+	}
+	return res, nil
+}

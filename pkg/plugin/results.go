@@ -1,0 +1,208 @@
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/client-go/kubernetes"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
+	"k8s.io/kubectl/pkg/util/templates"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
+)
+
+// resultsAccess is what the commands that read the results volume share: which claim, which
+// image a reader pod uses, and the clients.
+type resultsAccess struct {
+	PVC         string
+	ReaderImage string
+
+	namespace string
+	Client    kubernetes.Interface
+	Executor  cluster.Executor
+}
+
+func (a *resultsAccess) addFlags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&a.PVC, "pvc", "", "Results PVC to read (default: the newest run's)")
+	cmd.Flags().StringVar(&a.ReaderImage, "reader-image", "", "Image of the reader pod started when no launcher mounts the PVC (default: the newest run's)")
+}
+
+func (a *resultsAccess) complete(f cmdutil.Factory) error {
+	var err error
+	if a.namespace, _, err = f.ToRawKubeConfigLoader().Namespace(); err != nil {
+		return err
+	}
+	if a.Client == nil {
+		a.Client, a.Executor, err = clients(f)
+	}
+	return err
+}
+
+// open finds a pod mounting the claim (a launcher, or a new reader pod); warn says when a reader
+// pod is started, since that can take a while.
+func (a *resultsAccess) open(ctx context.Context, pvc string, warn func(string)) (*cluster.Access, error) {
+	if pvc == "" {
+		pvc = a.PVC
+	}
+	if pvc == "" {
+		var err error
+		if pvc, err = cluster.DefaultPVC(ctx, a.Client, a.namespace); err != nil {
+			return nil, err
+		}
+	}
+	acc, err := cluster.OpenResults(ctx, a.Client, a.namespace, pvc, cluster.ReaderOptions{Image: a.ReaderImage})
+	if err == nil && acc.Reader {
+		warn(fmt.Sprintf("no launcher mounts PVC %s; read it through reader pod %s (removed afterwards)", pvc, acc.Pod.Name))
+	}
+	return acc, err
+}
+
+// closeAccess removes a reader pod with a context of its own (the command's may be cancelled).
+func closeAccess(ctx context.Context, acc *cluster.Access, warn func(string)) {
+	cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	if err := acc.Close(cleanup); err != nil {
+		warn(fmt.Sprintf("could not remove reader pod %s: %v", acc.Pod.Name, err))
+	}
+}
+
+func (a *resultsAccess) list(ctx context.Context, acc *cluster.Access) ([]runstate.ResultFolder, error) {
+	var out, stderr bytes.Buffer
+	if err := a.Executor.Exec(ctx, acc.Pod, runstate.ResultsListCommand(), &out, &stderr); err != nil {
+		return nil, fmt.Errorf("listing the results: %w %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return runstate.ParseResultsList(out.Bytes())
+}
+
+// ResultsOptions holds the flags of `results` (the listing).
+type ResultsOptions struct {
+	access resultsAccess
+	RunID  string
+	Output string
+	genericiooptions.IOStreams
+}
+
+// NewResultsOptions returns the defaults.
+func NewResultsOptions(streams genericiooptions.IOStreams) *ResultsOptions {
+	return &ResultsOptions{IOStreams: streams}
+}
+
+// NewCmdResults builds `kubectl llmdbench results`.
+func NewCmdResults(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewResultsOptions(streams)
+	cmd := &cobra.Command{
+		Use:     "results",
+		Aliases: []string{"result"},
+		Short:   "List the result folders on the results PVC",
+		Long: templates.LongDesc(`
+			List the result folders on the results PVC, read through a running launcher that mounts
+			it, or else through a short-lived reader pod on the same claim (removed afterwards).
+			PER-REQUEST shows the size of inference-perf's per-request file, which 'cp' skips
+			unless asked.`),
+		Example: templates.Examples(`
+			# Every result folder on the newest run's PVC
+			kubectl llmdbench results -n llm-d
+
+			# The folders of one run, as JSON
+			kubectl llmdbench results -n llm-d --run 1795740000-ab12 -o json`),
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.access.complete(f); err != nil {
+				return err
+			}
+			if err := validateOutput(o.Output); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	o.access.addFlags(cmd)
+	cmd.Flags().StringVar(&o.RunID, "run", "", "Only the folders of this run")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml")
+	_ = cmd.RegisterFlagCompletionFunc("run", completeRuns(f))
+	return cmd
+}
+
+// Run lists.
+func (o *ResultsOptions) Run(ctx context.Context) error {
+	warn := func(m string) { fmt.Fprintf(o.ErrOut, "Warning: %s\n", m) }
+	acc, err := o.access.open(ctx, "", warn)
+	if err != nil {
+		return err
+	}
+	defer closeAccess(ctx, acc, warn)
+	folders, err := o.access.list(ctx, acc)
+	if err != nil {
+		return err
+	}
+	var shown []runstate.ResultFolder
+	for _, f := range folders {
+		if o.RunID == "" || f.Run == o.RunID {
+			shown = append(shown, f)
+		}
+	}
+	if o.Output != "" {
+		if shown == nil {
+			shown = []runstate.ResultFolder{}
+		}
+		return printStructured(o.Out, o.Output, shown)
+	}
+	if len(shown) == 0 {
+		_, err := fmt.Fprintln(o.ErrOut, "No result folders.")
+		return err
+	}
+	w := printers.GetNewTabWriter(o.Out)
+	fmt.Fprintln(w, "NAME\tHARNESS\tRUN\tWORKLOAD\tSTACK\tSTARTED\tSIZE\tPER-REQUEST\tVERDICT")
+	for _, f := range shown {
+		started, verdict := duration.HumanDuration(time.Since(f.Modified))+" ago", "-"
+		if f.Status != nil {
+			if !f.Status.StartedAt.IsZero() {
+				started = duration.HumanDuration(time.Since(f.Status.StartedAt)) + " ago"
+			}
+			switch {
+			case f.Status.Succeeded():
+				verdict = "succeeded"
+			case f.Status.TimedOut:
+				verdict = "timed out"
+			case f.Status.Finished():
+				verdict = fmt.Sprintf("failed (exit %d)", *f.Status.ExitCode)
+			default:
+				verdict = "running"
+			}
+		}
+		pr := "-"
+		if f.PerRequestBytes > 0 {
+			pr = humanBytes(f.PerRequestBytes)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Name, dash(f.Harness), dash(f.Run), dash(f.Workload), dash(f.Stack),
+			started, humanBytes(f.KiB*1024), pr, verdict)
+	}
+	return w.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func humanBytes(n int64) string {
+	for _, unit := range []struct {
+		div  int64
+		name string
+	}{{1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}} {
+		if n >= unit.div {
+			return fmt.Sprintf("%.1f%s", float64(n)/float64(unit.div), unit.name)
+		}
+	}
+	return fmt.Sprintf("%dB", n)
+}

@@ -1,0 +1,211 @@
+package transfer
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Runner runs a command in the pod that holds the files, streaming its stdout. It never sends
+// stdin. (The plugin passes kubectl's exec; tests pass anything.)
+type Runner func(ctx context.Context, cmd []string, stdout, stderr io.Writer) error
+
+// File is a regular file below the base folder.
+type File struct {
+	Path string // slash path relative to the base
+	Size int64
+}
+
+// Options describe one copy.
+type Options struct {
+	// Base is the folder in the pod the paths are relative to (the results mount).
+	Base string
+	// Dirs are the folders to copy, relative to Base.
+	Dirs []string
+	// Skip leaves matching files out (e.g. the per-request file) and reports them.
+	Skip func(File) bool
+	// Dest receives Dirs as subfolders.
+	Dest    string
+	Retries int
+	// Backoff is the first pause before a retry; it doubles.
+	Backoff time.Duration
+	Limits  Limits
+	// Progress is told the bytes extracted so far and the total expected.
+	Progress func(done, total int64)
+	// OnRetry is told why an attempt failed before the next one.
+	OnRetry func(attempt int, err error)
+}
+
+// Result reports a copy.
+type Result struct {
+	Files     int
+	Bytes     int64
+	WireBytes int64
+	Attempts  int
+	Skipped   []File
+}
+
+// ListCommand prints "size path" for every regular file below dirs (relative to base).
+func ListCommand(base string, dirs []string) []string {
+	return append([]string{"sh", "-c", `cd "$1" && shift && find "$@" -type f -exec stat -c '%s %n' {} +`, "list", base}, dirs...)
+}
+
+// List returns the regular files below dirs.
+func List(ctx context.Context, run Runner, base string, dirs []string) ([]File, error) {
+	var out, stderr bytes.Buffer
+	if err := run(ctx, ListCommand(base, dirs), &out, &stderr); err != nil {
+		return nil, fmt.Errorf("listing %s: %w %s", strings.Join(dirs, ", "), err, strings.TrimSpace(stderr.String()))
+	}
+	var files []File
+	sc := bufio.NewScanner(&out)
+	for sc.Scan() {
+		size, name, ok := strings.Cut(sc.Text(), " ")
+		n, err := strconv.ParseInt(size, 10, 64)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("unexpected listing line %q", sc.Text())
+		}
+		files = append(files, File{Path: path.Clean(strings.TrimPrefix(name, "./")), Size: n})
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	return files, nil
+}
+
+// Copy streams the folders as a gzip-compressed tar over exec and extracts them safely into
+// Dest. A broken stream is retried; each retry asks only for the files not yet complete.
+func Copy(ctx context.Context, run Runner, o Options) (Result, error) {
+	var res Result
+	if o.Backoff <= 0 {
+		o.Backoff = time.Second
+	}
+	all, err := List(ctx, run, o.Base, o.Dirs)
+	if err != nil {
+		return res, err
+	}
+	var pending []File
+	var total int64
+	for _, f := range all {
+		if o.Skip != nil && o.Skip(f) {
+			res.Skipped = append(res.Skipped, f)
+			continue
+		}
+		pending = append(pending, f)
+		total += f.Size
+	}
+	var done int64
+	backoff := o.Backoff
+	for attempt := 1; len(pending) > 0; attempt++ {
+		res.Attempts = attempt
+		// The first stream takes whole folders (a short command); retries name the missing files.
+		got, wire, err := fetch(ctx, run, o, pending, attempt == 1, res.Skipped, func(n int64) {
+			if o.Progress != nil {
+				o.Progress(done+n, total)
+			}
+		})
+		res.WireBytes += wire
+		complete := map[string]bool{}
+		for _, f := range got.Files {
+			complete[f] = true
+		}
+		var left []File
+		for _, f := range pending {
+			if complete[f.Path] {
+				res.Files++
+				res.Bytes += f.Size
+				done += f.Size
+			} else {
+				left = append(left, f)
+			}
+		}
+		pending = left
+		if err == nil && len(pending) > 0 {
+			err = fmt.Errorf("%d file(s) missing from the stream", len(pending))
+		}
+		if err == nil {
+			break
+		}
+		var entry *EntryError
+		if errors.As(err, &entry) || ctx.Err() != nil || attempt > o.Retries {
+			return res, err // a hostile archive is not retried; nor is a cancelled copy
+		}
+		if o.OnRetry != nil {
+			o.OnRetry(attempt, err)
+		}
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff *= 2
+	}
+	return res, nil
+}
+
+// fetch runs one tar stream of files (whole folders when nothing was copied yet) and extracts it.
+func fetch(ctx context.Context, run Runner, o Options, files []File, whole bool, skipped []File, progress func(int64)) (Extracted, int64, error) {
+	cmd := []string{"tar", "czf", "-", "-C", o.Base}
+	if whole {
+		seen := map[string]bool{}
+		for _, f := range skipped {
+			if name := path.Base(f.Path); !seen[name] {
+				seen[name] = true
+				cmd = append(cmd, "--exclude="+name)
+			}
+		}
+		cmd = append(cmd, o.Dirs...)
+	} else {
+		for _, f := range files {
+			cmd = append(cmd, f.Path)
+		}
+	}
+	pr, pw := io.Pipe()
+	var stderr bytes.Buffer
+	runErr := make(chan error, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		err := run(ctx, cmd, pw, &stderr)
+		pw.CloseWithError(err)
+		runErr <- err
+	}()
+	wire := &countingReader{r: pr}
+	var ex Extracted
+	gz, err := gzip.NewReader(wire)
+	if err == nil {
+		ex, err = Extract(&countingReader{r: gz, progress: progress}, o.Dest, o.Limits)
+		if err == nil {
+			_, err = io.Copy(io.Discard, gz) // the rest of the stream, so the exec can finish
+		}
+	}
+	if err != nil {
+		cancel()
+		pr.CloseWithError(err)
+	}
+	if rerr := <-runErr; err == nil && rerr != nil {
+		err = fmt.Errorf("%w %s", rerr, strings.TrimSpace(stderr.String()))
+	}
+	return ex, wire.n, err
+}
+
+type countingReader struct {
+	r        io.Reader
+	n        int64
+	progress func(int64)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.progress != nil && n > 0 {
+		c.progress(c.n)
+	}
+	return n, err
+}
