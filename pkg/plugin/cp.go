@@ -120,12 +120,12 @@ func (o *CpOptions) Run(ctx context.Context) error {
 	if dest == "" {
 		dest = filepath.Join(DefaultResultsDir, run)
 	}
-	_, err = fetchResults(ctx, o.access.Executor, acc.Pod, dirs, dest, o.PerRequest, o.Retries, transfer.Limits{MaxBytes: o.maxBytes}, o.IOStreams)
+	_, err = fetchResults(ctx, o.access.Executor, acc.Pod, dirs, dest, o.PerRequest, o.Retries, transfer.ExtractOptions{MaxBytes: o.maxBytes}, o.IOStreams)
 	return err
 }
 
 // fetchResults copies folders (relative to the results mount) into dest and reports on stderr.
-func fetchResults(ctx context.Context, ex cluster.Executor, pod cluster.PodRef, dirs []string, dest string, perRequest bool, retries int, limits transfer.Limits, streams genericiooptions.IOStreams) (transfer.Result, error) {
+func fetchResults(ctx context.Context, ex cluster.Executor, pod cluster.PodRef, dirs []string, dest string, perRequest bool, retries int, limits transfer.ExtractOptions, streams genericiooptions.IOStreams) (transfer.Result, error) {
 	var bar *progressbar.ProgressBar
 	if term.IsTerminal(streams.ErrOut) {
 		bar = progressbar.DefaultBytes(-1, "copying results")

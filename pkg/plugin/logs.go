@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 )
 
 // LogsOptions holds the flags of `logs`.
@@ -86,8 +88,12 @@ func (o *LogsOptions) Run(ctx context.Context) error {
 		run = runs[0]
 	} else {
 		r, err := cluster.GetRun(ctx, cs, ns, o.RunID)
+		if err != nil && o.access.PVC == "" {
+			return fmt.Errorf("%w (a deleted run's log stays on its PVC: add --pvc NAME)", err)
+		}
 		if err != nil {
-			return err
+			// The run was deleted; its folder on the PVC tells how many launchers it had.
+			return o.printDeleted(ctx)
 		}
 		run = r
 	}
@@ -138,6 +144,39 @@ func (o *LogsOptions) Run(ctx context.Context) error {
 		}
 		printers[i].write(snap.Log)
 		printers[i].flush()
+	}
+	return nil
+}
+
+// printDeleted prints the log of a run whose objects are gone, straight from its PVC folder.
+func (o *LogsOptions) printDeleted(ctx context.Context) error {
+	warn := func(m string) { fmt.Fprintf(o.ErrOut, "Warning: %s\n", m) }
+	acc, err := o.access.open(ctx, o.access.PVC, warn)
+	if err != nil {
+		return err
+	}
+	defer closeAccess(ctx, acc, warn)
+	var out, stderr bytes.Buffer
+	dir := runstate.RunDir(o.RunID)
+	if err := o.access.Executor.Exec(ctx, acc.Pod, []string{"ls", dir}, &out, &stderr); err != nil {
+		return fmt.Errorf("run %s not found in namespace %s nor on PVC %s: %s", o.RunID, o.access.namespace, o.access.PVC, strings.TrimSpace(stderr.String()))
+	}
+	indices := strings.Fields(out.String())
+	for _, idx := range indices {
+		i, err := strconv.Atoi(idx)
+		if err != nil || o.Launcher >= 0 && o.Launcher != i {
+			continue
+		}
+		p := &logPrinter{out: o.Out, tail: o.Tail, workload: o.Workload}
+		if len(indices) > 1 {
+			p.prefix = fmt.Sprintf("[launcher %d] ", i)
+		}
+		snap, err := cluster.ReadSnapshot(ctx, o.access.Executor, acc.Pod, o.RunID, i, 0, 0)
+		if err != nil {
+			return err
+		}
+		p.write(snap.Log)
+		p.flush()
 	}
 	return nil
 }

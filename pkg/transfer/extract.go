@@ -18,9 +18,11 @@ import (
 // that never ends must not fill the disk).
 const DefaultMaxBytes int64 = 64 << 30
 
-// Limits bound an extraction.
-type Limits struct {
+// ExtractOptions bound an extraction and report its progress.
+type ExtractOptions struct {
 	MaxBytes int64
+	// Written, when set, is told the file bytes written so far.
+	Written func(total int64)
 }
 
 // EntryError names the archive entry that was refused and why.
@@ -45,7 +47,7 @@ type Extracted struct {
 // devices and fifos, and more data than the limit. Everything goes through an os.Root, so even a
 // check missed here cannot reach outside dest. When the stream breaks, the files written
 // completely so far are still reported, so a retry can skip them.
-func Extract(r io.Reader, dest string, lim Limits) (Extracted, error) {
+func Extract(r io.Reader, dest string, lim ExtractOptions) (Extracted, error) {
 	var out Extracted
 	if lim.MaxBytes <= 0 {
 		lim.MaxBytes = DefaultMaxBytes
@@ -88,6 +90,9 @@ func Extract(r io.Reader, dest string, lim Limits) (Extracted, error) {
 			}
 			n, err := writeFile(root, name, tr, h)
 			out.Bytes += n
+			if lim.Written != nil {
+				lim.Written(out.Bytes)
+			}
 			if err != nil {
 				return out, err
 			}

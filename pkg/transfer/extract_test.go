@@ -65,7 +65,7 @@ func TestExtractRefusesHostileArchivesNamingTheEntry(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			parent := t.TempDir()
 			dest := filepath.Join(parent, "dest")
-			_, err := Extract(bytes.NewReader(data), dest, Limits{})
+			_, err := Extract(bytes.NewReader(data), dest, ExtractOptions{})
 			var ee *EntryError
 			if !errors.As(err, &ee) || !strings.Contains(err.Error(), want[name]) {
 				t.Errorf("error %v, want an EntryError with %q", err, want[name])
@@ -103,7 +103,7 @@ func TestExtractWritesAnOrdinaryTree(t *testing.T) {
 	data := archive(entry{name: "run/", typ: tar.TypeDir}, entry{name: "run/a.json", body: `{"a":1}`},
 		entry{name: "run/analysis/p.png", body: "png"}, entry{name: "run/latest", link: "a.json", typ: tar.TypeSymlink},
 		entry{name: "run/copy.json", link: "run/a.json", typ: tar.TypeLink})
-	got, err := Extract(bytes.NewReader(data), dest, Limits{})
+	got, err := Extract(bytes.NewReader(data), dest, ExtractOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,14 +119,14 @@ func TestExtractWritesAnOrdinaryTree(t *testing.T) {
 
 func TestExtractSizeCapAndTruncation(t *testing.T) {
 	dest := t.TempDir()
-	_, err := Extract(bytes.NewReader(archive(entry{name: "a", body: "12345"}, entry{name: "b", body: "67890"})), dest, Limits{MaxBytes: 8})
+	_, err := Extract(bytes.NewReader(archive(entry{name: "a", body: "12345"}, entry{name: "b", body: "67890"})), dest, ExtractOptions{MaxBytes: 8})
 	if err == nil || !strings.Contains(err.Error(), `"b": the copy would exceed its size cap of 8 bytes`) {
 		t.Errorf("cap: %v", err)
 	}
 	// A stream cut in the middle of a file: the complete files are reported, the partial one removed.
 	data := archive(entry{name: "done.json", body: strings.Repeat("d", 600)}, entry{name: "big.json", body: strings.Repeat("b", 4000)})
 	cut := data[:2048]
-	got, err := Extract(bytes.NewReader(cut), filepath.Join(dest, "cut"), Limits{})
+	got, err := Extract(bytes.NewReader(cut), filepath.Join(dest, "cut"), ExtractOptions{})
 	if err == nil || len(got.Files) != 1 || got.Files[0] != "done.json" {
 		t.Errorf("truncated: %+v %v", got, err)
 	}
@@ -146,7 +146,7 @@ func FuzzExtract(f *testing.F) {
 			t.Fatal(err)
 		}
 		dest := filepath.Join(parent, "dest")
-		_, _ = Extract(bytes.NewReader(data), dest, Limits{MaxBytes: 1 << 20})
+		_, _ = Extract(bytes.NewReader(data), dest, ExtractOptions{MaxBytes: 1 << 20})
 		assertConfined(t, parent, dest)
 	})
 }
