@@ -3,16 +3,19 @@
 #   make test        lint + unit tests + end-to-end tests on the local control plane (builds it if needed)
 #   make install     install the plugin into $(GOBIN) (or $(GOPATH)/bin) so kubectl finds it
 #   make localcluster / make e2e   build the local control plane / run only the e2e tests
+#   make dist krew-manifest verify-krew   release archives, plugins.yaml, and krew's own proof
 
 SHELL := /usr/bin/env bash
 GO ?= go
 BIN := bin/kubectl-llmdbench
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
+# A release tag when there is one, else the VERSION file (krew wants vX.Y.Z).
+VERSION ?= $(shell git describe --tags --exact-match --match 'v[0-9]*' 2>/dev/null || cat VERSION)
+export VERSION
 LDFLAGS := -s -w -X main.version=$(VERSION)
 CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kubectl-llmdbench
 export CACHE_DIR
 
-.PHONY: all build install test unit lint e2e localcluster deps clean
+.PHONY: all build install test unit lint e2e localcluster deps dist krew-manifest verify-krew clean
 
 all: build
 
@@ -27,6 +30,7 @@ lint:
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	cd hack/localcluster && $(GO) vet ./...
+	cd hack/tools && $(GO) vet ./... && $(GO) test ./...
 
 unit:
 	$(GO) test ./pkg/... ./cmd/...
@@ -42,7 +46,17 @@ e2e: localcluster build
 	LOCALCLUSTER_BIN=$$(hack/localcluster/build.sh) LLMDBENCH_PLUGIN=$(CURDIR)/$(BIN) \
 	  $(GO) test -count=1 -timeout 30m ./test/e2e/...
 
-test: lint unit e2e
+# Release archives for every platform, and the krew manifest rendered for them.
+dist:
+	hack/dist.sh
+
+krew-manifest: dist
+	$$(hack/tools/build.sh)/release manifest .krew.yaml dist $(VERSION) plugins.yaml
+
+verify-krew: krew-manifest
+	hack/verify-krew.sh
+
+test: lint unit e2e verify-krew
 
 clean:
 	rm -rf bin dist .localcluster
