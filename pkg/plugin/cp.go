@@ -33,13 +33,14 @@ type CpOptions struct {
 	PerRequest bool
 	Retries    int
 	MaxSize    string
+	Compress   string
 	maxBytes   int64
 	genericiooptions.IOStreams
 }
 
 // NewCpOptions returns the defaults.
 func NewCpOptions(streams genericiooptions.IOStreams) *CpOptions {
-	return &CpOptions{Retries: 3, MaxSize: "64Gi", IOStreams: streams}
+	return &CpOptions{Retries: 3, MaxSize: "64Gi", Compress: "gzip", IOStreams: streams}
 }
 
 // NewCmdCp builds `kubectl llmdbench cp NAME|RUN [DEST]`.
@@ -76,12 +77,16 @@ func NewCmdCp(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comm
 				return fmt.Errorf("--max-size %q: give a size such as 64Gi", o.MaxSize)
 			}
 			o.maxBytes = q.Value()
+			if o.Compress != "gzip" && o.Compress != "none" {
+				return fmt.Errorf("--compress %q: use gzip or none", o.Compress)
+			}
 			return o.Run(cmd.Context())
 		},
 		ValidArgsFunction: completeRuns(f),
 	}
 	o.access.addFlags(cmd)
 	cmd.Flags().BoolVar(&o.PerRequest, "per-request", false, "Also copy the per-request file ("+runstate.PerRequestFile+")")
+	cmd.Flags().StringVar(&o.Compress, "compress", o.Compress, "gzip (about a seventh of the bytes; best over the API server's tunnel) or none (faster on loopback or a LAN)")
 	cmd.Flags().StringVar(&o.MaxSize, "max-size", o.MaxSize, "Refuse to write more than this (a guard against runaway streams)")
 	cmd.Flags().IntVar(&o.Retries, "retries", o.Retries, "Retries of a cut stream (each fetches only the files not yet complete)")
 	return cmd
@@ -120,12 +125,12 @@ func (o *CpOptions) Run(ctx context.Context) error {
 	if dest == "" {
 		dest = filepath.Join(DefaultResultsDir, run)
 	}
-	_, err = fetchResults(ctx, o.access.Executor, acc.Pod, dirs, dest, o.PerRequest, o.Retries, transfer.ExtractOptions{MaxBytes: o.maxBytes}, o.IOStreams)
+	_, err = fetchResults(ctx, o.access.Executor, acc.Pod, dirs, dest, o.PerRequest, o.Retries, transfer.ExtractOptions{MaxBytes: o.maxBytes}, o.Compress == "none", o.IOStreams)
 	return err
 }
 
 // fetchResults copies folders (relative to the results mount) into dest and reports on stderr.
-func fetchResults(ctx context.Context, ex cluster.Executor, pod cluster.PodRef, dirs []string, dest string, perRequest bool, retries int, limits transfer.ExtractOptions, streams genericiooptions.IOStreams) (transfer.Result, error) {
+func fetchResults(ctx context.Context, ex cluster.Executor, pod cluster.PodRef, dirs []string, dest string, perRequest bool, retries int, limits transfer.ExtractOptions, raw bool, streams genericiooptions.IOStreams) (transfer.Result, error) {
 	var bar *progressbar.ProgressBar
 	if term.IsTerminal(streams.ErrOut) {
 		bar = progressbar.DefaultBytes(-1, "copying results")
@@ -139,6 +144,7 @@ func fetchResults(ctx context.Context, ex cluster.Executor, pod cluster.PodRef, 
 		Dest:    dest,
 		Retries: retries,
 		Limits:  limits,
+		Raw:     raw,
 		Skip: func(f transfer.File) bool {
 			return !perRequest && path.Base(f.Path) == runstate.PerRequestFile
 		},

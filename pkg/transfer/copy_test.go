@@ -132,6 +132,14 @@ func TestCopyRetriesOnlyWhatIsMissing(t *testing.T) {
 	}
 }
 
+func TestCopyRaw(t *testing.T) {
+	base, dest := tree(t), t.TempDir()
+	res, err := Copy(context.Background(), localRunner(func(int) int64 { return 0 }), Options{Base: base, Dirs: []string{"run_a"}, Dest: dest, Raw: true})
+	if err != nil || res.WireBytes < res.Bytes || !same(t, filepath.Join(base, "run_a/per_request.json"), filepath.Join(dest, "run_a/per_request.json")) {
+		t.Errorf("%+v %v", res, err)
+	}
+}
+
 func TestCopyOfAMissingFolderFails(t *testing.T) {
 	_, err := Copy(context.Background(), localRunner(func(int) int64 { return 0 }), Options{Base: tree(t), Dirs: []string{"nope"}, Dest: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "listing nope") {

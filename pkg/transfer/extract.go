@@ -147,7 +147,7 @@ func writeFile(root *os.Root, name string, r io.Reader, h *tar.Header) (int64, e
 	if err != nil {
 		return 0, &EntryError{Entry: h.Name, Reason: err.Error()}
 	}
-	n, err := io.Copy(f, io.LimitReader(r, h.Size))
+	n, err := io.CopyBuffer(f, io.LimitReader(r, h.Size), make([]byte, 1<<20))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
