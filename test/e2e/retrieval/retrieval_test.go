@@ -184,6 +184,19 @@ func TestRunFetchesAndCpCopiesWithoutThePerRequestFile(t *testing.T) {
 	if mib > 20 {
 		t.Errorf("%.1f MiB over the wire for a 100 MiB JSON file: not compressed", mib)
 	}
+	// results show NAME fetches the folder (not its per-request file) and reads the real fixtures.
+	show := cl.PluginCmd(t, "", "results", "show", folder, "-n", ns, "-o", "json")
+	show.Env = append(show.Env, "XDG_CACHE_HOME="+t.TempDir())
+	shown, err := show.Output()
+	var report struct {
+		Format string `json:"format"`
+		Stages []struct {
+			Stage int `json:"stage"`
+		} `json:"stages"`
+	}
+	if err != nil || json.Unmarshal(shown, &report) != nil || report.Format != "inference-perf" || len(report.Stages) != 7 {
+		t.Errorf("results show NAME: %v\n%s", err, shown)
+	}
 	if r := cl.Plugin(t, "", timeout, "cp", "nonexistent_folder", "-n", ns); r.Code == 0 || !strings.Contains(r.Stderr, `no result folder or run "nonexistent_folder" on the PVC`) {
 		t.Errorf("cp of an unknown name: %d %s", r.Code, r.Stderr)
 	}

@@ -1,0 +1,122 @@
+// Package results reads what every harness writes (inference-perf, benchmark reports v0.1 and
+// v0.2, GuideLLM, vLLM's benchmark) into one normalised model, recomputes distributions from
+// per-request files by streaming them, and compares runs. Latencies in the model are seconds.
+package results
+
+// Formats a report can come from.
+const (
+	FormatInferencePerf = "inference-perf"
+	FormatBR01          = "benchmark-report-v0.1"
+	FormatBR02          = "benchmark-report-v0.2"
+	FormatGuideLLM      = "guidellm"
+	FormatVLLM          = "vllm-benchmark"
+)
+
+// Dist summarises a distribution (seconds for latencies).
+type Dist struct {
+	Mean *float64 `json:"mean"`
+	P50  *float64 `json:"p50"`
+	P90  *float64 `json:"p90"`
+	P99  *float64 `json:"p99"`
+}
+
+// Get returns one statistic by name: mean, p50, p90 or p99.
+func (d *Dist) Get(stat string) *float64 {
+	if d == nil {
+		return nil
+	}
+	switch stat {
+	case "mean":
+		return d.Mean
+	case "p50":
+		return d.P50
+	case "p90":
+		return d.P90
+	case "p99":
+		return d.P99
+	}
+	return nil
+}
+
+// Latency holds the latency distributions. TPOT and ITL follow the source tool's definitions
+// (see Report.Definitions); NTPOT is (end - start) / output tokens; E2E is the request latency.
+type Latency struct {
+	TTFT  *Dist `json:"ttft"`
+	TPOT  *Dist `json:"tpot"`
+	ITL   *Dist `json:"itl"`
+	NTPOT *Dist `json:"ntpot"`
+	E2E   *Dist `json:"e2e"`
+}
+
+// Throughput is per second over the stage.
+type Throughput struct {
+	RequestsPerSec     *float64 `json:"requests_per_sec"`
+	InputTokensPerSec  *float64 `json:"input_tokens_per_sec"`
+	OutputTokensPerSec *float64 `json:"output_tokens_per_sec"`
+	TotalTokensPerSec  *float64 `json:"total_tokens_per_sec"`
+}
+
+// Requests counts outcomes.
+type Requests struct {
+	Succeeded int `json:"succeeded"`
+	Failed    int `json:"failed"`
+}
+
+// Metrics is one stage's (or the whole run's) numbers.
+type Metrics struct {
+	RequestedRate *float64   `json:"requested_rate"`
+	AchievedRate  *float64   `json:"achieved_rate"`
+	Concurrency   *float64   `json:"concurrency"`
+	Requests      Requests   `json:"requests"`
+	Latency       Latency    `json:"latency"`
+	Throughput    Throughput `json:"throughput"`
+	// Goodput is set when computed from per-request data with SLOs.
+	Goodput *Goodput `json:"goodput,omitempty"`
+}
+
+// Stage is one load level.
+type Stage struct {
+	Stage int `json:"stage"`
+	Metrics
+}
+
+// Report is one result folder, normalised. Its JSON is the stable `results show -o json` interface.
+type Report struct {
+	Source  string `json:"source"`
+	Format  string `json:"format"`
+	Harness string `json:"harness"`
+	Model   string `json:"model"`
+	// Definitions say what TPOT and ITL mean for the source tool.
+	Definitions map[string]string `json:"definitions,omitempty"`
+	Stages      []Stage           `json:"stages"`
+	Summary     *Metrics          `json:"summary"`
+}
+
+// Goodput is the share and rate of requests that met every SLO.
+type Goodput struct {
+	SLOs     map[string]float64 `json:"slos"`
+	Good     int                `json:"good"`
+	Total    int                `json:"total"`
+	Share    float64            `json:"share"`
+	RatePerS float64            `json:"rate_per_sec"`
+}
+
+func f64(v float64) *float64 { return &v }
+
+// definitionsOf says, per format, what TPOT and ITL mean (from each tool's own formulas).
+func definitionsOf(format string) map[string]string {
+	return map[string]map[string]string{
+		FormatInferencePerf: {
+			"tpot": "(last token time - first token time) / (output tokens - 1), per request",
+			"itl":  "every gap between consecutive tokens, pooled over requests",
+		},
+		FormatGuideLLM: {
+			"tpot": "(last token time - request start) / output tokens: includes TTFT (GuideLLM's TPOT)",
+			"itl":  "(last token time - first token time) / (output tokens - 1), per request (GuideLLM's ITL)",
+		},
+		FormatVLLM: {
+			"tpot": "(latency - TTFT) / (output tokens - 1), per request",
+			"itl":  "every gap between consecutive chunks, pooled over requests",
+		},
+	}[format]
+}
