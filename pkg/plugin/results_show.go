@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
 	"fmt"
@@ -17,14 +18,18 @@ import (
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/results"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/transfer"
 )
 
 // ResultsShowOptions holds the flags of `results show`.
 type ResultsShowOptions struct {
-	access resultsAccess
-	Target string
-	Output string
+	access     resultsAccess
+	Target     string
+	Output     string
+	PerRequest bool
+	SLO        string
+	slos       results.SLOs
 	// CacheDir keeps result folders fetched from the PVC.
 	CacheDir string
 	genericiooptions.IOStreams
@@ -54,11 +59,20 @@ func NewCmdResultsShow(f cmdutil.Factory, streams genericiooptions.IOStreams) *c
 			if err := validateOutput(o.Output, "csv"); err != nil {
 				return err
 			}
+			var err error
+			if o.slos, err = results.ParseSLOs(o.SLO); err != nil {
+				return err
+			}
+			if len(o.slos) > 0 && !o.PerRequest {
+				return fmt.Errorf("--slo needs the per-request data: add --per-request")
+			}
 			return o.Run(cmd.Context(), f)
 		},
 	}
 	o.access.addFlags(cmd)
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json, yaml or csv")
+	cmd.Flags().BoolVar(&o.PerRequest, "per-request", false, "Recompute the distributions exactly from "+runstate.PerRequestFile+" (streamed)")
+	cmd.Flags().StringVar(&o.SLO, "slo", "", "Goodput SLOs with --per-request, e.g. ttft=500ms,tpot=50ms[,itl=…,ntpot=…,e2e=…]")
 	return cmd
 }
 
@@ -76,6 +90,16 @@ func (o *ResultsShowOptions) Run(ctx context.Context, f cmdutil.Factory) error {
 	r, err := results.ReadDir(dir)
 	if err != nil {
 		return err
+	}
+	if o.PerRequest {
+		f, err := os.Open(filepath.Join(dir, runstate.PerRequestFile))
+		if err != nil {
+			return fmt.Errorf("--per-request: %w", err)
+		}
+		defer f.Close()
+		if r.PerRequest, err = results.AnalyzePerRequest(bufio.NewReaderSize(f, 1<<20), o.slos); err != nil {
+			return err
+		}
 	}
 	switch o.Output {
 	case "":
@@ -97,7 +121,7 @@ func (o *ResultsShowOptions) fetch(ctx context.Context, f cmdutil.Factory) (stri
 		cache = filepath.Join(base, "kubectl-llmdbench", "results")
 	}
 	dir := filepath.Join(cache, o.Target)
-	if _, err := os.Stat(dir); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, runstate.PerRequestFile)); err == nil || (!o.PerRequest && dirExists(dir)) {
 		return dir, nil
 	}
 	if err := o.access.complete(f); err != nil {
@@ -117,11 +141,19 @@ func (o *ResultsShowOptions) fetch(ctx context.Context, f cmdutil.Factory) (stri
 		return "", err
 	}
 	defer os.RemoveAll(tmp)
-	if _, err := fetchResults(ctx, o.access.Executor, acc.Pod, []string{o.Target}, tmp, false, 3, transfer.ExtractOptions{}, false, o.IOStreams); err != nil {
+	if _, err := fetchResults(ctx, o.access.Executor, acc.Pod, []string{o.Target}, tmp, o.PerRequest, 3, transfer.ExtractOptions{}, false, o.IOStreams); err != nil {
 		return "", fmt.Errorf("%w ('kubectl llmdbench results' lists the names on the PVC)", err)
 	}
 	// Renamed into place only when complete, so the cache never holds half a folder.
+	if err := os.RemoveAll(dir); err != nil {
+		return "", err
+	}
 	return dir, os.Rename(filepath.Join(tmp, o.Target), dir)
+}
+
+func dirExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }
 
 func ms(p *float64) string {
@@ -165,8 +197,15 @@ func printReport(out io.Writer, r *results.Report) error {
 	if r.Summary != nil {
 		row("all", *r.Summary)
 	}
+	if r.PerRequest != nil {
+		row("per-request", r.PerRequest.Metrics)
+	}
 	if err := w.Flush(); err != nil {
 		return err
+	}
+	if pr := r.PerRequest; pr != nil && pr.Goodput != nil {
+		fmt.Fprintf(out, "Goodput: %d of %d requests (%.1f%%) met every SLO; %.3f good requests/s\n",
+			pr.Goodput.Good, pr.Goodput.Total, 100*pr.Goodput.Share, pr.Goodput.RatePerS)
 	}
 	if t := r.Definitions["tpot"]; t != "" {
 		fmt.Fprintf(out, "TPOT: %s. ITL: %s.\n", t, r.Definitions["itl"])
@@ -211,6 +250,11 @@ func printReportCSV(out io.Writer, r *results.Report) error {
 	}
 	if r.Summary != nil {
 		if err := write("summary", *r.Summary); err != nil {
+			return err
+		}
+	}
+	if r.PerRequest != nil {
+		if err := write("per-request", r.PerRequest.Metrics); err != nil {
 			return err
 		}
 	}

@@ -90,6 +90,8 @@ type Report struct {
 	Definitions map[string]string `json:"definitions,omitempty"`
 	Stages      []Stage           `json:"stages"`
 	Summary     *Metrics          `json:"summary"`
+	// PerRequest is recomputed from the per-request file when asked (--per-request).
+	PerRequest *PerRequest `json:"per_request,omitempty"`
 }
 
 // Goodput is the share and rate of requests that met every SLO.

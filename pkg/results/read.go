@@ -80,26 +80,18 @@ func ReadDir(dir string) (*Report, error) {
 // obj is a decoded JSON or YAML document, read with lenient lookups: result formats drift.
 type obj map[string]any
 
-func readJSON(path string) (obj, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var m obj
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return m, nil
-}
+func readJSON(path string) (obj, error) { return readDoc(path, json.Unmarshal) }
 
 // readYAML uses the YAML library directly: reports hold values JSON cannot (concurrency: .inf).
-func readYAML(path string) (obj, error) {
+func readYAML(path string) (obj, error) { return readDoc(path, yaml.Unmarshal) }
+
+func readDoc(path string, unmarshal func([]byte, any) error) (obj, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	var m obj
-	if err := yaml.Unmarshal(b, &m); err != nil {
+	if err := unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return m, nil
