@@ -104,7 +104,17 @@ func sentence(rng *rand.Rand, n int) string {
 	return b.String()
 }
 
-func record(rng *rand.Rand, clock *float64) map[string]any {
+// entry keeps inference-perf's key order (a Python dict written with json.dumps).
+type entry struct {
+	StartTime float64        `json:"start_time"`
+	EndTime   float64        `json:"end_time"`
+	Request   string         `json:"request"`
+	Response  string         `json:"response"`
+	Info      map[string]any `json:"info"`
+	Error     any            `json:"error"`
+}
+
+func record(rng *rand.Rand, clock *float64) entry {
 	start := *clock
 	*clock += 0.01 + rng.Float64()*0.05
 	inTokens := 200 + rng.IntN(1800) // prompts of a few KB
@@ -114,11 +124,11 @@ func record(rng *rand.Rand, clock *float64) map[string]any {
 		"stream": true, "ignore_eos": true, "stream_options": map[string]bool{"include_usage": true}})
 	if rng.IntN(100) == 0 {
 		end := start + 0.5 + rng.Float64()
-		return map[string]any{"start_time": start, "end_time": end, "request": string(req), "response": "",
-			"info": map[string]any{"request_metrics": map[string]any{"text": map[string]int{"input_tokens": inTokens}},
+		return entry{StartTime: start, EndTime: end, Request: string(req),
+			Info: map[string]any{"request_metrics": map[string]any{"text": map[string]int{"input_tokens": inTokens}},
 				"response_metrics": map[string]any{"output_tokens": 0}, "extra_info": map[string]any{}, "lora_adapter": nil,
 				"labels": map[string]any{}, "input_tokens": inTokens},
-			"error": map[string]string{"error_type": "ClientResponseError", "error_msg": "503, message='Service Unavailable'"}}
+			Error: map[string]string{"error_type": "ClientResponseError", "error_msg": "503, message='Service Unavailable'"}}
 	}
 	ttft := 0.05 + rng.Float64()*0.3
 	itl := 0.008 + rng.Float64()*0.02
@@ -135,9 +145,9 @@ func record(rng *rand.Rand, clock *float64) map[string]any {
 		t += itl * (0.5 + rng.Float64())
 	}
 	end := t
-	return map[string]any{
-		"start_time": start, "end_time": end, "request": string(req), "response": text.String(),
-		"info": map[string]any{
+	return entry{
+		StartTime: start, EndTime: end, Request: string(req), Response: text.String(),
+		Info: map[string]any{
 			"request_metrics": map[string]any{"text": map[string]int{"input_tokens": inTokens}, "image": nil, "video": nil, "audio": nil},
 			"response_metrics": map[string]any{
 				"output_tokens":      outTokens,
@@ -148,6 +158,5 @@ func record(rng *rand.Rand, clock *float64) map[string]any {
 			},
 			"extra_info": map[string]any{}, "lora_adapter": nil, "labels": map[string]any{}, "input_tokens": inTokens,
 		},
-		"error": nil,
 	}
 }

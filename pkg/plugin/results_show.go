@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"bufio"
 	"context"
 	"encoding/csv"
 	"fmt"
@@ -92,13 +91,8 @@ func (o *ResultsShowOptions) Run(ctx context.Context, f cmdutil.Factory) error {
 		return err
 	}
 	if o.PerRequest {
-		f, err := os.Open(filepath.Join(dir, runstate.PerRequestFile))
-		if err != nil {
+		if r.PerRequest, err = results.AnalyzePerRequestFile(filepath.Join(dir, runstate.PerRequestFile), o.slos); err != nil {
 			return fmt.Errorf("--per-request: %w", err)
-		}
-		defer f.Close()
-		if r.PerRequest, err = results.AnalyzePerRequest(bufio.NewReaderSize(f, 1<<20), o.slos); err != nil {
-			return err
 		}
 	}
 	switch o.Output {

@@ -1,12 +1,17 @@
 package results
 
 import (
+	"bufio"
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"runtime"
 	"slices"
-	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -69,29 +74,50 @@ func orderKey(f float64) uint64 {
 	return b | 1<<63
 }
 
-func fromKey(k uint64) float64 {
-	if k>>63 == 1 {
-		return math.Float64frombits(k &^ (1 << 63))
-	}
-	return math.Float64frombits(^k)
-}
-
-// kth returns the k-th smallest value (0-based); blocks must be sorted.
-func (s *series) kth(k int) float64 {
-	lo, hi := uint64(0), uint64(math.MaxUint64)
-	for lo < hi {
-		mid := lo + (hi-lo)/2
-		count := 0
-		for _, b := range s.blocks {
-			count += sort.Search(len(b), func(i int) bool { return orderKey(b[i]) > mid })
-		}
-		if count > k {
-			hi = mid
-		} else {
-			lo = mid + 1
+// selectRanks returns the values at the given 0-based ranks in sorted order, in linear time: a
+// histogram of the top bits of each value's order key finds the bucket of every rank, and only
+// those buckets are gathered and sorted. Nothing is copied or sorted wholesale.
+func (s *series) selectRanks(ranks []int) map[int]float64 {
+	const bits = 20
+	counts := make([]uint32, 1<<bits)
+	for _, b := range s.blocks {
+		for _, v := range b {
+			counts[orderKey(v)>>(64-bits)]++
 		}
 	}
-	return fromKey(lo)
+	type want struct {
+		bucket uint64
+		before int // values in lower buckets
+	}
+	wants := map[int]want{}
+	buckets := map[uint64][]float64{}
+	for _, k := range ranks {
+		acc := 0
+		for bucket, c := range counts {
+			if acc+int(c) > k {
+				wants[k] = want{bucket: uint64(bucket), before: acc}
+				buckets[uint64(bucket)] = nil
+				break
+			}
+			acc += int(c)
+		}
+	}
+	for _, b := range s.blocks {
+		for _, v := range b {
+			key := orderKey(v) >> (64 - bits)
+			if vals, ok := buckets[key]; ok {
+				buckets[key] = append(vals, v)
+			}
+		}
+	}
+	for _, vals := range buckets {
+		slices.Sort(vals)
+	}
+	out := map[int]float64{}
+	for k, w := range wants {
+		out[k] = buckets[w.bucket][k-w.before]
+	}
+	return out
 }
 
 // dist computes mean and the p50/p90/p99 by linear interpolation between the closest ranks (numpy's
@@ -100,21 +126,25 @@ func (s *series) dist() *Dist {
 	if s.n == 0 {
 		return nil
 	}
-	for _, b := range s.blocks {
-		slices.Sort(b)
+	type point struct {
+		lo, hi int
+		frac   float64
 	}
-	pct := func(p float64) *float64 {
+	points := map[string]point{}
+	var ranks []int
+	for name, p := range map[string]float64{"p50": 50, "p90": 90, "p99": 99} {
 		rank := p / 100 * float64(s.n-1)
-		lo := int(math.Floor(rank))
-		hi := int(math.Ceil(rank))
-		a := s.kth(lo)
-		if hi == lo {
-			return f64(a)
-		}
-		b := s.kth(hi)
-		return f64(a + (b-a)*(rank-float64(lo)))
+		lo, hi := int(math.Floor(rank)), int(math.Ceil(rank))
+		points[name] = point{lo, hi, rank - float64(lo)}
+		ranks = append(ranks, lo, hi)
 	}
-	return &Dist{Mean: f64(s.sum / float64(s.n)), P50: pct(50), P90: pct(90), P99: pct(99)}
+	v := s.selectRanks(ranks)
+	pct := func(name string) *float64 {
+		p := points[name]
+		a, b := v[p.lo], v[p.hi]
+		return f64(a + (b-a)*p.frac)
+	}
+	return &Dist{Mean: f64(s.sum / float64(s.n)), P50: pct("p50"), P90: pct("p90"), P99: pct("p99")}
 }
 
 // PerRequest is what the per-request file says about a whole run (stages cannot be told apart in it).
@@ -139,83 +169,242 @@ func AnalyzePerRequest(r io.Reader, slos SLOs) (*PerRequest, error) {
 }
 
 func analyze(s *scanner, slos SLOs) (*PerRequest, error) {
-	var ttft, tpot, itl, ntpot, e2e series
-	var rec record
-	var res PerRequest
-	minStart, maxEnd := math.Inf(1), math.Inf(-1)
-	var inSum, outSum float64
-	good := 0
-	err := s.array(func() error {
-		rec = record{times: rec.times[:0]}
-		if err := s.object(func(k []byte) error { return readRecordField(s, k, &rec) }); err != nil {
-			return err
-		}
-		res.Records++
-		if rec.failed {
-			res.Requests.Failed++
-			return nil
-		}
-		res.Requests.Succeeded++
-		minStart, maxEnd = math.Min(minStart, rec.start), math.Max(maxEnd, rec.end)
-		inSum += rec.inTokens
-		outSum += rec.outToken
-		lat := rec.end - rec.start
-		e2e.add(lat)
-		var m = map[string]float64{"e2e": lat}
-		n := rec.outToken
-		if n > 0 {
-			m["ntpot"] = lat / n
-		} else {
-			m["ntpot"] = 0
-		}
-		ntpot.add(m["ntpot"])
-		if len(rec.times) > 1 {
-			m["ttft"] = rec.times[0] - rec.start
-			ttft.add(m["ttft"])
-			gaps := 0.0
-			for i := 1; i < len(rec.times); i++ {
-				g := rec.times[i] - rec.times[i-1]
-				itl.add(g)
-				gaps += g
-			}
-			m["itl"] = gaps / float64(len(rec.times)-1)
-			if n > 1 {
-				m["tpot"] = (rec.times[len(rec.times)-1] - rec.times[0]) / (n - 1)
-				tpot.add(m["tpot"])
-			}
-		}
-		if len(slos) > 0 && meets(m, slos) {
-			good++
-		}
-		return nil
-	})
-	if err != nil {
+	acc := newAccumulator(slos)
+	if err := s.array(func() error { return acc.record(s) }); err != nil {
 		return nil, err
 	}
 	if c, perr := s.peek(); perr == nil {
 		return nil, s.errorf("unexpected %q after the array", c)
 	}
-	res.Latency = Latency{TTFT: ttft.dist(), TPOT: tpot.dist(), ITL: itl.dist(), NTPOT: ntpot.dist(), E2E: e2e.dist()}
-	if total := maxEnd - minStart; res.Requests.Succeeded > 0 && total > 0 {
-		res.Throughput = Throughput{
-			RequestsPerSec:     f64(float64(res.Requests.Succeeded) / total),
-			InputTokensPerSec:  f64(inSum / total),
-			OutputTokensPerSec: f64(outSum / total),
-			TotalTokensPerSec:  f64((inSum + outSum) / total),
-		}
-		if len(slos) > 0 {
-			res.Goodput = &Goodput{SLOs: slos, Good: good, Total: res.Records,
-				Share: float64(good) / float64(res.Records), RatePerS: float64(good) / total}
-		}
-	}
-	return &res, nil
+	return acc.result(), nil
 }
 
-// meets tells whether a request met every SLO it can be judged by.
-func meets(m map[string]float64, slos SLOs) bool {
+// AnalyzePerRequestFile is AnalyzePerRequest on a file, split at record boundaries and scanned
+// on every core; the numbers are the same.
+func AnalyzePerRequestFile(path string, slos SLOs) (*PerRequest, error) {
+	return analyzeFile(path, slos, runtime.GOMAXPROCS(0), 64<<20)
+}
+
+// analyzeFile splits files of at least minSize into parts for the given number of workers.
+func analyzeFile(path string, slos SLOs, workers int, minSize int64) (*PerRequest, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	cuts := recordCuts(f, st.Size(), workers, minSize)
+	if len(cuts) < 2 {
+		return AnalyzePerRequest(bufio.NewReaderSize(f, 1<<20), slos)
+	}
+	parts := make([]*accumulator, len(cuts))
+	errs := make([]error, len(cuts))
+	var wg sync.WaitGroup
+	for i := range cuts {
+		end := st.Size()
+		if i+1 < len(cuts) {
+			end = cuts[i+1]
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			parts[i], errs[i] = scanPart(io.NewSectionReader(f, cuts[i], end-cuts[i]), cuts[i], slos, i == 0)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	acc := parts[0]
+	for _, p := range parts[1:] {
+		acc.merge(p)
+	}
+	return acc.result(), nil
+}
+
+// recordCuts finds where records start near each 1/n of the file: `{"start_time"` begins every
+// record, and cannot occur inside a string (a quote there is always escaped).
+func recordCuts(f io.ReaderAt, size int64, n int, minSize int64) []int64 {
+	if n < 2 || size < minSize {
+		return nil
+	}
+	cuts := []int64{0}
+	marker := []byte(`{"start_time"`)
+	buf := make([]byte, 4<<20)
+	for i := 1; i < n; i++ {
+		at := size * int64(i) / int64(n)
+		k, _ := f.ReadAt(buf, at)
+		j := bytes.Index(buf[:k], marker)
+		if j < 0 {
+			return nil // not the layout this relies on: scan in one piece
+		}
+		cuts = append(cuts, at+int64(j))
+	}
+	return cuts
+}
+
+// scanPart scans the records of one part: the first part opens the array; the others start at a
+// record and stop at the next part's first record.
+func scanPart(r io.Reader, offset int64, slos SLOs, first bool) (*accumulator, error) {
+	s := newScanner(r)
+	s.consumed = offset
+	acc := newAccumulator(slos)
+	if first {
+		if err := s.expect('['); err != nil {
+			return nil, err
+		}
+	}
+	for {
+		c, err := s.peek()
+		if err != nil {
+			return acc, nil // the part ends between records
+		}
+		switch c {
+		case ']':
+			return acc, nil
+		case ',':
+			s.pos++
+			continue
+		}
+		if err := acc.record(s); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// accumulator gathers the metrics of records.
+type accumulator struct {
+	slos                   SLOs
+	ttft, tpot, itl, ntpot series
+	e2e                    series
+	rec                    record
+	res                    PerRequest
+	minStart, maxEnd       float64
+	inSum, outSum          float64
+	good                   int
+}
+
+func newAccumulator(slos SLOs) *accumulator {
+	return &accumulator{slos: slos, minStart: math.Inf(1), maxEnd: math.Inf(-1)}
+}
+
+func (a *accumulator) record(s *scanner) error {
+	rec := &a.rec
+	*rec = record{times: rec.times[:0]}
+	if err := s.object(func(k []byte) error { return readRecordField(s, k, rec) }); err != nil {
+		return err
+	}
+	a.res.Records++
+	if rec.failed {
+		a.res.Requests.Failed++
+		return nil
+	}
+	a.res.Requests.Succeeded++
+	a.minStart, a.maxEnd = math.Min(a.minStart, rec.start), math.Max(a.maxEnd, rec.end)
+	a.inSum += rec.inTokens
+	a.outSum += rec.outToken
+	var v requestValues
+	v.e2e = rec.end - rec.start
+	a.e2e.add(v.e2e)
+	if n := rec.outToken; n > 0 {
+		v.ntpot = v.e2e / n
+	}
+	a.ntpot.add(v.ntpot)
+	if len(rec.times) > 1 {
+		v.hasTokens = true
+		v.ttft = rec.times[0] - rec.start
+		a.ttft.add(v.ttft)
+		for i := 1; i < len(rec.times); i++ {
+			a.itl.add(rec.times[i] - rec.times[i-1])
+		}
+		v.itl = (rec.times[len(rec.times)-1] - rec.times[0]) / float64(len(rec.times)-1)
+		if rec.outToken > 1 {
+			v.hasTPOT = true
+			v.tpot = (rec.times[len(rec.times)-1] - rec.times[0]) / (rec.outToken - 1)
+			a.tpot.add(v.tpot)
+		}
+	}
+	if len(a.slos) > 0 && meets(v, a.slos) {
+		a.good++
+	}
+	return nil
+}
+
+func (a *accumulator) merge(b *accumulator) {
+	for _, p := range []struct{ dst, src *series }{{&a.ttft, &b.ttft}, {&a.tpot, &b.tpot}, {&a.itl, &b.itl}, {&a.ntpot, &b.ntpot}, {&a.e2e, &b.e2e}} {
+		p.dst.blocks = append(p.dst.blocks, p.src.blocks...)
+		p.dst.n += p.src.n
+		p.dst.sum += p.src.sum
+	}
+	a.res.Records += b.res.Records
+	a.res.Requests.Succeeded += b.res.Requests.Succeeded
+	a.res.Requests.Failed += b.res.Requests.Failed
+	a.minStart, a.maxEnd = math.Min(a.minStart, b.minStart), math.Max(a.maxEnd, b.maxEnd)
+	a.inSum += b.inSum
+	a.outSum += b.outSum
+	a.good += b.good
+}
+
+func (a *accumulator) result() *PerRequest {
+	res := a.res
+	dists := make([]*Dist, 5)
+	var wg sync.WaitGroup
+	for i, s := range []*series{&a.ttft, &a.tpot, &a.itl, &a.ntpot, &a.e2e} {
+		wg.Add(1)
+		go func() { defer wg.Done(); dists[i] = s.dist() }()
+	}
+	wg.Wait()
+	res.Latency = Latency{TTFT: dists[0], TPOT: dists[1], ITL: dists[2], NTPOT: dists[3], E2E: dists[4]}
+	if total := a.maxEnd - a.minStart; res.Requests.Succeeded > 0 && total > 0 {
+		res.Throughput = Throughput{
+			RequestsPerSec:     f64(float64(res.Requests.Succeeded) / total),
+			InputTokensPerSec:  f64(a.inSum / total),
+			OutputTokensPerSec: f64(a.outSum / total),
+			TotalTokensPerSec:  f64((a.inSum + a.outSum) / total),
+		}
+		if len(a.slos) > 0 {
+			res.Goodput = &Goodput{SLOs: a.slos, Good: a.good, Total: res.Records,
+				Share: float64(a.good) / float64(res.Records), RatePerS: float64(a.good) / total}
+		}
+	}
+	return &res
+}
+
+// requestValues are one request's numbers, for its SLO verdict.
+type requestValues struct {
+	e2e, ntpot, ttft, itl, tpot float64
+	hasTokens, hasTPOT          bool
+}
+
+// meets tells whether a request met every SLO; one it cannot be judged by (no token times) fails.
+func meets(v requestValues, slos SLOs) bool {
 	for k, limit := range slos {
-		v, ok := m[k]
-		if !ok || v > limit {
+		var x float64
+		switch k {
+		case "e2e":
+			x = v.e2e
+		case "ntpot":
+			x = v.ntpot
+		case "ttft":
+			if !v.hasTokens {
+				return false
+			}
+			x = v.ttft
+		case "itl":
+			if !v.hasTokens {
+				return false
+			}
+			x = v.itl
+		case "tpot":
+			if !v.hasTPOT {
+				return false
+			}
+			x = v.tpot
+		}
+		if x > limit {
 			return false
 		}
 	}

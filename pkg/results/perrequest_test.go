@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -199,4 +201,35 @@ func TestSeriesAcrossBlocks(t *testing.T) {
 		all = append(all, v)
 	}
 	sameDist(t, "series", s.dist(), oracle(all))
+}
+
+// The parallel file scan gives the same numbers as the single stream.
+func TestPerRequestFileInParts(t *testing.T) {
+	recs := generate(900, 9)
+	path := filepath.Join(t.TempDir(), "per_request_lifecycle_metrics.json")
+	if err := os.WriteFile(path, write(recs, 6), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	slos := SLOs{"ttft": 0.15, "e2e": 5}
+	whole, err := AnalyzePerRequest(bytes.NewReader(write(recs, 6)), slos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, workers := range []int{2, 3, 7} {
+		parts, err := analyzeFile(path, slos, workers, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if parts.Records != whole.Records || parts.Requests != whole.Requests || parts.Goodput.Good != whole.Goodput.Good {
+			t.Errorf("%d workers: %+v vs %+v", workers, parts.Requests, whole.Requests)
+		}
+		sameDist(t, "itl", parts.Latency.ITL, whole.Latency.ITL)
+		sameDist(t, "ttft", parts.Latency.TTFT, whole.Latency.TTFT)
+		if !near(parts.Throughput.OutputTokensPerSec, whole.Throughput.OutputTokensPerSec) {
+			t.Errorf("throughput differs")
+		}
+	}
+	if _, err := AnalyzePerRequestFile(filepath.Join(t.TempDir(), "missing.json"), nil); err == nil {
+		t.Error("a missing file must be an error")
+	}
 }

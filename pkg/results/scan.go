@@ -124,9 +124,15 @@ func (s *scanner) key() ([]byte, error) {
 	}
 }
 
-func isNumberByte(c byte) bool {
-	return c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'
-}
+// numberBytes marks the bytes a JSON number can hold (a table: this runs for every digit).
+var numberBytes = func() (t [256]bool) {
+	for _, c := range []byte("0123456789+-.eE") {
+		t[c] = true
+	}
+	return t
+}()
+
+func isNumberByte(c byte) bool { return numberBytes[c] }
 
 // number reads a number, or null as (0, false).
 func (s *scanner) number() (float64, bool, error) {
