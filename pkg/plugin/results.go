@@ -128,7 +128,7 @@ func NewCmdResults(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 	cmd.Flags().StringVar(&o.RunID, "run", "", "Only the folders of this run")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml")
 	_ = cmd.RegisterFlagCompletionFunc("run", completeRuns(f))
-	cmd.AddCommand(NewCmdResultsShow(f, streams))
+	cmd.AddCommand(NewCmdResultsShow(f, streams), NewCmdResultsCompare(f, streams), NewCmdResultsPlot(f, streams))
 	return cmd
 }
 

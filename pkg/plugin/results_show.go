@@ -75,16 +75,22 @@ func NewCmdResultsShow(f cmdutil.Factory, streams genericiooptions.IOStreams) *c
 	return cmd
 }
 
+// resolve returns the local folder of the target: itself, or a copy fetched from the PVC.
+func (o *ResultsShowOptions) resolve(ctx context.Context, f cmdutil.Factory) (string, error) {
+	if st, err := os.Stat(o.Target); err == nil && st.IsDir() {
+		return o.Target, nil
+	}
+	if strings.ContainsAny(o.Target, `/\`) {
+		return "", fmt.Errorf("%s is not a result folder", o.Target)
+	}
+	return o.fetch(ctx, f)
+}
+
 // Run reads and prints.
 func (o *ResultsShowOptions) Run(ctx context.Context, f cmdutil.Factory) error {
-	dir := o.Target
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		if strings.ContainsAny(o.Target, `/\`) {
-			return fmt.Errorf("%s is not a result folder", o.Target)
-		}
-		if dir, err = o.fetch(ctx, f); err != nil {
-			return err
-		}
+	dir, err := o.resolve(ctx, f)
+	if err != nil {
+		return err
 	}
 	r, err := results.ReadDir(dir)
 	if err != nil {

@@ -91,15 +91,17 @@ func (s *series) selectRanks(ranks []int) map[int]float64 {
 	}
 	wants := map[int]want{}
 	buckets := map[uint64][]float64{}
-	for _, k := range ranks {
-		acc := 0
-		for bucket, c := range counts {
-			if acc+int(c) > k {
-				wants[k] = want{bucket: uint64(bucket), before: acc}
-				buckets[uint64(bucket)] = nil
-				break
-			}
-			acc += int(c)
+	sorted := slices.Clone(ranks)
+	slices.Sort(sorted)
+	acc, bucket := 0, 0
+	for _, k := range sorted { // one walk over the histogram for all ranks
+		for bucket < len(counts) && acc+int(counts[bucket]) <= k {
+			acc += int(counts[bucket])
+			bucket++
+		}
+		if bucket < len(counts) {
+			wants[k] = want{bucket: uint64(bucket), before: acc}
+			buckets[uint64(bucket)] = nil
 		}
 	}
 	for _, b := range s.blocks {
@@ -151,6 +153,28 @@ func (s *series) dist() *Dist {
 type PerRequest struct {
 	Metrics
 	Records int `json:"records"`
+	// CDF holds, for ttft and e2e, the values at every percentile 0..100 (for CDF plots).
+	CDF map[string][]float64 `json:"-"`
+}
+
+// percentiles returns the value at every whole percentile 0..100, interpolated like dist.
+func (s *series) percentiles() []float64 {
+	if s.n == 0 {
+		return nil
+	}
+	var ranks []int
+	for p := 0; p <= 100; p++ {
+		rank := float64(p) / 100 * float64(s.n-1)
+		ranks = append(ranks, int(math.Floor(rank)), int(math.Ceil(rank)))
+	}
+	v := s.selectRanks(ranks)
+	out := make([]float64, 101)
+	for p := range out {
+		rank := float64(p) / 100 * float64(s.n-1)
+		lo, hi := int(math.Floor(rank)), int(math.Ceil(rank))
+		out[p] = v[lo] + (v[hi]-v[lo])*(rank-float64(lo))
+	}
+	return out
 }
 
 // record is one per-request entry, reduced to what the metrics need.
@@ -358,6 +382,7 @@ func (a *accumulator) result() *PerRequest {
 	}
 	wg.Wait()
 	res.Latency = Latency{TTFT: dists[0], TPOT: dists[1], ITL: dists[2], NTPOT: dists[3], E2E: dists[4]}
+	res.CDF = map[string][]float64{"ttft": a.ttft.percentiles(), "e2e": a.e2e.percentiles()}
 	if total := a.maxEnd - a.minStart; res.Requests.Succeeded > 0 && total > 0 {
 		res.Throughput = Throughput{
 			RequestsPerSec:     f64(float64(res.Requests.Succeeded) / total),

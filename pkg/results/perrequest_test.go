@@ -233,3 +233,18 @@ func TestPerRequestFileInParts(t *testing.T) {
 		t.Error("a missing file must be an error")
 	}
 }
+
+func TestPercentilesForCDF(t *testing.T) {
+	var s series
+	var all []float64
+	for i := range 1001 {
+		v := float64((i * 7919) % 1001)
+		s.add(v)
+		all = append(all, v)
+	}
+	ps := s.percentiles()
+	want := oracle(all)
+	if len(ps) != 101 || ps[0] != 0 || ps[100] != 1000 || ps[50] != *want.P50 || ps[99] != *want.P99 {
+		t.Errorf("percentiles %v…", ps[:3])
+	}
+}

@@ -1,0 +1,146 @@
+package results
+
+import (
+	"fmt"
+	"math"
+	"sort"
+)
+
+// CompareOptions shape Compare.
+type CompareOptions struct {
+	// Stat is mean, p50, p90 or p99 for the latency metrics.
+	Stat string
+	// Threshold is the change in percent below which a difference is noise.
+	Threshold float64
+}
+
+// Comparison lines runs up stage by stage.
+type Comparison struct {
+	Labels []string `json:"labels"`
+	// Key says how stages were matched: requested_rate, concurrency or stage.
+	Key  string          `json:"key"`
+	Stat string          `json:"stat"`
+	Rows []ComparisonRow `json:"rows"`
+}
+
+// ComparisonRow is one matched stage.
+type ComparisonRow struct {
+	Key     float64                   `json:"key"`
+	Metrics map[string]MetricCompared `json:"metrics"`
+}
+
+// MetricCompared holds one metric of every run, and each run's change against the first.
+type MetricCompared struct {
+	Values   []*float64 `json:"values"`
+	DeltaPct []*float64 `json:"delta_pct"`
+	// Verdict per run: "better", "worse" or "" (within the noise threshold, or no data).
+	Verdict []string `json:"verdict"`
+}
+
+// CompareMetrics lists the compared metrics, in order, and whether lower is better.
+func CompareMetrics(stat string) []struct {
+	Name        string
+	LowerBetter bool
+	Get         func(Metrics) *float64
+} {
+	lat := func(f func(Latency) *Dist) func(Metrics) *float64 {
+		return func(m Metrics) *float64 { return f(m.Latency).Get(stat) }
+	}
+	return []struct {
+		Name        string
+		LowerBetter bool
+		Get         func(Metrics) *float64
+	}{
+		{"ttft_" + stat, true, lat(func(l Latency) *Dist { return l.TTFT })},
+		{"tpot_" + stat, true, lat(func(l Latency) *Dist { return l.TPOT })},
+		{"itl_" + stat, true, lat(func(l Latency) *Dist { return l.ITL })},
+		{"e2e_" + stat, true, lat(func(l Latency) *Dist { return l.E2E })},
+		{"requests_per_sec", false, func(m Metrics) *float64 { return m.Throughput.RequestsPerSec }},
+		{"output_tokens_per_sec", false, func(m Metrics) *float64 { return m.Throughput.OutputTokensPerSec }},
+	}
+}
+
+// stageKey is how stages are matched across runs.
+func stageKey(reports []*Report) (string, func(Stage) (float64, bool)) {
+	all := func(get func(Stage) *float64) bool {
+		for _, r := range reports {
+			for _, s := range r.Stages {
+				if get(s) == nil {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	switch {
+	case all(func(s Stage) *float64 { return s.RequestedRate }):
+		return "requested_rate", func(s Stage) (float64, bool) { return *s.RequestedRate, true }
+	case all(func(s Stage) *float64 { return s.Concurrency }):
+		return "concurrency", func(s Stage) (float64, bool) { return *s.Concurrency, true }
+	}
+	return "stage", func(s Stage) (float64, bool) { return float64(s.Stage), true }
+}
+
+// Compare matches the stages of runs by requested rate (or concurrency, or stage number) and
+// reports every metric with its change against the first run. Requested rates are matched after
+// rounding to 3 decimals, since tools write 31.4 as 31.400000000000002.
+func Compare(reports []*Report, labels []string, o CompareOptions) (*Comparison, error) {
+	if len(reports) < 2 {
+		return nil, fmt.Errorf("compare needs at least two result folders")
+	}
+	if o.Stat == "" {
+		o.Stat = "p50"
+	}
+	switch o.Stat {
+	case "mean", "p50", "p90", "p99":
+	default:
+		return nil, fmt.Errorf("--percentile %q: use mean, p50, p90 or p99", o.Stat)
+	}
+	keyName, keyOf := stageKey(reports)
+	c := &Comparison{Labels: labels, Key: keyName, Stat: o.Stat}
+	byKey := map[float64][]*Stage{}
+	var keys []float64
+	for i, r := range reports {
+		for j := range r.Stages {
+			k, _ := keyOf(r.Stages[j])
+			k = math.Round(k*1000) / 1000
+			if byKey[k] == nil {
+				byKey[k] = make([]*Stage, len(reports))
+				keys = append(keys, k)
+			}
+			byKey[k][i] = &r.Stages[j]
+		}
+	}
+	sort.Float64s(keys)
+	for _, k := range keys {
+		row := ComparisonRow{Key: k, Metrics: map[string]MetricCompared{}}
+		stages := byKey[k]
+		for _, m := range CompareMetrics(o.Stat) {
+			mc := MetricCompared{Values: make([]*float64, len(reports)), DeltaPct: make([]*float64, len(reports)), Verdict: make([]string, len(reports))}
+			for i, st := range stages {
+				if st != nil {
+					mc.Values[i] = m.Get(st.Metrics)
+				}
+			}
+			base := mc.Values[0]
+			for i := 1; i < len(reports); i++ {
+				v := mc.Values[i]
+				if base == nil || v == nil || *base == 0 {
+					continue
+				}
+				d := (*v - *base) / math.Abs(*base) * 100
+				mc.DeltaPct[i] = f64(d)
+				if math.Abs(d) > o.Threshold {
+					if (d < 0) == m.LowerBetter {
+						mc.Verdict[i] = "better"
+					} else {
+						mc.Verdict[i] = "worse"
+					}
+				}
+			}
+			row.Metrics[m.Name] = mc
+		}
+		c.Rows = append(c.Rows, row)
+	}
+	return c, nil
+}
