@@ -66,6 +66,7 @@ func (c *Cluster) PluginCmd(t testing.TB, kubeconfig string, args ...string) *ex
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	cmd.Dir = t.TempDir() // run fetches results into ./llmdbench-results
 	return cmd
 }
 
