@@ -257,7 +257,7 @@ for d in *; do
   kib=$(du -sk "$d" | cut -f1)
   mod=$(date -r "$d" +%s)
   pr=0
-  [ -f "$d/` + PerRequestFile + `" ] && pr=$(wc -c <"$d/` + PerRequestFile + `")
+  [ -f "$d/` + PerRequestFile + `" ] && pr=$(stat -c %s "$d/` + PerRequestFile + `")
   echo "` + markFolder + `$kib $mod $pr $d"
 done
 for f in .llmdbench/*/*/*` + StatusSuffix + `; do [ -f "$f" ] && { echo "` + markStatus + `$f"; cat "$f"; }; done
