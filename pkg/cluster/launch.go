@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -194,18 +192,4 @@ func describeWaiting(pod *corev1.Pod) string {
 		return pod.Name + ": not scheduled yet"
 	}
 	return pod.Name + ": " + string(pod.Status.Phase)
-}
-
-// Warnings lists a pod's Warning events, newest last, for explanations.
-func Warnings(ctx context.Context, cs kubernetes.Interface, namespace, pod string) []string {
-	evs, err := cs.CoreV1().Events(namespace).List(ctx, metav1.ListOptions{FieldSelector: fields.Set{
-		"involvedObject.name": pod, "type": corev1.EventTypeWarning}.AsSelector().String()})
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, e := range evs.Items {
-		out = append(out, e.Reason+": "+strings.TrimSpace(e.Message))
-	}
-	return out
 }

@@ -114,17 +114,15 @@ func runFromConfigMap(cm *corev1.ConfigMap) Run {
 }
 
 func sortPods(pods []corev1.Pod) []corev1.Pod {
-	sort.Slice(pods, func(i, j int) bool { return podIndex(&pods[i]) < podIndex(&pods[j]) })
+	sort.Slice(pods, func(i, j int) bool { return PodIndex(&pods[i]) < PodIndex(&pods[j]) })
 	return pods
 }
 
-func podIndex(p *corev1.Pod) int {
+// PodIndex is a launcher pod's parallel index.
+func PodIndex(p *corev1.Pod) int {
 	i, _ := strconv.Atoi(p.Labels[launcher.LabelIndex])
 	return i
 }
-
-// PodIndex is a launcher pod's parallel index.
-func PodIndex(p *corev1.Pod) int { return podIndex(p) }
 
 // RecordFinal stores a finished run's status on its ConfigMap.
 func RecordFinal(ctx context.Context, cs kubernetes.Interface, st Status) error {

@@ -204,7 +204,7 @@ var workloadName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 func (d *Document) workloads(n *yaml.Node, only []string) ([]Workload, error) {
 	if n == nil || n.Tag == "!!null" || (n.Kind == yaml.MappingNode && len(n.Content) == 0) {
-		return nil, fmt.Errorf("%s: no workloads: add at least one named profile under workload:", d.source)
+		return nil, fmt.Errorf("%s: no workloads: add at least one named profile under the workload section", d.source)
 	}
 	if n.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("%s: line %d: workload must map workload names to harness profiles", d.source, n.Line)

@@ -84,7 +84,7 @@ func Extract(r io.Reader, dest string, lim ExtractOptions) (Extracted, error) {
 			if err := root.MkdirAll(name, 0o755); err != nil {
 				return out, &EntryError{Entry: h.Name, Reason: err.Error()}
 			}
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg:
 			if h.Size < 0 || out.Bytes+h.Size > lim.MaxBytes {
 				return out, &EntryError{Entry: h.Name, Reason: fmt.Sprintf("the copy would exceed its size cap of %d bytes", lim.MaxBytes)}
 			}
