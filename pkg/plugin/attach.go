@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/kubernetes"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/util/templates"
 
@@ -21,9 +20,7 @@ type AttachOptions struct {
 	Remove   bool
 	Interval time.Duration
 
-	namespace string
-	Client    kubernetes.Interface
-	Executor  cluster.Executor
+	kube
 	genericiooptions.IOStreams
 }
 
@@ -65,14 +62,7 @@ func NewCmdAttach(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.
 // Complete resolves the namespace and clients.
 func (o *AttachOptions) Complete(f cmdutil.Factory, args []string) error {
 	o.RunID = args[0]
-	var err error
-	if o.namespace, _, err = f.ToRawKubeConfigLoader().Namespace(); err != nil {
-		return err
-	}
-	if o.Client == nil {
-		o.Client, o.Executor, err = clients(f)
-	}
-	return err
+	return o.kube.complete(f)
 }
 
 // Validate checks the flags.

@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/kubernetes"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/util/templates"
 
@@ -19,9 +18,7 @@ type DeleteOptions struct {
 	AllFinished bool
 	Force       bool
 
-	namespace string
-	Client    kubernetes.Interface
-	Executor  cluster.Executor
+	kube
 	genericiooptions.IOStreams
 }
 
@@ -68,14 +65,7 @@ func (o *DeleteOptions) Complete(f cmdutil.Factory, args []string) error {
 	if len(args) == 1 {
 		o.RunID = args[0]
 	}
-	var err error
-	if o.namespace, _, err = f.ToRawKubeConfigLoader().Namespace(); err != nil {
-		return err
-	}
-	if o.Client == nil {
-		o.Client, o.Executor, err = clients(f)
-	}
-	return err
+	return o.kube.complete(f)
 }
 
 // Validate checks the arguments.

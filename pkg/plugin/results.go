@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
-	"k8s.io/client-go/kubernetes"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/util/templates"
 
@@ -24,26 +23,12 @@ import (
 type resultsAccess struct {
 	PVC         string
 	ReaderImage string
-
-	namespace string
-	Client    kubernetes.Interface
-	Executor  cluster.Executor
+	kube
 }
 
 func (a *resultsAccess) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&a.PVC, "pvc", "", "Results PVC to read (default: the newest run's)")
 	cmd.Flags().StringVar(&a.ReaderImage, "reader-image", "", "Image of the reader pod started when no launcher mounts the PVC (default: the newest run's)")
-}
-
-func (a *resultsAccess) complete(f cmdutil.Factory) error {
-	var err error
-	if a.namespace, _, err = f.ToRawKubeConfigLoader().Namespace(); err != nil {
-		return err
-	}
-	if a.Client == nil {
-		a.Client, a.Executor, err = clients(f)
-	}
-	return err
 }
 
 // open finds a pod mounting the claim (a launcher, or a new reader pod); warn says when a reader

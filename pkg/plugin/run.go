@@ -186,6 +186,25 @@ func (o *RunOptions) Complete(f cmdutil.Factory, cmd *cobra.Command) error {
 	return nil
 }
 
+// kube is what the commands that read a namespace share: the namespace from the kube flags, the
+// API client and kubectl's exec machinery (tests set Client and Executor directly).
+type kube struct {
+	namespace string
+	Client    kubernetes.Interface
+	Executor  cluster.Executor
+}
+
+func (k *kube) complete(f cmdutil.Factory) error {
+	var err error
+	if k.namespace, _, err = f.ToRawKubeConfigLoader().Namespace(); err != nil {
+		return err
+	}
+	if k.Client == nil {
+		k.Client, k.Executor, err = clients(f)
+	}
+	return err
+}
+
 // clients builds the API client and kubectl's exec machinery from the kube flags.
 func clients(f cmdutil.Factory) (kubernetes.Interface, cluster.Executor, error) {
 	cfg, err := f.ToRESTConfig()

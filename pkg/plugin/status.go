@@ -9,7 +9,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
-	"k8s.io/client-go/kubernetes"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/util/templates"
 
@@ -21,9 +20,7 @@ type StatusOptions struct {
 	RunID  string
 	Output string
 
-	namespace string
-	Client    kubernetes.Interface
-	Executor  cluster.Executor
+	kube
 	genericiooptions.IOStreams
 }
 
@@ -65,14 +62,7 @@ func (o *StatusOptions) Complete(f cmdutil.Factory, args []string) error {
 	if len(args) == 1 {
 		o.RunID = args[0]
 	}
-	var err error
-	if o.namespace, _, err = f.ToRawKubeConfigLoader().Namespace(); err != nil {
-		return err
-	}
-	if o.Client == nil {
-		o.Client, o.Executor, err = clients(f)
-	}
-	return err
+	return o.kube.complete(f)
 }
 
 // Validate checks the flags.
