@@ -14,16 +14,18 @@ export VERSION
 LDFLAGS := -s -w -X main.version=$(VERSION)
 CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kubectl-llmdbench
 export CACHE_DIR
+# One build configuration for vet, tests and binaries, so a cold machine compiles each package once.
+export CGO_ENABLED := 0
 
 .PHONY: all build install test unit lint e2e localcluster deps dist krew-manifest verify-krew clean
 
 all: build
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kubectl-llmdbench
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kubectl-llmdbench
 
 install:
-	CGO_ENABLED=0 $(GO) install -trimpath -ldflags '$(LDFLAGS)' ./cmd/kubectl-llmdbench
+	$(GO) install -ldflags '$(LDFLAGS)' ./cmd/kubectl-llmdbench
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \

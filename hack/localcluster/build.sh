@@ -23,7 +23,7 @@ for crd in execs logs; do
 done
 sum="$(cat go.sum cmd/localcluster/*.go cmd/localcluster/*.yaml | sha256sum | cut -d' ' -f1)"
 if [ ! -x "$BIN/localcluster" ] || [ "$(cat "$BIN/localcluster.sum" 2>/dev/null)" != "$sum" ]; then
-  go build -trimpath -o "$BIN/localcluster" ./cmd/localcluster
+  go build -o "$BIN/localcluster" ./cmd/localcluster
   echo "$sum" >"$BIN/localcluster.sum"
 fi
 echo "$BIN"

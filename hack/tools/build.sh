@@ -9,12 +9,12 @@ BIN="$cache/tools-krew-v0.4.3"
 mkdir -p "$BIN"
 cd "$here"
 if [ ! -x "$BIN/kubectl-krew" ] || [ ! -x "$BIN/validate-krew-manifest" ]; then
-  go build -trimpath -o "$BIN/" sigs.k8s.io/krew/cmd/krew sigs.k8s.io/krew/cmd/validate-krew-manifest
+  go build -o "$BIN/" sigs.k8s.io/krew/cmd/krew sigs.k8s.io/krew/cmd/validate-krew-manifest
   mv "$BIN/krew" "$BIN/kubectl-krew"
 fi
 sum="$(cat go.sum cmd/release/*.go | sha256sum | cut -d' ' -f1)"
 if [ ! -x "$BIN/release" ] || [ "$(cat "$BIN/release.sum" 2>/dev/null)" != "$sum" ]; then
-  go build -trimpath -o "$BIN/release" ./cmd/release
+  go build -o "$BIN/release" ./cmd/release
   echo "$sum" >"$BIN/release.sum"
 fi
 echo "$BIN"
