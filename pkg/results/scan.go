@@ -220,55 +220,35 @@ func (s *scanner) skipNumber() error {
 
 // object walks an object, calling field for each key with the scanner at its value.
 func (s *scanner) object(field func(key []byte) error) error {
-	if err := s.expect('{'); err != nil {
-		return err
-	}
-	c, err := s.peek()
-	if err != nil {
-		return err
-	}
-	if c == '}' {
-		s.pos++
-		return nil
-	}
-	for {
+	return s.sequence('{', '}', func() error {
 		k, err := s.key()
 		if err != nil {
 			return err
 		}
-		if err := field(k); err != nil {
-			return err
-		}
-		c, err := s.peek()
-		if err != nil {
-			return err
-		}
-		s.pos++
-		switch c {
-		case ',':
-		case '}':
-			return nil
-		default:
-			return s.errorf("expected ',' or '}', found %q", c)
-		}
-	}
+		return field(k)
+	})
 }
 
 // array walks an array, calling elem with the scanner at each element.
 func (s *scanner) array(elem func() error) error {
-	if err := s.expect('['); err != nil {
+	return s.sequence('[', ']', elem)
+}
+
+// sequence walks the comma-separated items between open and close.
+func (s *scanner) sequence(open, close byte, item func() error) error {
+	if err := s.expect(open); err != nil {
 		return err
 	}
 	c, err := s.peek()
 	if err != nil {
 		return err
 	}
-	if c == ']' {
+	if c == close {
 		s.pos++
 		return nil
 	}
 	for {
-		if err := elem(); err != nil {
+		if err := item(); err != nil {
 			return err
 		}
 		c, err := s.peek()
@@ -278,10 +258,10 @@ func (s *scanner) array(elem func() error) error {
 		s.pos++
 		switch c {
 		case ',':
-		case ']':
+		case close:
 			return nil
 		default:
-			return s.errorf("expected ',' or ']', found %q", c)
+			return s.errorf("expected ',' or %q, found %q", close, c)
 		}
 	}
 }
