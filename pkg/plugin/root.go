@@ -52,7 +52,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams, info BuildInfo) *cobra.Comma
 	cmd.SetErr(streams.ErrOut)
 	configFlags.AddFlags(cmd.PersistentFlags())
 	cmd.AddCommand(
-		NewCmdRun(f, streams),
+		NewCmdRun(f, streams, info.Version),
 		NewCmdAttach(f, streams),
 		NewCmdStatus(f, streams),
 		NewCmdDelete(f, streams),
@@ -60,6 +60,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams, info BuildInfo) *cobra.Comma
 		NewCmdLogs(f, streams),
 		NewCmdResults(f, streams),
 		NewCmdCp(f, streams),
+		NewCmdLoadgen(f, streams, info.Version),
 		NewCmdPresets(streams),
 		NewCmdVersion(info, streams),
 	)

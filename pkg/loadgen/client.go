@@ -1,0 +1,298 @@
+package loadgen
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Record is one request's outcome. Times are seconds on the run's monotonic clock.
+type Record struct {
+	Stage     int
+	Scheduled float64
+	Start     float64
+	End       float64
+	// InputTokens and OutputTokens come from the server's usage block; without one, from the
+	// prompt's word count and the number of content chunks.
+	InputTokens  int
+	CachedTokens int
+	OutputTokens int
+	// ServerUsage is false when the server sent no usage block.
+	ServerUsage bool
+	// ChunkTimes are the arrival times of the SSE chunks that carried content.
+	ChunkTimes  []float64
+	RequestSize int
+	Err         *RequestError
+	// Request and Response are kept only for the per-request file.
+	Request  []byte
+	Response []byte
+}
+
+// RequestError says why a request failed, in inference-perf's terms.
+type RequestError struct {
+	Status  int    // HTTP status; 0 when no response arrived
+	Type    string // the server's error type, or a transport class
+	Message string
+}
+
+func (e *RequestError) label() string { return fmt.Sprintf("%d - %s", e.Status, e.Type) }
+
+// sender sends one request and times its stream.
+type sender struct {
+	client     *http.Client
+	url        string
+	headers    http.Header
+	chat       bool
+	streaming  bool
+	keepBodies bool
+	clock      func() float64
+	timeout    time.Duration
+}
+
+func newHTTPClient() *http.Client {
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Client{Transport: &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         dialer.DialContext,
+		MaxIdleConnsPerHost: 4096, // open-loop load holds one connection per in-flight request
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+		ForceAttemptHTTP2:   false,
+	}}
+}
+
+var (
+	dataPrefix = []byte("data:")
+	doneMarker = []byte("[DONE]")
+	textKey    = []byte(`"text":"`)
+	contentKey = []byte(`"content":"`)
+	usageKey   = []byte(`"usage":{`)
+	errorEvent = []byte(`{"error"`)
+)
+
+type usage struct {
+	PromptTokens        int `json:"prompt_tokens"`
+	CompletionTokens    int `json:"completion_tokens"`
+	PromptTokensDetails *struct {
+		CachedTokens int `json:"cached_tokens"`
+	} `json:"prompt_tokens_details"`
+}
+
+type apiError struct {
+	Error *struct {
+		Message string `json:"message"`
+		Type    string `json:"type"`
+	} `json:"error"`
+}
+
+// send runs one request. It never returns an error: failures are part of the record.
+func (s *sender) send(ctx context.Context, p prompt, rec *Record) {
+	rec.RequestSize = len(p.body)
+	if s.keepBodies {
+		rec.Request = p.body
+	}
+	run := ctx // the run's context: its end is a cancel, not a request timeout
+	if s.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(p.body))
+	if err != nil {
+		rec.Err = &RequestError{Type: "invalid_request", Message: err.Error()}
+		return
+	}
+	req.Header = s.headers.Clone()
+	rec.Start = s.clock()
+	resp, err := s.client.Do(req)
+	if err != nil {
+		rec.End = s.clock()
+		rec.Err = transportError(run, err)
+		return
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		rec.End = s.clock()
+		rec.Err = httpError(resp.StatusCode, body)
+		return
+	}
+	if s.streaming {
+		err = s.readStream(resp.Body, p, rec)
+	} else {
+		err = s.readWhole(resp.Body, p, rec)
+	}
+	rec.End = s.clock()
+	if err != nil && rec.Err == nil {
+		rec.Err = transportError(run, err)
+	}
+}
+
+func transportError(run context.Context, err error) *RequestError {
+	switch {
+	case run.Err() != nil:
+		return &RequestError{Type: "canceled", Message: err.Error()}
+	case errors.Is(err, context.DeadlineExceeded):
+		return &RequestError{Type: "timeout", Message: err.Error()}
+	}
+	return &RequestError{Type: "connection_error", Message: err.Error()}
+}
+
+func httpError(status int, body []byte) *RequestError {
+	e := &RequestError{Status: status, Type: http.StatusText(status), Message: string(bytes.TrimSpace(body))}
+	var ae apiError
+	if json.Unmarshal(body, &ae) == nil && ae.Error != nil {
+		if ae.Error.Type != "" {
+			e.Type = ae.Error.Type
+		}
+		e.Message = ae.Error.Message
+	}
+	return e
+}
+
+// readStream times each SSE event as it arrives. Events are scanned for the one string field
+// that carries content instead of being decoded, which keeps a streamed token to a few hundred
+// nanoseconds of CPU; only the final usage event (and an error event) is decoded.
+func (s *sender) readStream(body io.Reader, p prompt, rec *Record) error {
+	r := bufio.NewReaderSize(body, 16<<10)
+	key := textKey
+	if s.chat {
+		key = contentKey
+	}
+	chunks := 0
+	for {
+		line, err := r.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			// An event larger than the buffer (a huge usage block): gather it whole.
+			rest, rerr := r.ReadBytes('\n')
+			line, err = append(append([]byte{}, line...), rest...), rerr
+		}
+		now := s.clock()
+		if payload, ok := bytes.CutPrefix(bytes.TrimSpace(line), dataPrefix); ok {
+			payload = bytes.TrimSpace(payload)
+			switch {
+			case bytes.Equal(payload, doneMarker):
+				s.finish(p, rec, chunks)
+				return nil
+			case bytes.Contains(payload, usageKey):
+				var u struct {
+					Usage *usage `json:"usage"`
+				}
+				if json.Unmarshal(payload, &u) == nil && u.Usage != nil {
+					rec.ServerUsage = true
+					rec.InputTokens, rec.OutputTokens = u.Usage.PromptTokens, u.Usage.CompletionTokens
+					if u.Usage.PromptTokensDetails != nil {
+						rec.CachedTokens = u.Usage.PromptTokensDetails.CachedTokens
+					}
+				}
+			case bytes.HasPrefix(payload, errorEvent):
+				var ae apiError
+				if json.Unmarshal(payload, &ae) == nil && ae.Error != nil {
+					rec.Err = &RequestError{Status: http.StatusOK, Type: ae.Error.Type, Message: ae.Error.Message}
+					return nil
+				}
+			}
+			if text, ok := stringField(payload, key); ok && len(text) > 0 {
+				chunks++
+				rec.ChunkTimes = append(rec.ChunkTimes, now)
+				if s.keepBodies {
+					rec.Response = append(rec.Response, text...)
+				}
+			}
+		}
+		if err == io.EOF {
+			// Servers that omit [DONE] still end the stream cleanly.
+			s.finish(p, rec, chunks)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (s *sender) finish(p prompt, rec *Record, chunks int) {
+	if !rec.ServerUsage {
+		rec.InputTokens, rec.OutputTokens = p.inputTokens, chunks
+	}
+	if s.keepBodies {
+		rec.Response = unescape(rec.Response)
+	}
+}
+
+// stringField returns the still-escaped value of the first `"key":"…"` in an event.
+func stringField(payload, key []byte) ([]byte, bool) {
+	i := bytes.Index(payload, key)
+	if i < 0 {
+		return nil, false
+	}
+	v := payload[i+len(key):]
+	for j := 0; j < len(v); j++ {
+		switch v[j] {
+		case '\\':
+			j++
+		case '"':
+			return v[:j], true
+		}
+	}
+	return nil, false
+}
+
+// unescape turns concatenated JSON string bodies back into text.
+func unescape(escaped []byte) []byte {
+	if bytes.IndexByte(escaped, '\\') < 0 {
+		return escaped
+	}
+	quoted := make([]byte, 0, len(escaped)+2)
+	quoted = append(append(append(quoted, '"'), escaped...), '"')
+	var s string
+	if json.Unmarshal(quoted, &s) != nil {
+		return escaped
+	}
+	return []byte(s)
+}
+
+type wholeResponse struct {
+	Choices []struct {
+		Text    string `json:"text"`
+		Message *struct {
+			Content string `json:"content"`
+		} `json:"message"`
+	} `json:"choices"`
+	Usage *usage `json:"usage"`
+}
+
+func (s *sender) readWhole(body io.Reader, p prompt, rec *Record) error {
+	raw, err := io.ReadAll(body)
+	if err != nil {
+		return err
+	}
+	var w wholeResponse
+	if err := json.Unmarshal(raw, &w); err != nil {
+		rec.Err = &RequestError{Status: http.StatusOK, Type: "invalid_response", Message: err.Error()}
+		return nil
+	}
+	rec.InputTokens = p.inputTokens
+	if w.Usage != nil {
+		rec.ServerUsage = true
+		rec.InputTokens, rec.OutputTokens = w.Usage.PromptTokens, w.Usage.CompletionTokens
+		if w.Usage.PromptTokensDetails != nil {
+			rec.CachedTokens = w.Usage.PromptTokensDetails.CachedTokens
+		}
+	}
+	if s.keepBodies && len(w.Choices) > 0 {
+		if m := w.Choices[0].Message; m != nil {
+			rec.Response = []byte(m.Content)
+		} else {
+			rec.Response = []byte(w.Choices[0].Text)
+		}
+	}
+	return nil
+}

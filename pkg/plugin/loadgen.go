@@ -1,0 +1,237 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
+	"k8s.io/kubectl/pkg/util/templates"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/config"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/loadgen"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/preset"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/results"
+)
+
+// LoadgenOptions holds the flags of `loadgen`.
+type LoadgenOptions struct {
+	ProfileFile      string
+	Preset           string
+	Workload         string
+	BaseURL          string
+	Model            string
+	Output           string
+	PerRequest       bool
+	ExperimentID     string
+	Seed             int64
+	MaxFailedPercent float64
+	ProgressEvery    time.Duration
+
+	namespace   string
+	version     string
+	description string
+	keywords    []string
+	workload    *loadgen.Workload
+	genericiooptions.IOStreams
+}
+
+// NewLoadgenOptions returns the defaults.
+func NewLoadgenOptions(streams genericiooptions.IOStreams, version string) *LoadgenOptions {
+	return &LoadgenOptions{IOStreams: streams, version: version, MaxFailedPercent: 10, ProgressEvery: 10 * time.Second}
+}
+
+// NewCmdLoadgen builds `kubectl llmdbench loadgen`.
+func NewCmdLoadgen(f cmdutil.Factory, streams genericiooptions.IOStreams, version string) *cobra.Command {
+	o := NewLoadgenOptions(streams, version)
+	cmd := &cobra.Command{
+		Use:   "loadgen (--config PROFILE.yaml | --preset NAME [--workload W]) [--base-url URL] [--output DIR]",
+		Short: "Send a workload with the native Go load generator and write inference-perf-style results",
+		Long: templates.LongDesc(`
+			Run an inference-perf workload profile with the plugin's own load generator, from here or
+			from a launcher pod (harness "llmdbench"). Requests are sent open loop at their scheduled
+			times; TTFT and ITL come from SSE chunk arrival times and token counts from the server's
+			usage block. It writes stage_N/summary(/per_request)_lifecycle_metrics.json exactly as
+			inference-perf names them, plus a benchmark report v0.2 per stage, so 'results show',
+			'results compare' and 'results plot' read them.
+
+			Prompts are made of common words that tokenizers encode as one token each, so a prompt
+			of N words is about N tokens; the reports use the server's counts.`),
+		Example: templates.Examples(`
+			# Smoke-test a stack from your laptop through a port-forward
+			kubectl port-forward -n llm-d svc/infra-inference-scheduling-inference-gateway 8000:80 &
+			kubectl llmdbench loadgen --preset inference-scheduling --workload sanity_random --base-url http://127.0.0.1:8000
+
+			# Run a saved inference-perf profile and keep every request
+			kubectl llmdbench loadgen --config profile.yaml --per-request --output ./smoke`),
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(f); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.ProfileFile, "config", "", "inference-perf workload profile (YAML) to run")
+	fl.StringVar(&o.Preset, "preset", "", "Take the workload from this preset: "+joinFormats(preset.Names()))
+	fl.StringVar(&o.Workload, "workload", "", "Workload of the preset (default: its first)")
+	fl.StringVar(&o.BaseURL, "base-url", "", "Inference endpoint URL (beats server.base_url)")
+	fl.StringVar(&o.Model, "model", "", "Model name (beats server.model_name)")
+	fl.StringVar(&o.Output, "output", "", "Folder for the result files (default ./llmdbench-results/loadgen-<time>)")
+	fl.BoolVar(&o.PerRequest, "per-request", false, "Also write per_request_lifecycle_metrics.json (the profile's report.request_lifecycle.per_request turns it on too)")
+	fl.StringVar(&o.ExperimentID, "experiment-id", "", "Experiment ID for the benchmark reports (default $"+launcher.EnvExperimentID+")")
+	fl.Int64Var(&o.Seed, "seed", 0, "Seed for prompt generation and Poisson arrivals (default load.base_seed, else 0)")
+	fl.Float64Var(&o.MaxFailedPercent, "max-failed-percent", o.MaxFailedPercent, "Exit non-zero when more than this percentage of requests failed")
+	fl.DurationVar(&o.ProgressEvery, "progress-every", o.ProgressEvery, "How often to print a progress line")
+	_ = cmd.RegisterFlagCompletionFunc("preset", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return preset.Names(), cobra.ShellCompDirectiveNoFileComp
+	})
+	return cmd
+}
+
+// Complete reads the environment the launcher sets and the current namespace (for presets).
+func (o *LoadgenOptions) Complete(f cmdutil.Factory) error {
+	if o.ExperimentID == "" {
+		o.ExperimentID = os.Getenv(launcher.EnvExperimentID)
+	}
+	o.description = os.Getenv(launcher.EnvDescriptionText)
+	if k := os.Getenv(launcher.EnvDescriptionWords); k != "" {
+		o.keywords = strings.Split(k, ",")
+	}
+	if o.Preset != "" {
+		ns, _, err := f.ToRawKubeConfigLoader().Namespace()
+		if err != nil {
+			return err
+		}
+		o.namespace = ns
+	}
+	if o.Output == "" {
+		o.Output = filepath.Join("llmdbench-results", "loadgen-"+time.Now().Format("20060102-150405"))
+	}
+	return nil
+}
+
+// Validate checks the flags without any I/O.
+func (o *LoadgenOptions) Validate() error {
+	switch {
+	case o.ProfileFile == "" && o.Preset == "":
+		return fmt.Errorf("choose the workload: --config PROFILE.yaml, or --preset NAME [--workload W]")
+	case o.ProfileFile != "" && o.Preset != "":
+		return fmt.Errorf("--config and --preset are exclusive")
+	case o.Workload != "" && o.Preset == "":
+		return fmt.Errorf("--workload picks a workload of a --preset; a --config profile is one workload")
+	case o.MaxFailedPercent < 0 || o.MaxFailedPercent > 100:
+		return fmt.Errorf("--max-failed-percent %g: use 0 to 100", o.MaxFailedPercent)
+	case o.ProgressEvery <= 0:
+		return fmt.Errorf("--progress-every must be positive")
+	}
+	if o.BaseURL != "" {
+		if err := config.ValidateBaseURL(o.BaseURL); err != nil {
+			return fmt.Errorf("--base-url: %w", err)
+		}
+	}
+	return nil
+}
+
+// profile returns the workload profile's YAML.
+func (o *LoadgenOptions) profile() ([]byte, error) {
+	if o.ProfileFile != "" {
+		data, err := os.ReadFile(o.ProfileFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading the profile: %w", err)
+		}
+		return data, nil
+	}
+	doc, err := preset.Load(o.Preset)
+	if err != nil {
+		return nil, err
+	}
+	if o.BaseURL == "" {
+		return nil, fmt.Errorf("a preset's base_url is the gateway's in-cluster name: pass --base-url (a port-forward, say)")
+	}
+	doc.Apply(config.Overrides{BaseURL: o.BaseURL, Model: o.Model})
+	var only []string
+	if o.Workload != "" {
+		only = []string{o.Workload}
+	}
+	// The launcher-only variables do not matter to a local run.
+	vars := config.Variables{Values: map[string]string{config.VarNamespace: o.namespace, config.VarBenchmarkPVC: "unused"}, Env: os.LookupEnv}
+	cfg, _, err := doc.Resolve(config.Options{Variables: vars, Workloads: only})
+	if err != nil {
+		return nil, err
+	}
+	return cfg.Workloads[0].Profile, nil
+}
+
+// Run sends the load, writes the files and prints the stage table.
+func (o *LoadgenOptions) Run(ctx context.Context) error {
+	data, err := o.profile()
+	if err != nil {
+		return err
+	}
+	w, err := loadgen.ParseWorkload(data)
+	if o.BaseURL != "" && w != nil {
+		// A profile whose own base_url is unusable is fine when --base-url replaces it.
+		w.SetBaseURL(o.BaseURL)
+		err = w.Validate()
+	}
+	if err != nil {
+		return fmt.Errorf("workload: %w", err)
+	}
+	if o.Model != "" {
+		w.Server.ModelName = o.Model
+	}
+	if o.PerRequest {
+		w.Report.RequestLifecycle.PerRequest = true
+	}
+	fmt.Fprintf(o.ErrOut, "sending to %s (model %s, %s load, %d stage(s))\n", w.Server.BaseURL, w.Server.ModelName, w.Load.Type, len(w.Load.Stages))
+	res, runErr := loadgen.Run(ctx, w, loadgen.Options{
+		Progress: o.ErrOut, ProgressEvery: o.ProgressEvery, KeepBodies: w.Report.RequestLifecycle.PerRequest, Seed: o.Seed,
+	})
+	if res == nil {
+		return runErr
+	}
+	// Whatever completed is written, also after Ctrl-C.
+	if _, err := loadgen.Write(o.Output, res, loadgen.Meta{
+		ToolVersion: o.version, ExperimentID: o.ExperimentID, Description: o.description, Keywords: o.keywords,
+	}); err != nil {
+		return fmt.Errorf("writing results to %s: %w", o.Output, err)
+	}
+	if runErr != nil {
+		return fmt.Errorf("stopped early (partial results in %s): %w", o.Output, runErr)
+	}
+	report, err := results.ReadDir(o.Output)
+	if err != nil {
+		return err
+	}
+	if err := printReport(o.Out, report); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.ErrOut, "results in %s\n", o.Output)
+	total, failed := 0, 0
+	for _, r := range res.Records() {
+		total++
+		if r.Err != nil {
+			failed++
+		}
+	}
+	if total == 0 {
+		return errors.New("no request was sent")
+	}
+	if pct := 100 * float64(failed) / float64(total); pct > o.MaxFailedPercent {
+		return fmt.Errorf("%d of %d requests failed (%.1f%%, more than --max-failed-percent %g): see failures.by_label in %s",
+			failed, total, pct, o.MaxFailedPercent, filepath.Join(o.Output, loadgen.SummaryFile))
+	}
+	return nil
+}
