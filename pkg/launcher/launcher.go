@@ -33,6 +33,32 @@ const (
 	ScriptPath = ScriptDir + "/" + ScriptKey
 )
 
+// The native harness (config.HarnessNative): the plugin binary itself, in a small non-root image.
+const (
+	NativeExecutable = "kubectl-llmdbench"
+	NativeImageRepo  = "ghcr.io/llmdbench/kubectl-llmdbench"
+	NativeUID        = 65532
+)
+
+// NativeImage is the native harness image of a plugin version.
+func NativeImage(version string) string {
+	if version == "" {
+		version = "latest" // an unstamped development build
+	}
+	return NativeImageRepo + ":" + version
+}
+
+// NativeLauncher shapes launcher pods for the native harness: a Go binary needs neither 16 CPUs nor
+// root.
+func NativeLauncher() Launcher {
+	l := DefaultLauncher()
+	l.CPU, l.Memory, l.RunAsUser = resource.MustParse("2"), resource.MustParse("1Gi"), nil
+	return l
+}
+
+// Native reports whether the run uses the plugin's own generator.
+func (s Spec) Native() bool { return s.Config.Harness.Name == config.HarnessNative }
+
 // Labels and annotations on every object of a run.
 const (
 	LabelApp        = "app"

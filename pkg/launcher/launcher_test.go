@@ -224,3 +224,35 @@ func TestLabelValueIsValid(t *testing.T) {
 		}
 	}
 }
+
+// The native harness runs the plugin's generator on the same profile and results folder, as the
+// image's non-root user with the volume group-writable.
+func TestNativeHarnessPodAndScript(t *testing.T) {
+	s := presetSpec(t, "inference-scheduling", func(o *config.Overrides) { o.Harness = config.HarnessNative })
+	s.Launcher = NativeLauncher()
+	script, err := Script(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(script, `'kubectl-llmdbench' loadgen --config='/workspace/profiles/llmdbench'/"$w.yaml" --output="$results"`) ||
+		strings.Contains(script, "--workload=") {
+		t.Errorf("script does not start the native generator:\n%s", script)
+	}
+	pods, err := BuildPods(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pods[0]
+	c := p.Spec.Containers[0]
+	if c.SecurityContext != nil || p.Spec.SecurityContext == nil || *p.Spec.SecurityContext.FSGroup != NativeUID {
+		t.Errorf("security: container %v pod %v", c.SecurityContext, p.Spec.SecurityContext)
+	}
+	if c.Resources.Requests.Cpu().String() != "2" || c.VolumeMounts[1].MountPath != "/workspace/profiles/llmdbench" {
+		t.Errorf("cpu %s, profiles at %s", c.Resources.Requests.Cpu(), c.VolumeMounts[1].MountPath)
+	}
+	// Every other harness keeps llm-d-benchmark's entry point.
+	other, _ := Script(presetSpec(t, "inference-scheduling", nil))
+	if strings.Contains(other, "loadgen") || !strings.Contains(other, `"$executable" --harness="$harness" --workload="$w"`) {
+		t.Error("inference-perf script changed")
+	}
+}

@@ -101,6 +101,7 @@ func buildPod(s Spec, index int, userEnv []corev1.EnvVar) *corev1.Pod {
 			Annotations: s.annotations(),
 		},
 		Spec: corev1.PodSpec{
+			SecurityContext:    s.podSecurity(),
 			RestartPolicy:      corev1.RestartPolicyNever,
 			ServiceAccountName: s.Launcher.ServiceAccount,
 			NodeSelector:       s.Launcher.NodeSelector,
@@ -121,6 +122,15 @@ func buildPod(s Spec, index int, userEnv []corev1.EnvVar) *corev1.Pod {
 			},
 		},
 	}
+}
+
+// podSecurity lets the native image's non-root user write to the results volume.
+func (s Spec) podSecurity() *corev1.PodSecurityContext {
+	if !s.Native() || s.Launcher.RunAsUser != nil {
+		return nil
+	}
+	group := int64(NativeUID)
+	return &corev1.PodSecurityContext{FSGroup: &group}
 }
 
 // pluginEnv comes after the user's env, as in run_only.sh, so the image contract always holds.

@@ -23,7 +23,14 @@ func Script(s Spec) (string, error) {
 		names[i] = w.Name // validated: letters, digits, '-', '_' only
 	}
 	var buf bytes.Buffer
+	native := ""
+	if s.Native() {
+		native = "yes"
+	}
 	err := scriptTemplate.Execute(&buf, map[string]string{
+		"Native":     native,
+		"NativeExec": shQuote(NativeExecutable),
+		"Profiles":   shQuote(ProfilesDir + "/" + s.Config.Harness.Name),
 		"RunID":      shQuote(s.RunID),
 		"Harness":    shQuote(s.Config.Harness.Name),
 		"Workloads":  shQuote(strings.Join(names, " ")),
@@ -88,7 +95,13 @@ run_workload() {
   record "$w" {{.KIndex}} "$index"
   record "$w" {{.KResults}} "$results"
   record "$w" {{.KStarted}} "$(now)"
+{{- if .Native}}
+  # The native generator reads the same profile and writes the same files into the results folder.
+  mkdir -p "$results"
+  $detach {{.NativeExec}} loadgen --config={{.Profiles}}/"$w.yaml" --output="$results" </dev/null &
+{{- else}}
   $detach "$executable" --harness="$harness" --workload="$w" </dev/null &
+{{- end}}
   pid=$!
   watchdog=""
   if [ "$timeout_s" -gt 0 ]; then

@@ -21,6 +21,7 @@ import (
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/config"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
 )
 
@@ -55,11 +56,15 @@ type RunOptions struct {
 	Client   kubernetes.Interface
 	Executor cluster.Executor
 
+	// Version is the plugin's, for the native harness image.
+	Version string
+
 	// Resolved by Complete.
-	launcher launcher.Launcher
-	pvc      launcher.PVC
-	printer  printers.ResourcePrinter
-	newRunID func() (string, error)
+	launcher      launcher.Launcher
+	launcherFlags map[string]bool // which launcher flags the user set
+	pvc           launcher.PVC
+	printer       printers.ResourcePrinter
+	newRunID      func() (string, error)
 
 	genericiooptions.IOStreams
 }
@@ -80,8 +85,10 @@ func NewRunOptions(streams genericiooptions.IOStreams) *RunOptions {
 }
 
 // NewCmdRun builds `kubectl llmdbench run`.
-func NewCmdRun(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	return newCmdRun(f, NewRunOptions(streams))
+func NewCmdRun(f cmdutil.Factory, streams genericiooptions.IOStreams, version string) *cobra.Command {
+	o := NewRunOptions(streams)
+	o.Version = version
+	return newCmdRun(f, o)
 }
 
 func newCmdRun(f cmdutil.Factory, o *RunOptions) *cobra.Command {
@@ -124,6 +131,11 @@ func newCmdRun(f cmdutil.Factory, o *RunOptions) *cobra.Command {
 	o.source.addFlags(cmd)
 	fl := cmd.Flags()
 	fl.DurationVar(&o.WaitTimeout, "wait-timeout", 0, "Longest a workload may run before it is stopped, e.g. 30m; 0 = no limit (beats harness.wait_timeout)")
+	fl.Float64SliceVar(&o.source.Sweep.Rates, "rates", nil, "Replace every workload's load with one stage per request rate (req/s), e.g. 2,5,8")
+	fl.DurationVar(&o.source.Sweep.StageDuration, "stage-duration", 0, "Length of each --rates stage (default: the profile's, else 60s)")
+	fl.BoolVar(&o.source.Sweep.Poisson, "poisson", false, "Poisson arrivals for --rates instead of constant spacing")
+	fl.IntSliceVar(&o.source.Sweep.Concurrency, "concurrency", nil, "Replace every workload's load with one stage per concurrency level, e.g. 50,100,200")
+	fl.IntVar(&o.source.Sweep.RequestsPerStage, "requests-per-stage", 0, "Requests in each --concurrency stage (default 10 per concurrent slot)")
 	fl.IntVar(&o.Parallelism, "parallelism", 1, "Launcher pods running the workloads at once; the offered load multiplies (beats harness.parallelism)")
 	fl.StringVar(&o.CPU, "cpu", o.CPU, "CPU request and limit of each launcher pod")
 	fl.StringVar(&o.Memory, "memory", o.Memory, "Memory request and limit of each launcher pod")
@@ -165,6 +177,10 @@ func (o *RunOptions) Complete(f cmdutil.Factory, cmd *cobra.Command) error {
 	}
 	if o.launcher, err = o.launcherSpec(cmd); err != nil {
 		return err
+	}
+	o.launcherFlags = map[string]bool{}
+	for _, name := range []string{"cpu", "memory", "run-as-user", "image"} {
+		o.launcherFlags[name] = cmd.Flags().Changed(name)
 	}
 	size, err := resource.ParseQuantity(o.PVCSize)
 	if err != nil {
@@ -256,6 +272,9 @@ func (o *RunOptions) launcherSpec(cmd *cobra.Command) (launcher.Launcher, error)
 // Validate checks the flags without touching the cluster.
 func (o *RunOptions) Validate() error {
 	if err := o.source.validate(); err != nil {
+		return err
+	}
+	if err := o.source.Sweep.Validate(); err != nil {
 		return err
 	}
 	switch {
@@ -396,6 +415,24 @@ func preflightError(blocking []cluster.Check) error {
 	return fmt.Errorf("%s", strings.Join(lines, "; "))
 }
 
+// nativeDefaults fits the launcher to the native generator where the user did not choose: its
+// own image instead of the llm-d-benchmark one the presets name, and a small non-root pod.
+func (o *RunOptions) nativeDefaults(cfg *config.Config) {
+	if !o.launcherFlags["image"] && strings.Contains(cfg.Harness.Image, "/llm-d-benchmark:") {
+		cfg.Harness.Image = launcher.NativeImage(o.Version)
+	}
+	native := launcher.NativeLauncher()
+	if !o.launcherFlags["cpu"] {
+		o.launcher.CPU = native.CPU
+	}
+	if !o.launcherFlags["memory"] {
+		o.launcher.Memory = native.Memory
+	}
+	if !o.launcherFlags["run-as-user"] {
+		o.launcher.RunAsUser = nil
+	}
+}
+
 // plan resolves everything a run needs before any object is created.
 func (o *RunOptions) plan(ctx context.Context) (launcher.Spec, error) {
 	cfg, err := o.source.resolve(ctx, o.warn)
@@ -405,6 +442,9 @@ func (o *RunOptions) plan(ctx context.Context) (launcher.Spec, error) {
 	runID, err := o.newRunID()
 	if err != nil {
 		return launcher.Spec{}, err
+	}
+	if cfg.Harness.Name == config.HarnessNative {
+		o.nativeDefaults(cfg)
 	}
 	return launcher.Spec{Config: cfg, RunID: runID, Preset: o.source.Preset, Launcher: o.launcher, PVC: o.pvc}, nil
 }
