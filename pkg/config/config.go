@@ -91,6 +91,8 @@ type Options struct {
 	Workloads []string
 	// Env entries are added after the file's env; an entry with the same name replaces it.
 	Env []EnvVar
+	// Sweep, when active, rewrites every selected workload's load.
+	Sweep *Sweep
 }
 
 // Resolve renders the variables, expands aliases, and validates everything a run needs.
@@ -163,6 +165,13 @@ func (d *Document) Resolve(opts Options) (*Config, []string, error) {
 	}
 	if err := c.validate(); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", d.source, err)
+	}
+	if opts.Sweep.Active() {
+		for i := range c.Workloads {
+			if err := opts.Sweep.apply(c.Harness.Name, &c.Workloads[i]); err != nil {
+				return nil, nil, err
+			}
+		}
 	}
 	return c, warnings, nil
 }

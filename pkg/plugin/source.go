@@ -25,6 +25,8 @@ type configSource struct {
 	Overrides  config.Overrides
 	Workloads  []string
 	EnvPairs   []string
+	// Sweep is set by run's load flags.
+	Sweep config.Sweep
 
 	// Filled by complete.
 	namespace         string
@@ -153,7 +155,7 @@ func (s *configSource) resolve(ctx context.Context, warn func(string)) (*config.
 	if err != nil {
 		return nil, err
 	}
-	cfg, warnings, err := doc.Resolve(config.Options{Variables: vars, Workloads: s.Workloads, Env: extra})
+	cfg, warnings, err := doc.Resolve(config.Options{Variables: vars, Workloads: s.Workloads, Env: extra, Sweep: &s.Sweep})
 	for _, w := range warnings {
 		warn(w)
 	}
