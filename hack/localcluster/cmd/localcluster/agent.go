@@ -32,6 +32,9 @@ const (
 	AnnoExitCode      = annoPrefix + "exit-code"     // main container exits with this code…
 	AnnoExitAfter     = annoPrefix + "exit-after"    // …after this long (e.g. "2s")
 	AnnoPVCPending    = annoPrefix + "pending"       // on a PVC: never bind it
+	// AnnoServiceAddress on a Service: the loopback address it is served on; pods resolve the
+	// Service's cluster DNS names to it (see isolate for serving one).
+	AnnoServiceAddress = annoPrefix + "address"
 )
 
 // agent plays the node-side parts a real cluster has and this one lacks: kube-scheduler (binding,

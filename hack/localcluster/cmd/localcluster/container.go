@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,6 +41,28 @@ func busyboxApplets() ([]string, error) {
 		return nil, fmt.Errorf("busybox --list (install busybox-static): %w", err)
 	}
 	return strings.Fields(string(out)), nil
+}
+
+// serviceHosts is the cluster DNS of this cluster: every Service annotated with a loopback address
+// (where a test or the demo serves it) resolves to that address by its cluster names.
+func (a *agent) serviceHosts(ctx context.Context, podNamespace string) string {
+	list, err := a.cs.CoreV1().Services("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, svc := range list.Items {
+		addr := svc.Annotations[AnnoServiceAddress]
+		if ip := net.ParseIP(addr); ip == nil || !ip.IsLoopback() {
+			continue
+		}
+		fmt.Fprintf(&b, "%s\t%s.%s.svc.cluster.local %[2]s.%[3]s.svc %[2]s.%[3]s", addr, svc.Name, svc.Namespace)
+		if svc.Namespace == podNamespace {
+			b.WriteString(" " + svc.Name)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
 
 // createContainer builds the pod's root: busybox, device nodes, the overlay, its volumes (ConfigMap
@@ -78,7 +101,7 @@ func (a *agent) createContainer(ctx context.Context, pod *corev1.Pod) error {
 		"etc/passwd":   "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
 		"etc/group":    "root:x:0:\nnogroup:x:65534:\n",
 		"etc/hostname": pod.Name + "\n",
-		"etc/hosts":    "127.0.0.1\tlocalhost\n::1\tlocalhost\n127.0.0.1\t" + pod.Name + "\n",
+		"etc/hosts":    "127.0.0.1\tlocalhost\n::1\tlocalhost\n127.0.0.1\t" + pod.Name + "\n" + a.serviceHosts(ctx, pod.Namespace),
 		"proc/1/fd/1":  "",
 		"proc/1/fd/2":  "",
 	}

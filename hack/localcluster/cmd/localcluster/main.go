@@ -6,6 +6,7 @@
 //	localcluster down DIR          stop everything started by up, by recorded process id
 //	localcluster user DIR NAME     write DIR/users/NAME.kubeconfig, a client certificate for NAME
 //	localcluster agent ...         the node agent (started by up)
+//	localcluster isolate ADDR PORT -- CMD   run CMD in its own network namespace, reachable on ADDR
 //
 // Invoked under any other name (through a symlink in DIR/shim), it runs that command inside the
 // calling pod's root: this is how kwok's exec reaches a container-like file system.
@@ -33,6 +34,11 @@ func main() {
 	dir, err := filepath.Abs(os.Args[2])
 	if err == nil {
 		switch os.Args[1] {
+		case "isolate":
+			err = isolate(ctx, os.Args[2:])
+		case "isolated":
+			stop() // the inside half forwards signals to its command itself
+			err = isolated(os.Args[2:])
 		case "up":
 			err = up(ctx, dir)
 		case "down":
