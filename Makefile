@@ -1,4 +1,5 @@
 # kubectl-llmdbench — TL;DR:
+#   make demo        the whole flow on an embedded local cluster with llm-d's simulator (make demo-down)
 #   make build       build bin/kubectl-llmdbench
 #   make test        lint + unit tests + end-to-end tests on the local control plane (builds it if needed)
 #   make install     install the plugin into $(GOBIN) (or $(GOPATH)/bin) so kubectl finds it
@@ -17,7 +18,13 @@ export CACHE_DIR
 # One build configuration for vet, tests and binaries, so a cold machine compiles each package once.
 export CGO_ENABLED := 0
 
-.PHONY: all build install test unit lint e2e localcluster deps dist krew-manifest verify-krew clean
+demo:
+	hack/demo.sh
+
+demo-down:
+	hack/demo.sh down
+
+.PHONY: all demo demo-down build install test unit lint e2e localcluster deps dist krew-manifest verify-krew clean
 
 all: build
 

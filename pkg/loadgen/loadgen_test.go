@@ -163,6 +163,9 @@ func TestRunMeasuresAndWritesReadableFiles(t *testing.T) {
 		var native map[string]any
 		readJSON(t, filepath.Join(dir, StageFile(i)), &native)
 		nttft := native["successes"].(map[string]any)["latency"].(map[string]any)["time_to_first_token"].(map[string]any)
+		if a := native["load_summary"].(map[string]any)["achieved_rate"].(float64); st.AchievedRate == nil || a != *st.AchievedRate {
+			t.Errorf("stage %d: achieved rate %v not taken from the stage file (%v)", i, st.AchievedRate, a)
+		}
 		if nttft["p90"].(float64) != *st.Latency.TTFT.P90 || nttft["median"].(float64) != *st.Latency.TTFT.P50 {
 			t.Errorf("stage %d: stage file %v vs report %v", i, nttft["p90"], *st.Latency.TTFT.P90)
 		}

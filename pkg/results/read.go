@@ -50,6 +50,9 @@ func ReadDir(dir string) (*Report, error) {
 	switch {
 	case len(v02) > 0:
 		r, err = readBRs(v02, FormatBR02)
+		if err == nil {
+			err = achievedFromStageFiles(r, stages)
+		}
 	case len(stages) > 0:
 		r, err = readInferencePerf(dir, stages)
 	default:
@@ -199,6 +202,30 @@ func readInferencePerf(dir string, stages []string) (*Report, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// achievedFromStageFiles completes a benchmark report v0.2 with what it cannot hold: the load
+// generator's achieved rate (requests over the sending window), which inference-perf and the
+// native generator write in their stage files beside the reports.
+func achievedFromStageFiles(r *Report, stages []string) error {
+	byNumber := map[int]string{}
+	for _, f := range stages {
+		byNumber[stageNumber(f)] = f
+	}
+	for i := range r.Stages {
+		f, ok := byNumber[r.Stages[i].Stage]
+		if !ok {
+			continue
+		}
+		m, err := readJSON(f)
+		if err != nil {
+			return err
+		}
+		if a := m.num("load_summary", "achieved_rate"); a != nil {
+			r.Stages[i].AchievedRate = a
+		}
+	}
+	return nil
 }
 
 func stageNumber(path string) int {
