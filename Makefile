@@ -3,7 +3,7 @@
 #   make build       build bin/kubectl-llmdbench
 #   make test        lint + unit tests + end-to-end tests on the local control plane (builds it if needed)
 #   make install     install the plugin into $(GOBIN) (or $(GOPATH)/bin) so kubectl finds it
-#   make localcluster / make e2e   build the local control plane / run only the e2e tests
+#   make localcluster / make sim / make e2e   build the local control plane / the simulator / run only the e2e tests
 #   make dist krew-manifest verify-krew   release archives, plugins.yaml, and krew's own proof
 
 SHELL := /usr/bin/env bash
@@ -24,7 +24,7 @@ demo:
 demo-down:
 	hack/demo.sh down
 
-.PHONY: all demo demo-down build install test unit lint e2e localcluster deps dist krew-manifest verify-krew clean
+.PHONY: all demo demo-down build install test unit lint e2e localcluster sim deps dist krew-manifest verify-krew clean
 
 all: build
 
@@ -51,9 +51,14 @@ deps:
 localcluster: deps
 	@hack/localcluster/build.sh >/dev/null
 
-e2e: localcluster build
-	LOCALCLUSTER_BIN=$$(hack/localcluster/build.sh) LLMDBENCH_PLUGIN=$(CURDIR)/$(BIN) \
-	  $(GO) test -count=1 -timeout 30m ./test/e2e/...
+sim:
+	@hack/sim/build.sh >/dev/null
+
+# The generator's accuracy tests (test/e2e/native) run alone: timing checks want idle cores.
+e2e: localcluster sim build
+	export LOCALCLUSTER_BIN=$$(hack/localcluster/build.sh) SIM_BIN=$$(hack/sim/build.sh) LLMDBENCH_PLUGIN=$(CURDIR)/$(BIN) && \
+	  $(GO) test -count=1 -timeout 30m $$($(GO) list ./test/e2e/... | grep -v /test/e2e/native) && \
+	  $(GO) test -count=1 -timeout 15m ./test/e2e/native
 
 # Release archives for every platform, and the krew manifest rendered for them.
 dist:
