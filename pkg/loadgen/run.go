@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -190,18 +191,13 @@ func (g *generator) stage(ctx context.Context, index int, st Stage) (StageResult
 
 func (g *generator) openLoop(ctx context.Context, index int, recs []Record, times []float64, one func(*Record, prompt)) int {
 	var wg sync.WaitGroup
+	defer lockDispatcher()()
 	base := g.s.clock()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
 	sent := 0
 	for i, offset := range times {
 		at := base + offset
-		if d := at - g.s.clock(); d > 0 {
-			timer.Reset(time.Duration(d * float64(time.Second)))
-			select {
-			case <-ctx.Done():
-			case <-timer.C:
-			}
+		for d := at - g.s.clock(); d > 0 && ctx.Err() == nil; d = at - g.s.clock() {
+			sleepFor(time.Duration(d * float64(time.Second)))
 		}
 		if ctx.Err() != nil {
 			break
@@ -214,6 +210,9 @@ func (g *generator) openLoop(ctx context.Context, index int, recs []Record, time
 			defer wg.Done()
 			one(rec, p)
 		}()
+		// Run the request now: the dispatcher's next sleep holds its P in a syscall, where the new
+		// goroutine would wait for the runtime to notice.
+		runtime.Gosched()
 		sent++
 	}
 	wg.Wait()
@@ -262,6 +261,9 @@ func (g *generator) progress(index, total int, done, failed *atomic.Int64) (stop
 	})
 	return func() { close(quit); wg.Wait() }
 }
+
+// maxSleepSlice bounds one dispatcher sleep, so a cancel is noticed promptly between requests.
+const maxSleepSlice = 50 * time.Millisecond
 
 func sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
