@@ -5,7 +5,9 @@ package launcher
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"regexp"
@@ -19,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/config"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 )
 
 // The llm-d-benchmark image contract: mounts, entry point, container name.
@@ -88,7 +91,66 @@ type Spec struct {
 	Preset   string
 	Launcher Launcher
 	PVC      PVC
+	// Repeat runs every workload this many times (0 or 1: once).
+	Repeat int
+	// Labels and Version go into each result folder's metadata.
+	Labels  map[string]string
+	Version string
 }
+
+// Entry is one workload run of a launcher: the workload, and its repeat when repeated.
+type Entry struct {
+	Name     string // <workload>, or <workload>_run<i>: the experiment ID's suffix
+	Workload string
+	Repeat   int // 1-based; 0 when not repeated
+}
+
+// Entries lists what each launcher runs, in order. Repeats interleave (every workload once, then
+// again), so slow drift in the stack spreads over all workloads instead of biasing one.
+func (s Spec) Entries() []Entry {
+	var out []Entry
+	if s.Repeat <= 1 {
+		for _, w := range s.Config.Workloads {
+			out = append(out, Entry{Name: w.Name, Workload: w.Name})
+		}
+		return out
+	}
+	for r := 1; r <= s.Repeat; r++ {
+		for _, w := range s.Config.Workloads {
+			out = append(out, Entry{Name: w.Name + "_run" + strconv.Itoa(r), Workload: w.Name, Repeat: r})
+		}
+	}
+	return out
+}
+
+// metadata is the static part of a workload's result metadata, rendered as JSON whose last line is
+// the closing brace (the script appends the fields known only at the end).
+func (s Spec) metadata(w config.Workload) (string, error) {
+	sum := sha256.Sum256(w.Profile)
+	m := runstate.Metadata{
+		Run: s.RunID, Preset: s.Preset, Stack: s.Config.Endpoint.StackName, Model: s.Config.Endpoint.Model,
+		BaseURL: s.Config.Endpoint.BaseURL, Harness: s.Config.Harness.Name, Image: s.Config.Harness.Image,
+		PluginVersion: s.Version, Description: s.Config.Description.Text, Labels: s.Labels,
+		Parallelism: s.Config.Harness.Parallelism, Repeats: max(s.Repeat, 1),
+		ConfigHash: hex.EncodeToString(sum[:]), Config: string(w.Profile),
+	}
+	static := map[string]any{}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return "", err
+	}
+	if err := json.Unmarshal(raw, &static); err != nil {
+		return "", err
+	}
+	for _, k := range []string{"workload", "entry", "parallelIndex", "repeat", "started", "finished", "exitCode", "verdict"} {
+		delete(static, k)
+	}
+	out, err := json.MarshalIndent(static, "", "  ")
+	return string(out), err
+}
+
+// MetadataKey is the ConfigMap key (and file in the script folder) of a workload's metadata.
+func MetadataKey(workload string) string { return workload + ".meta.json" }
 
 // Launcher shapes the launcher pods. Defaults match run_only.sh.
 type Launcher struct {
@@ -191,9 +253,9 @@ func (s Spec) labels() map[string]string {
 }
 
 func (s Spec) annotations() map[string]string {
-	names := make([]string, len(s.Config.Workloads))
-	for i, w := range s.Config.Workloads {
-		names[i] = w.Name
+	var names []string
+	for _, e := range s.Entries() {
+		names = append(names, e.Name)
 	}
 	return map[string]string{
 		AnnoWorkloads:   strings.Join(names, ","),
@@ -248,6 +310,11 @@ func BuildConfigMap(s Spec) (*corev1.ConfigMap, error) {
 	data := map[string]string{ScriptKey: script}
 	for _, w := range s.Config.Workloads {
 		data[w.Name+".yaml"] = string(w.Profile)
+		meta, err := s.metadata(w)
+		if err != nil {
+			return nil, err
+		}
+		data[MetadataKey(w.Name)] = meta
 	}
 	cm := &corev1.ConfigMap{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},

@@ -234,7 +234,7 @@ func TestNativeHarnessPodAndScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(script, `'kubectl-llmdbench' loadgen --config='/workspace/profiles/llmdbench'/"$w.yaml" --output="$results"`) ||
+	if !strings.Contains(script, `'kubectl-llmdbench' loadgen --config='/workspace/profiles/llmdbench'/"$profile.yaml" --output="$results"`) ||
 		strings.Contains(script, "--workload=") {
 		t.Errorf("script does not start the native generator:\n%s", script)
 	}
@@ -252,7 +252,7 @@ func TestNativeHarnessPodAndScript(t *testing.T) {
 	}
 	// Every other harness keeps llm-d-benchmark's entry point.
 	other, _ := Script(presetSpec(t, "inference-scheduling", nil))
-	if strings.Contains(other, "loadgen") || !strings.Contains(other, `"$executable" --harness="$harness" --workload="$w"`) {
+	if strings.Contains(other, "loadgen") || !strings.Contains(other, `"$executable" --harness="$harness" --workload="$profile"`) {
 		t.Error("inference-perf script changed")
 	}
 }

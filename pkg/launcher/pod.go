@@ -67,10 +67,12 @@ func buildPod(s Spec, index int, userEnv []corev1.EnvVar) *corev1.Pod {
 	env = append(env, s.pluginEnv(index, userEnv)...)
 
 	profileItems := make([]corev1.KeyToPath, len(c.Workloads))
+	scriptMode := int32(0o755)
+	scriptItems := []corev1.KeyToPath{{Key: ScriptKey, Path: ScriptKey, Mode: &scriptMode}}
 	for i, w := range c.Workloads {
 		profileItems[i] = corev1.KeyToPath{Key: w.Name + ".yaml", Path: w.Name + ".yaml"}
+		scriptItems = append(scriptItems, corev1.KeyToPath{Key: MetadataKey(w.Name), Path: MetadataKey(w.Name)})
 	}
-	scriptMode := int32(0o755)
 	container := corev1.Container{
 		Name:            ContainerName,
 		Image:           c.Harness.Image,
@@ -117,7 +119,7 @@ func buildPod(s Spec, index int, userEnv []corev1.EnvVar) *corev1.Pod {
 				}}},
 				{Name: volumeScript, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 					LocalObjectReference: corev1.LocalObjectReference{Name: ConfigMapName(s.RunID)},
-					Items:                []corev1.KeyToPath{{Key: ScriptKey, Path: ScriptKey, Mode: &scriptMode}},
+					Items:                scriptItems,
 				}}},
 			},
 		},

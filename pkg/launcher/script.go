@@ -18,9 +18,10 @@ const ProgressPrefix = "[llmdbench]"
 // it runs the workloads in order, bounds each by the wait timeout (killing the workload's whole
 // process group), and records each outcome in the run folder on the results volume.
 func Script(s Spec) (string, error) {
-	names := make([]string, len(s.Config.Workloads))
-	for i, w := range s.Config.Workloads {
-		names[i] = w.Name // validated: letters, digits, '-', '_' only
+	// Each entry is name:workload:repeat; names are validated to letters, digits, '-' and '_'.
+	var entries []string
+	for _, e := range s.Entries() {
+		entries = append(entries, e.Name+":"+e.Workload+":"+strconv.Itoa(e.Repeat))
 	}
 	var buf bytes.Buffer
 	native := ""
@@ -33,7 +34,9 @@ func Script(s Spec) (string, error) {
 		"Profiles":   shQuote(ProfilesDir + "/" + s.Config.Harness.Name),
 		"RunID":      shQuote(s.RunID),
 		"Harness":    shQuote(s.Config.Harness.Name),
-		"Workloads":  shQuote(strings.Join(names, " ")),
+		"Workloads":  shQuote(strings.Join(entries, " ")),
+		"ScriptDir":  shQuote(ScriptDir),
+		"Metadata":   runstate.MetadataFile,
 		"Timeout":    strconv.Itoa(int(s.Config.Harness.WaitTimeout.Seconds())),
 		"Executable": shQuote(Executable),
 		"Root":       shQuote(runstate.Root),
@@ -86,6 +89,18 @@ record() { printf '%s=%s\n' "$2" "$3" >>"$state/$1{{.Status}}"; }
 detach=""
 if command -v setsid >/dev/null 2>&1; then detach=setsid; fi
 
+# write_metadata completes the workload's static metadata (rendered by the plugin, its last line the
+# closing brace) with what is known only now, into the results folder.
+write_metadata() {
+  meta={{.ScriptDir}}/"$profile.meta.json"
+  [ -f "$meta" ] || return 0
+  mkdir -p "$results" 2>/dev/null || return 0
+  { sed '$d' "$meta"
+    printf ',\n  "workload": "%s",\n  "entry": "%s",\n  "parallelIndex": %s,\n  "repeat": %s,\n' "$profile" "$w" "$index" "$repeat"
+    printf '  "started": %s,\n  "finished": %s,\n  "exitCode": %s,\n  "verdict": "%s"\n}\n' "$1" "$2" "$3" "$4"
+  } >"$results/{{.Metadata}}.tmp" && mv "$results/{{.Metadata}}.tmp" "$results/{{.Metadata}}"
+}
+
 run_workload() {
   w=$1
   export {{.EnvExpID}}="${run_id}_$w"
@@ -94,13 +109,14 @@ run_workload() {
   record "$w" {{.KWorkload}} "$w"
   record "$w" {{.KIndex}} "$index"
   record "$w" {{.KResults}} "$results"
-  record "$w" {{.KStarted}} "$(now)"
+  started_at=$(now)
+  record "$w" {{.KStarted}} "$started_at"
 {{- if .Native}}
   # The native generator reads the same profile and writes the same files into the results folder.
   mkdir -p "$results"
-  $detach {{.NativeExec}} loadgen --config={{.Profiles}}/"$w.yaml" --output="$results" </dev/null &
+  $detach {{.NativeExec}} loadgen --config={{.Profiles}}/"$profile.yaml" --output="$results" </dev/null &
 {{- else}}
-  $detach "$executable" --harness="$harness" --workload="$w" </dev/null &
+  $detach "$executable" --harness="$harness" --workload="$profile" </dev/null &
 {{- end}}
   pid=$!
   watchdog=""
@@ -119,7 +135,11 @@ run_workload() {
   if [ -n "$detach" ]; then kill -KILL -"$pid" 2>/dev/null; fi
   timed_out=false
   if [ -e "$state/$w.timedout" ]; then timed_out=true; fi
-  record "$w" {{.KFinished}} "$(now)"
+  finished_at=$(now)
+  verdict=succeeded
+  if [ "$timed_out" = true ]; then verdict=timed-out; elif [ "$rc" -ne 0 ]; then verdict=failed; fi
+  write_metadata "$started_at" "$finished_at" "$rc" "$verdict"
+  record "$w" {{.KFinished}} "$finished_at"
   record "$w" {{.KTimedOut}} "$timed_out"
   record "$w" {{.KExit}} "$rc"
   return "$rc"
@@ -131,7 +151,11 @@ main() {
   n=0
   failed=0
   say "run $run_id launcher $index: $total workload(s) with harness $harness"
-  for w in $workloads; do
+  for entry in $workloads; do
+    w=${entry%%:*}
+    rest=${entry#*:}
+    profile=${rest%%:*}
+    repeat=${rest#*:}
     n=$((n + 1))
     say "workload $n/$total $w started"
     started=$(now)

@@ -239,6 +239,7 @@ type ResultFolder struct {
 	PerRequestBytes int64           `json:"perRequestBytes"`
 	Modified        time.Time       `json:"modified"`
 	Status          *WorkloadStatus `json:"status,omitempty"`
+	Metadata        *Metadata       `json:"metadata,omitempty"`
 }
 
 // PerRequestFile is inference-perf's per-request file: often GBs, rarely needed locally.
@@ -246,6 +247,7 @@ const PerRequestFile = "per_request_lifecycle_metrics.json"
 
 const (
 	markFolder = "@@llmdbench-folder "
+	markMeta   = "@@llmdbench-meta "
 )
 
 // ResultsListCommand prints every results folder under the mount (size, time, per-request file
@@ -261,6 +263,7 @@ for d in *; do
   echo "` + markFolder + `$kib $mod $pr $d"
 done
 for f in .llmdbench/*/*/*` + StatusSuffix + `; do [ -f "$f" ] && { echo "` + markStatus + `$f"; cat "$f"; }; done
+for f in */` + MetadataFile + `; do [ -f "$f" ] && { echo "` + markMeta + `${f%/*}"; cat "$f"; echo; }; done
 exit 0`
 	return []string{"sh", "-c", script}
 }
@@ -272,12 +275,19 @@ var resultsName = regexp.MustCompile(`^([a-z][a-z0-9-]*)_([0-9]{9,}(?:-[0-9a-f]{
 func ParseResultsList(out []byte) ([]ResultFolder, error) {
 	var folders []ResultFolder
 	byDir := map[string]WorkloadStatus{}
+	metaByDir := map[string]*Metadata{}
 	var section string
 	var body bytes.Buffer
 	flush := func() {
 		if strings.HasPrefix(section, markStatus) {
 			if st, err := ParseStatus(body.Bytes()); err == nil && st.ResultsDir != "" {
 				byDir[path.Base(st.ResultsDir)] = st
+			}
+		}
+		if dir, ok := strings.CutPrefix(section, markMeta); ok {
+			// A folder whose metadata is unreadable is still listed, just without it.
+			if m, err := ParseMetadata(body.Bytes()); err == nil {
+				metaByDir[dir] = m
 			}
 		}
 		body.Reset()
@@ -296,7 +306,7 @@ func ParseResultsList(out []byte) ([]ResultFolder, error) {
 			mod, _ := strconv.ParseInt(f[1], 10, 64)
 			pr, _ := strconv.ParseInt(strings.TrimSpace(f[2]), 10, 64)
 			folders = append(folders, ResultFolder{Name: f[3], KiB: kib, Modified: time.Unix(mod, 0).UTC(), PerRequestBytes: pr})
-		case strings.HasPrefix(trimmed, markStatus):
+		case strings.HasPrefix(trimmed, markStatus), strings.HasPrefix(trimmed, markMeta):
 			flush()
 			section = trimmed
 		default:
@@ -314,6 +324,10 @@ func ParseResultsList(out []byte) ([]ResultFolder, error) {
 			f.Status = &st
 			f.Workload = st.Workload
 			f.Stack = strings.TrimPrefix(f.Stack, st.Workload+"_")
+		}
+		if m := metaByDir[f.Name]; m != nil {
+			f.Metadata = m
+			f.Workload, f.Stack = m.Entry, strings.TrimPrefix(f.Stack, m.Entry+"_")
 		}
 	}
 	return folders, nil
