@@ -6,6 +6,10 @@ import (
 	"sort"
 )
 
+// minNoisePct floors the spread-based noise: two repeats can agree by chance far more closely
+// than the stack is reproducible, and changes under 1 % are not worth a verdict.
+const minNoisePct = 1.0
+
 // CompareOptions shape Compare.
 type CompareOptions struct {
 	// Stat is mean, p50, p90 or p99 for the latency metrics.
@@ -35,6 +39,9 @@ type MetricCompared struct {
 	DeltaPct []*float64 `json:"delta_pct"`
 	// Verdict per run: "better", "worse" or "" (within the noise threshold, or no data).
 	Verdict []string `json:"verdict"`
+	// NoisePct is the threshold each run's change had to exceed: the two runs' spreads across
+	// repeats when both have repeats, else --threshold.
+	NoisePct []*float64 `json:"noise_pct"`
 }
 
 // CompareMetrics lists the compared metrics, in order, and whether lower is better.
@@ -116,7 +123,8 @@ func Compare(reports []*Report, labels []string, o CompareOptions) (*Comparison,
 		row := ComparisonRow{Key: k, Metrics: map[string]MetricCompared{}}
 		stages := byKey[k]
 		for _, m := range CompareMetrics(o.Stat) {
-			mc := MetricCompared{Values: make([]*float64, len(reports)), DeltaPct: make([]*float64, len(reports)), Verdict: make([]string, len(reports))}
+			mc := MetricCompared{Values: make([]*float64, len(reports)), DeltaPct: make([]*float64, len(reports)),
+				Verdict: make([]string, len(reports)), NoisePct: make([]*float64, len(reports))}
 			for i, st := range stages {
 				if st != nil {
 					mc.Values[i] = m.Get(st.Metrics)
@@ -130,7 +138,16 @@ func Compare(reports []*Report, labels []string, o CompareOptions) (*Comparison,
 				}
 				d := (*v - *base) / math.Abs(*base) * 100
 				mc.DeltaPct[i] = f64(d)
-				if math.Abs(d) > o.Threshold {
+				noise := o.Threshold
+				sb, okBase := stages[0].Spread[m.Name]
+				si, okRun := stages[i].Spread[m.Name]
+				if okBase && okRun {
+					// Repeats measured the noise: a change counts when the means differ by more
+					// than both spreads together.
+					noise = max((sb+si)/math.Abs(*base)*100, minNoisePct)
+				}
+				mc.NoisePct[i] = f64(noise)
+				if math.Abs(d) > noise {
 					if (d < 0) == m.LowerBetter {
 						mc.Verdict[i] = "better"
 					} else {

@@ -3,6 +3,12 @@
 // per-request files by streaming them, and compares runs. Latencies in the model are seconds.
 package results
 
+import (
+	"path/filepath"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
+)
+
 // Formats a report can come from.
 const (
 	FormatInferencePerf = "inference-perf"
@@ -78,6 +84,10 @@ type Metrics struct {
 type Stage struct {
 	Stage int `json:"stage"`
 	Metrics
+	// Repeats and Spread are set on aggregated stages: how many repeats were averaged, and each
+	// number's sample standard deviation across them (keys: ttft_p50, requests_per_sec, …).
+	Repeats int                `json:"repeats,omitempty"`
+	Spread  map[string]float64 `json:"spread,omitempty"`
 }
 
 // Report is one result folder, normalised. Its JSON is the stable `results show -o json` interface.
@@ -92,6 +102,21 @@ type Report struct {
 	Summary     *Metrics          `json:"summary"`
 	// PerRequest is recomputed from the per-request file when asked (--per-request).
 	PerRequest *PerRequest `json:"per_request,omitempty"`
+	// Metadata is what the plugin recorded about the run that produced the folder.
+	Metadata *runstate.Metadata `json:"metadata,omitempty"`
+	// Repeats is how many folders an aggregated report averages.
+	Repeats int `json:"repeats,omitempty"`
+}
+
+// Name is the report's series label: from its metadata when it has some, else its folder.
+func (r *Report) Name() string {
+	if r.Metadata != nil {
+		if r.Repeats > 1 {
+			return r.Metadata.Run + " " + r.Metadata.Workload
+		}
+		return r.Metadata.Run + " " + r.Metadata.Name()
+	}
+	return filepath.Base(filepath.Clean(r.Source))
 }
 
 // Goodput is the share and rate of requests that met every SLO.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 	"math"
 	"os"
 	"path/filepath"
@@ -74,6 +75,12 @@ func ReadDir(dir string) (*Report, error) {
 		return nil, fmt.Errorf("%s: %w (inference-perf stage_N_lifecycle_metrics.json, benchmark_report*.yaml, GuideLLM or vLLM JSON)", dir, ErrNoResults)
 	}
 	r.Source = dir
+	if r.Metadata, err = runstate.ReadMetadata(dir); err != nil {
+		return nil, err
+	}
+	if r.Model == "" && r.Metadata != nil {
+		r.Model = r.Metadata.Model
+	}
 	if r.Model == "" {
 		r.Model = modelFromProfiles(dir)
 	}

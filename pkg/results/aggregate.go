@@ -1,0 +1,173 @@
+package results
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+)
+
+// Repeats groups result folders that are repeats of one another (same run, workload and parallel
+// index, from their metadata), in the order first seen. Folders without metadata stay alone.
+func Repeats(reports []*Report) [][]*Report {
+	var groups [][]*Report
+	index := map[string]int{}
+	for _, r := range reports {
+		key := r.Source
+		if r.Metadata != nil {
+			key = r.Metadata.Group()
+		}
+		i, ok := index[key]
+		if !ok {
+			i = len(groups)
+			index[key] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], r)
+	}
+	return groups
+}
+
+// aggregated lists every number Aggregate averages, by the name its spread is reported under.
+func aggregated() []struct {
+	name string
+	ptr  func(*Metrics) **float64
+} {
+	type field = struct {
+		name string
+		ptr  func(*Metrics) **float64
+	}
+	fields := []field{
+		{"achieved_rate", func(m *Metrics) **float64 { return &m.AchievedRate }},
+		{"requests_per_sec", func(m *Metrics) **float64 { return &m.Throughput.RequestsPerSec }},
+		{"input_tokens_per_sec", func(m *Metrics) **float64 { return &m.Throughput.InputTokensPerSec }},
+		{"output_tokens_per_sec", func(m *Metrics) **float64 { return &m.Throughput.OutputTokensPerSec }},
+		{"total_tokens_per_sec", func(m *Metrics) **float64 { return &m.Throughput.TotalTokensPerSec }},
+	}
+	dists := []struct {
+		name string
+		get  func(*Metrics) **Dist
+	}{
+		{"ttft", func(m *Metrics) **Dist { return &m.Latency.TTFT }},
+		{"tpot", func(m *Metrics) **Dist { return &m.Latency.TPOT }},
+		{"itl", func(m *Metrics) **Dist { return &m.Latency.ITL }},
+		{"ntpot", func(m *Metrics) **Dist { return &m.Latency.NTPOT }},
+		{"e2e", func(m *Metrics) **Dist { return &m.Latency.E2E }},
+	}
+	stats := []struct {
+		name string
+		get  func(*Dist) **float64
+	}{
+		{"mean", func(d *Dist) **float64 { return &d.Mean }},
+		{"p50", func(d *Dist) **float64 { return &d.P50 }},
+		{"p90", func(d *Dist) **float64 { return &d.P90 }},
+		{"p99", func(d *Dist) **float64 { return &d.P99 }},
+	}
+	for _, d := range dists {
+		for _, s := range stats {
+			fields = append(fields, field{d.name + "_" + s.name, func(m *Metrics) **float64 {
+				dp := d.get(m)
+				if *dp == nil {
+					*dp = &Dist{}
+				}
+				return s.get(*dp)
+			}})
+		}
+	}
+	return fields
+}
+
+// Aggregate turns repeats of one workload into one report: per stage (matched by requested rate,
+// concurrency or stage number) the mean of every number, request counts summed, and the sample
+// standard deviation of each number in Spread. One report is returned as it is.
+func Aggregate(group []*Report) (*Report, error) {
+	if len(group) == 0 {
+		return nil, fmt.Errorf("nothing to aggregate")
+	}
+	if len(group) == 1 {
+		return group[0], nil
+	}
+	_, keyOf := stageKey(group)
+	byKey := map[float64][]*Stage{}
+	var keys []float64
+	for _, r := range group {
+		for j := range r.Stages {
+			k, _ := keyOf(r.Stages[j])
+			k = math.Round(k*1000) / 1000
+			if byKey[k] == nil {
+				keys = append(keys, k)
+			}
+			byKey[k] = append(byKey[k], &r.Stages[j])
+		}
+	}
+	sort.Float64s(keys)
+	first := group[0]
+	out := &Report{
+		Source: commonSource(group), Format: first.Format, Harness: first.Harness, Model: first.Model,
+		Definitions: first.Definitions, Metadata: first.Metadata, Repeats: len(group),
+	}
+	for _, k := range keys {
+		stages := byKey[k]
+		st := Stage{Stage: stages[0].Stage, Repeats: len(stages), Spread: map[string]float64{}}
+		st.RequestedRate, st.Concurrency = stages[0].RequestedRate, stages[0].Concurrency
+		for _, s := range stages {
+			st.Requests.Succeeded += s.Requests.Succeeded
+			st.Requests.Failed += s.Requests.Failed
+		}
+		for _, f := range aggregated() {
+			var vals []float64
+			for _, s := range stages {
+				m := s.Metrics
+				if p := *f.ptr(&m); p != nil {
+					vals = append(vals, *p)
+				}
+			}
+			if len(vals) == 0 {
+				continue
+			}
+			mean, sd := meanStddev(vals)
+			*f.ptr(&st.Metrics) = f64(mean)
+			if len(vals) > 1 {
+				st.Spread[f.name] = sd
+			}
+		}
+		dropEmptyDists(&st.Latency)
+		out.Stages = append(out.Stages, st)
+	}
+	return out, nil
+}
+
+func meanStddev(v []float64) (float64, float64) {
+	sum := 0.0
+	for _, x := range v {
+		sum += x
+	}
+	mean := sum / float64(len(v))
+	if len(v) < 2 {
+		return mean, 0
+	}
+	ss := 0.0
+	for _, x := range v {
+		ss += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(ss / float64(len(v)-1))
+}
+
+func dropEmptyDists(l *Latency) {
+	for _, d := range []**Dist{&l.TTFT, &l.TPOT, &l.ITL, &l.NTPOT, &l.E2E} {
+		if *d != nil && (*d).Mean == nil && (*d).P50 == nil && (*d).P90 == nil && (*d).P99 == nil {
+			*d = nil
+		}
+	}
+}
+
+// commonSource names an aggregate by what its folders share (the run folder, usually).
+func commonSource(group []*Report) string {
+	prefix := group[0].Source
+	for _, r := range group[1:] {
+		for !strings.HasPrefix(r.Source, prefix) {
+			prefix = prefix[:len(prefix)-1]
+		}
+	}
+	return strings.TrimRight(prefix, "/_-") + fmt.Sprintf(" (%d repeats)", len(group))
+}
