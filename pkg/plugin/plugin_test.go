@@ -95,7 +95,8 @@ func TestShownPresetRunsFromStdin(t *testing.T) {
 	strip := func(s string) string { // run ids differ between the two runs
 		return runIDPattern(s)
 	}
-	presetLabel := regexp.MustCompile(`(?m)^ *llmdbench.io/preset: wide-ep\n`)
+	// Only the preset's name differs: as a label, and in the results metadata.
+	presetLabel := regexp.MustCompile(`(?m)^ *(llmdbench.io/preset: wide-ep|"preset": "wide-ep",)\n`)
 	if strip(fromFile) != presetLabel.ReplaceAllString(strip(fromPreset), "") {
 		t.Errorf("file and preset render differently\n--- file\n%s\n--- preset\n%s", fromFile, fromPreset)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -69,9 +70,11 @@ func (a *resultsAccess) list(ctx context.Context, acc *cluster.Access) ([]runsta
 
 // ResultsOptions holds the flags of `results` (the listing).
 type ResultsOptions struct {
-	access resultsAccess
-	RunID  string
-	Output string
+	access   resultsAccess
+	RunID    string
+	Output   string
+	Selector []string
+	selector map[string]string
 	genericiooptions.IOStreams
 }
 
@@ -106,11 +109,16 @@ func NewCmdResults(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 			if err := validateOutput(o.Output); err != nil {
 				return err
 			}
+			var err error
+			if o.selector, err = parseSelector(o.Selector); err != nil {
+				return err
+			}
 			return o.Run(cmd.Context())
 		},
 	}
 	o.access.addFlags(cmd)
 	cmd.Flags().StringVar(&o.RunID, "run", "", "Only the folders of this run")
+	cmd.Flags().StringArrayVar(&o.Selector, "label", nil, "Only folders whose run has this label KEY=VALUE (run --label; repeatable)")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml")
 	_ = cmd.RegisterFlagCompletionFunc("run", completeRuns(f))
 	cmd.AddCommand(NewCmdResultsShow(f, streams), NewCmdResultsCompare(f, streams), NewCmdResultsPlot(f, streams))
@@ -131,7 +139,7 @@ func (o *ResultsOptions) Run(ctx context.Context) error {
 	}
 	var shown []runstate.ResultFolder
 	for _, f := range folders {
-		if o.RunID == "" || f.Run == o.RunID {
+		if (o.RunID == "" || f.Run == o.RunID) && (len(o.selector) == 0 || (f.Metadata != nil && f.Metadata.Matches(o.selector))) {
 			shown = append(shown, f)
 		}
 	}
@@ -146,9 +154,16 @@ func (o *ResultsOptions) Run(ctx context.Context) error {
 		return err
 	}
 	w := printers.GetNewTabWriter(o.Out)
-	fmt.Fprintln(w, "NAME\tHARNESS\tRUN\tWORKLOAD\tSTACK\tSTARTED\tSIZE\tPER-REQUEST\tVERDICT")
+	fmt.Fprintln(w, "NAME\tHARNESS\tRUN\tWORKLOAD\tSTACK\tSTARTED\tSIZE\tPER-REQUEST\tVERDICT\tLABELS")
 	for _, f := range shown {
-		started, verdict := duration.HumanDuration(time.Since(f.Modified))+" ago", "-"
+		started, verdict, labels := duration.HumanDuration(time.Since(f.Modified))+" ago", "-", "-"
+		if m := f.Metadata; m != nil {
+			// The metadata outlives the run folder (delete removes that, never results).
+			started, verdict = duration.HumanDuration(time.Since(m.StartedAt()))+" ago", m.Verdict
+			if len(m.Labels) > 0 {
+				labels = formatLabels(m.Labels)
+			}
+		}
 		if f.Status != nil {
 			if !f.Status.StartedAt.IsZero() {
 				started = duration.HumanDuration(time.Since(f.Status.StartedAt)) + " ago"
@@ -168,10 +183,22 @@ func (o *ResultsOptions) Run(ctx context.Context) error {
 		if f.PerRequestBytes > 0 {
 			pr = humanBytes(f.PerRequestBytes)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Name, dash(f.Harness), dash(f.Run), dash(f.Workload), dash(f.Stack),
-			started, humanBytes(f.KiB*1024), pr, verdict)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Name, dash(f.Harness), dash(f.Run), dash(f.Workload), dash(f.Stack),
+			started, humanBytes(f.KiB*1024), pr, verdict, labels)
 	}
 	return w.Flush()
+}
+
+func formatLabels(l map[string]string) string {
+	keys := make([]string, 0, len(l))
+	for k := range l {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		keys[i] = k + "=" + l[k]
+	}
+	return strings.Join(keys, ",")
 }
 
 func dash(s string) string {

@@ -5,8 +5,6 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -17,13 +15,13 @@ import (
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/results"
-	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 )
 
 // ResultsCompareOptions holds the flags of `results compare`.
 type ResultsCompareOptions struct {
 	show      ResultsShowOptions
-	Labels    []string
+	Names     []string
+	Workload  string
 	Stat      string
 	Threshold float64
 	Output    string
@@ -35,22 +33,29 @@ func NewCmdResultsCompare(f cmdutil.Factory, streams genericiooptions.IOStreams)
 	o := &ResultsCompareOptions{Stat: "p50", Threshold: 5, IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "compare A B [C...]",
-		Short: "Compare result folders stage by stage, against the first",
+		Short: "Compare result folders or runs stage by stage, against the first",
 		Long: templates.LongDesc(`
-			Compare result folders (local, or names on the PVC) side by side. Stages are matched by
-			requested rate, else concurrency, else stage number. Each metric shows its change
-			against the first folder in percent, marked better or worse when the change exceeds
-			--threshold (noise below it is not marked).`),
+			Compare result folders or runs (local, or names and run IDs on the PVC) side by side.
+			Stages are matched by requested rate, else concurrency, else stage number. Each metric
+			shows its change against the first in percent, marked better or worse when the change
+			exceeds the noise: with repeats on both sides (run --repeat), the two standard
+			deviations together; otherwise --threshold.`),
 		Example: templates.Examples(`
 			# Yesterday's run against today's, on p90 latencies
-			kubectl llmdbench results compare ./old ./new --percentile p90 --label before --label after`),
+			kubectl llmdbench results compare ./old ./new --percentile p90 --name before --name after
+
+			# Two runs of the same workload with repeats: only changes beyond their spread are marked
+			kubectl llmdbench results compare 1795740000-ab12 1795790000-cd34 --workload sanity_random -n llm-d`),
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := validateOutput(o.Output, "csv"); err != nil {
 				return err
 			}
-			if len(o.Labels) > 0 && len(o.Labels) != len(args) {
-				return fmt.Errorf("%d --label for %d folders: give one per folder, or none", len(o.Labels), len(args))
+			if len(o.Names) > 0 && len(o.Names) != len(args) {
+				return fmt.Errorf("%d --name for %d folders: give one per folder, or none", len(o.Names), len(args))
+			}
+			if err := o.show.complete(); err != nil {
+				return err
 			}
 			if o.Threshold < 0 {
 				return fmt.Errorf("--threshold must be 0 or more")
@@ -58,8 +63,9 @@ func NewCmdResultsCompare(f cmdutil.Factory, streams genericiooptions.IOStreams)
 			return o.Run(cmd.Context(), f, args)
 		},
 	}
-	o.show.access.addFlags(cmd)
-	cmd.Flags().StringArrayVar(&o.Labels, "label", nil, "Label of each folder, in order (default: the folder names)")
+	o.show.addFlags(cmd)
+	cmd.Flags().StringArrayVar(&o.Names, "name", nil, "Name of each folder or run, in order (default: run and workload, else the folder name)")
+	cmd.Flags().StringVar(&o.Workload, "workload", "", "The workload to compare when the runs hold several")
 	cmd.Flags().StringVar(&o.Stat, "percentile", o.Stat, "Latency statistic: mean, p50, p90 or p99")
 	cmd.Flags().Float64Var(&o.Threshold, "threshold", o.Threshold, "Changes smaller than this many percent are noise")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json, yaml or csv")
@@ -69,12 +75,21 @@ func NewCmdResultsCompare(f cmdutil.Factory, streams genericiooptions.IOStreams)
 // Run compares.
 func (o *ResultsCompareOptions) Run(ctx context.Context, f cmdutil.Factory, args []string) error {
 	o.show.IOStreams = o.IOStreams
-	reports, labels, err := o.show.readAll(ctx, f, args)
+	groups, names, err := o.show.readGroups(ctx, f, args, o.Names, o.Workload)
 	if err != nil {
 		return err
 	}
-	if len(o.Labels) > 0 {
-		labels = o.Labels
+	var reports []*results.Report
+	var labels []string
+	for i, g := range groups {
+		if len(g) > 1 {
+			var ws []string
+			for _, r := range g {
+				ws = append(ws, r.Metadata.Workload)
+			}
+			return fmt.Errorf("%s holds workloads %s: choose one with --workload", args[i], strings.Join(ws, ", "))
+		}
+		reports, labels = append(reports, g[0]), append(labels, names[i][0])
 	}
 	c, err := results.Compare(reports, labels, results.CompareOptions{Stat: o.Stat, Threshold: o.Threshold})
 	if err != nil {
@@ -89,32 +104,44 @@ func (o *ResultsCompareOptions) Run(ctx context.Context, f cmdutil.Factory, args
 	return printStructured(o.Out, o.Output, c)
 }
 
-// readAll reads folders (local or on the PVC) and names them.
-func (o *ResultsShowOptions) readAll(ctx context.Context, f cmdutil.Factory, targets []string) ([]*results.Report, []string, error) {
-	var reports []*results.Report
-	var labels []string
-	for _, t := range targets {
-		o.Target = t
-		dir, err := o.resolve(ctx, f)
+// readGroups reads targets and averages repeats: one report per workload of each target, named by
+// names[i] when given (with the workload appended when a target holds several).
+func (o *ResultsShowOptions) readGroups(ctx context.Context, f cmdutil.Factory, targets, names []string, workload string) ([][]*results.Report, [][]string, error) {
+	var all [][]*results.Report
+	var labels [][]string
+	for i, t := range targets {
+		reports, err := o.readTarget(ctx, f, t)
 		if err != nil {
 			return nil, nil, err
 		}
-		r, err := results.ReadDir(dir)
-		if err != nil {
-			return nil, nil, err
+		var groups []*results.Report
+		var groupLabels []string
+		for _, g := range results.Repeats(reports) {
+			r, err := results.Aggregate(g)
+			if err != nil {
+				return nil, nil, err
+			}
+			if workload != "" && (r.Metadata == nil || r.Metadata.Workload != workload) {
+				continue
+			}
+			groups = append(groups, r)
+			groupLabels = append(groupLabels, r.Name())
 		}
-		if o.PerRequest {
-			path := filepath.Join(dir, runstate.PerRequestFile)
-			if _, err := os.Stat(path); err != nil {
-				fmt.Fprintf(o.ErrOut, "Warning: %s has no %s; its per-request charts are skipped\n", t, runstate.PerRequestFile)
-			} else if r.PerRequest, err = results.AnalyzePerRequestFile(path, o.slos); err != nil {
-				return nil, nil, fmt.Errorf("--per-request: %w", err)
+		if len(groups) == 0 {
+			return nil, nil, fmt.Errorf("%s has no workload %q", t, workload)
+		}
+		if len(names) > 0 {
+			for j := range groupLabels {
+				groupLabels[j] = names[i]
+				if len(groups) > 1 {
+					groupLabels[j] += " " + groups[j].Metadata.Workload
+				}
 			}
 		}
-		reports = append(reports, r)
-		labels = append(labels, filepath.Base(filepath.Clean(t)))
+		all = append(all, groups)
+		labels = append(labels, groupLabels)
 	}
-	return reports, labels, nil
+	return all, labels, nil
 }
 
 func printComparison(out io.Writer, c *results.Comparison) error {

@@ -18,7 +18,7 @@ type ResultsPlotOptions struct {
 	show   ResultsShowOptions
 	Out    string
 	Stat   string
-	Labels []string
+	Names  []string
 	Output string
 	genericiooptions.IOStreams
 }
@@ -35,11 +35,17 @@ func NewCmdResultsPlot(f cmdutil.Factory, streams genericiooptions.IOStreams) *c
 			are overlaid, one labelled series each, so runs can be compared on one chart.`),
 		Example: templates.Examples(`
 			# Two runs on one set of charts, at p90
-			kubectl llmdbench results plot ./old ./new --label before --label after --percentile p90 --out ./charts`),
+			kubectl llmdbench results plot ./old ./new --name before --name after --percentile p90 --out ./charts
+
+			# Every workload of a run (repeats averaged), one series each
+			kubectl llmdbench results plot ./llmdbench-results/1795740000-ab12`),
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(o.Labels) > 0 && len(o.Labels) != len(args) {
-				return fmt.Errorf("%d --label for %d folders: give one per folder, or none", len(o.Labels), len(args))
+			if len(o.Names) > 0 && len(o.Names) != len(args) {
+				return fmt.Errorf("%d --name for %d folders: give one per folder, or none", len(o.Names), len(args))
+			}
+			if err := o.show.complete(); err != nil {
+				return err
 			}
 			switch o.Stat {
 			case "mean", "p50", "p90", "p99":
@@ -52,10 +58,10 @@ func NewCmdResultsPlot(f cmdutil.Factory, streams genericiooptions.IOStreams) *c
 			return o.Run(cmd.Context(), f, args)
 		},
 	}
-	o.show.access.addFlags(cmd)
+	o.show.addFlags(cmd)
 	cmd.Flags().StringVar(&o.Out, "out", o.Out, "Folder for the PNG files")
 	cmd.Flags().StringVar(&o.Stat, "percentile", o.Stat, "Latency statistic: mean, p50, p90 or p99")
-	cmd.Flags().StringArrayVar(&o.Labels, "label", nil, "Series label of each folder, in order (default: the folder names)")
+	cmd.Flags().StringArrayVar(&o.Names, "name", nil, "Series name of each folder or run, in order (default: run and workload, else the folder name)")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "List the charts as json or yaml")
 	cmd.Flags().BoolVar(&o.show.PerRequest, "per-request", false, "Also draw TTFT and request-latency CDFs from each folder's per-request file")
 	return cmd
@@ -64,16 +70,15 @@ func NewCmdResultsPlot(f cmdutil.Factory, streams genericiooptions.IOStreams) *c
 // Run draws.
 func (o *ResultsPlotOptions) Run(ctx context.Context, f cmdutil.Factory, args []string) error {
 	o.show.IOStreams = o.IOStreams
-	reports, labels, err := o.show.readAll(ctx, f, args)
+	groups, names, err := o.show.readGroups(ctx, f, args, o.Names, "")
 	if err != nil {
 		return err
 	}
-	if len(o.Labels) > 0 {
-		labels = o.Labels
-	}
-	runs := make([]plot.Run, len(reports))
-	for i := range reports {
-		runs[i] = plot.Run{Label: labels[i], Report: reports[i]}
+	var runs []plot.Run
+	for i, g := range groups {
+		for j, r := range g {
+			runs = append(runs, plot.Run{Label: names[i][j], Report: r})
+		}
 	}
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return err

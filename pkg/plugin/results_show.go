@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +17,8 @@ import (
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/util/templates"
 
+	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/results"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/transfer"
@@ -29,37 +32,46 @@ type ResultsShowOptions struct {
 	PerRequest bool
 	SLO        string
 	slos       results.SLOs
+	// Selector keeps only folders whose run carries these labels (--label KEY=VALUE).
+	Selector []string
+	selector map[string]string
 	// CacheDir keeps result folders fetched from the PVC.
 	CacheDir string
 	genericiooptions.IOStreams
 }
 
-// NewCmdResultsShow builds `kubectl llmdbench results show DIR|NAME`.
+// NewCmdResultsShow builds `kubectl llmdbench results show DIR|NAME|RUN`.
 func NewCmdResultsShow(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &ResultsShowOptions{IOStreams: streams}
 	cmd := &cobra.Command{
-		Use:   "show (DIR | NAME)",
-		Short: "Show a result folder's numbers per stage, from any harness",
+		Use:   "show (DIR | NAME | RUN)",
+		Short: "Show a result folder's numbers per stage, from any harness; a run's repeats as mean and spread",
 		Long: templates.LongDesc(`
 			Show a result folder per stage: requested and achieved rate (or concurrency), requests,
 			TTFT, TPOT, ITL, NTPOT and end-to-end latency (mean/p50/p90/p99, ms in the table, seconds
 			in json/yaml/csv), and throughput. Reads inference-perf's files, benchmark reports v0.1
 			and v0.2, GuideLLM and vLLM benchmark JSON. A NAME from 'kubectl llmdbench results' is
-			fetched from the PVC (without the per-request file) and kept in a local cache.`),
+			fetched from the PVC (without the per-request file) and kept in a local cache.
+
+			Given a run (its ID, or a local folder holding its result folders), every workload is
+			shown once: repeats (run --repeat) are averaged stage by stage, with each number's
+			standard deviation across them.`),
 		Example: templates.Examples(`
 			# A local folder
 			kubectl llmdbench results show ./llmdbench-results/1795740000-ab12/inference-perf_1795740000-ab12_sanity_random_pd
 
 			# A folder on the PVC, as JSON
-			kubectl llmdbench results show inference-perf_1795740000-ab12_sanity_random_pd -n llm-d -o json`),
+			kubectl llmdbench results show inference-perf_1795740000-ab12_sanity_random_pd -n llm-d -o json
+
+			# Every workload of a run, repeats averaged
+			kubectl llmdbench results show 1795740000-ab12 -n llm-d`),
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Target = args[0]
 			if err := validateOutput(o.Output, "csv"); err != nil {
 				return err
 			}
-			var err error
-			if o.slos, err = results.ParseSLOs(o.SLO); err != nil {
+			if err := o.complete(); err != nil {
 				return err
 			}
 			if len(o.slos) > 0 && !o.PerRequest {
@@ -68,87 +80,232 @@ func NewCmdResultsShow(f cmdutil.Factory, streams genericiooptions.IOStreams) *c
 			return o.Run(cmd.Context(), f)
 		},
 	}
-	o.access.addFlags(cmd)
+	o.addFlags(cmd)
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json, yaml or csv")
 	cmd.Flags().BoolVar(&o.PerRequest, "per-request", false, "Recompute the distributions exactly from "+runstate.PerRequestFile+" (streamed)")
 	cmd.Flags().StringVar(&o.SLO, "slo", "", "Goodput SLOs with --per-request, e.g. ttft=500ms,tpot=50ms[,itl=…,ntpot=…,e2e=…]")
 	return cmd
 }
 
-// resolve returns the local folder of the target: itself, or a copy fetched from the PVC.
-func (o *ResultsShowOptions) resolve(ctx context.Context, f cmdutil.Factory) (string, error) {
-	if st, err := os.Stat(o.Target); err == nil && st.IsDir() {
-		return o.Target, nil
+func (o *ResultsShowOptions) addFlags(cmd *cobra.Command) {
+	o.access.addFlags(cmd)
+	cmd.Flags().StringArrayVar(&o.Selector, "label", nil, "Only folders whose run has this label KEY=VALUE (run --label; repeatable)")
+}
+
+// complete parses the flags shared by show, compare and plot (no I/O).
+func (o *ResultsShowOptions) complete() error {
+	var err error
+	if o.slos, err = results.ParseSLOs(o.SLO); err != nil {
+		return err
 	}
-	if strings.ContainsAny(o.Target, `/\`) {
-		return "", fmt.Errorf("%s is not a result folder", o.Target)
+	o.selector, err = parseSelector(o.Selector)
+	return err
+}
+
+func parseSelector(pairs []string) (map[string]string, error) {
+	sel := map[string]string{}
+	for _, p := range pairs {
+		k, v, ok := splitPair(p, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--label %q: expected KEY=VALUE", p)
+		}
+		sel[k] = v
 	}
-	return o.fetch(ctx, f)
+	return sel, nil
 }
 
 // Run reads and prints.
 func (o *ResultsShowOptions) Run(ctx context.Context, f cmdutil.Factory) error {
-	dir, err := o.resolve(ctx, f)
+	reports, err := o.readTarget(ctx, f, o.Target)
 	if err != nil {
 		return err
 	}
-	r, err := results.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	if o.PerRequest {
-		if r.PerRequest, err = results.AnalyzePerRequestFile(filepath.Join(dir, runstate.PerRequestFile), o.slos); err != nil {
-			return fmt.Errorf("--per-request: %w", err)
+	var shown []*results.Report
+	for _, group := range results.Repeats(reports) {
+		r, err := results.Aggregate(group)
+		if err != nil {
+			return err
 		}
+		shown = append(shown, r)
 	}
 	switch o.Output {
 	case "":
-		return printReport(o.Out, r)
+		for i, r := range shown {
+			if i > 0 {
+				fmt.Fprintln(o.Out)
+			}
+			if err := printReport(o.Out, r); err != nil {
+				return err
+			}
+		}
+		return nil
 	case "csv":
-		return printReportCSV(o.Out, r)
+		for _, r := range shown {
+			if err := printReportCSV(o.Out, r); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	return printStructured(o.Out, o.Output, r)
+	if len(shown) == 1 {
+		return printStructured(o.Out, o.Output, shown[0])
+	}
+	return printStructured(o.Out, o.Output, shown)
 }
 
-// fetch copies a result folder from the PVC into the local cache, once.
-func (o *ResultsShowOptions) fetch(ctx context.Context, f cmdutil.Factory) (string, error) {
+// readTarget reads every result folder a target names: a local result folder, a local folder of
+// result folders (a fetched run), a run ID or a folder name on the PVC (fetched into the cache).
+// Folders not matching --label are left out.
+func (o *ResultsShowOptions) readTarget(ctx context.Context, f cmdutil.Factory, target string) ([]*results.Report, error) {
+	dirs, err := o.resolveTarget(ctx, f, target)
+	if err != nil {
+		return nil, err
+	}
+	var reports []*results.Report
+	for _, dir := range dirs {
+		r, err := results.ReadDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		if len(o.selector) > 0 && (r.Metadata == nil || !r.Metadata.Matches(o.selector)) {
+			continue
+		}
+		if o.PerRequest {
+			path := filepath.Join(dir, runstate.PerRequestFile)
+			if _, err := os.Stat(path); err != nil {
+				fmt.Fprintf(o.ErrOut, "Warning: %s has no %s; its per-request numbers are skipped\n", dir, runstate.PerRequestFile)
+			} else if r.PerRequest, err = results.AnalyzePerRequestFile(path, o.slos); err != nil {
+				return nil, fmt.Errorf("--per-request: %w", err)
+			}
+		}
+		reports = append(reports, r)
+	}
+	if len(reports) == 0 {
+		return nil, fmt.Errorf("%s: no result folder matches --label %s", target, strings.Join(o.Selector, ","))
+	}
+	return reports, nil
+}
+
+func (o *ResultsShowOptions) resolveTarget(ctx context.Context, f cmdutil.Factory, target string) ([]string, error) {
+	if dirExists(target) {
+		if _, err := results.ReadDir(target); err == nil || !errors.Is(err, results.ErrNoResults) {
+			return []string{target}, err
+		}
+		// A folder of result folders: a run fetched by 'run' or 'cp'.
+		entries, err := os.ReadDir(target)
+		if err != nil {
+			return nil, err
+		}
+		var dirs []string
+		for _, e := range entries {
+			sub := filepath.Join(target, e.Name())
+			if !e.IsDir() {
+				continue
+			}
+			if _, err := results.ReadDir(sub); err == nil {
+				dirs = append(dirs, sub)
+			}
+		}
+		if len(dirs) == 0 {
+			return nil, fmt.Errorf("%s holds no result folder", target)
+		}
+		return dirs, nil
+	}
+	if strings.ContainsAny(target, `/\`) {
+		return nil, fmt.Errorf("%s is not a result folder", target)
+	}
+	return o.fetch(ctx, f, target)
+}
+
+// fetch copies a result folder, or every folder of a run, from the PVC into the local cache and
+// returns their local paths. Folders already cached are not fetched again.
+func (o *ResultsShowOptions) fetch(ctx context.Context, f cmdutil.Factory, target string) ([]string, error) {
 	cache := o.CacheDir
 	if cache == "" {
 		base, err := os.UserCacheDir()
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		cache = filepath.Join(base, "kubectl-llmdbench", "results")
 	}
-	dir := filepath.Join(cache, o.Target)
-	if _, err := os.Stat(filepath.Join(dir, runstate.PerRequestFile)); err == nil || (!o.PerRequest && dirExists(dir)) {
-		return dir, nil
+	cached := func(name string) bool {
+		dir := filepath.Join(cache, name)
+		return fileExists(filepath.Join(dir, runstate.PerRequestFile)) || (!o.PerRequest && dirExists(dir))
+	}
+	isRun := launcher.IsRunID(target)
+	if !isRun && cached(target) {
+		return []string{filepath.Join(cache, target)}, nil
 	}
 	if err := o.access.complete(f); err != nil {
-		return "", err
+		return nil, err
 	}
 	warn := func(m string) { fmt.Fprintf(o.ErrOut, "Warning: %s\n", m) }
-	acc, err := o.access.open(ctx, "", warn)
+	pvc := ""
+	if isRun {
+		if r, err := cluster.GetRun(ctx, o.access.Client, o.access.namespace, target); err == nil {
+			pvc = r.PVC
+		}
+	}
+	acc, err := o.access.open(ctx, pvc, warn)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	defer closeAccess(ctx, acc, warn)
-	if err := os.MkdirAll(cache, 0o755); err != nil {
-		return "", err
+	names := []string{target}
+	if isRun {
+		folders, err := o.access.list(ctx, acc)
+		if err != nil {
+			return nil, err
+		}
+		names = nil
+		for _, fl := range folders {
+			if fl.Run == target {
+				names = append(names, fl.Name)
+			}
+		}
+		if len(names) == 0 {
+			return nil, fmt.Errorf("run %s has no result folder on the PVC ('kubectl llmdbench results' lists them)", target)
+		}
 	}
-	tmp, err := os.MkdirTemp(cache, ".fetch-")
-	if err != nil {
-		return "", err
+	var missing []string
+	for _, n := range names {
+		if !cached(n) {
+			missing = append(missing, n)
+		}
 	}
-	defer os.RemoveAll(tmp)
-	if _, err := fetchResults(ctx, o.access.Executor, acc.Pod, []string{o.Target}, tmp, o.PerRequest, 3, transfer.ExtractOptions{}, false, o.IOStreams); err != nil {
-		return "", fmt.Errorf("%w ('kubectl llmdbench results' lists the names on the PVC)", err)
+	if len(missing) > 0 {
+		if err := os.MkdirAll(cache, 0o755); err != nil {
+			return nil, err
+		}
+		tmp, err := os.MkdirTemp(cache, ".fetch-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		if _, err := fetchResults(ctx, o.access.Executor, acc.Pod, missing, tmp, o.PerRequest, 3, transfer.ExtractOptions{}, false, o.IOStreams); err != nil {
+			return nil, fmt.Errorf("%w ('kubectl llmdbench results' lists the names on the PVC)", err)
+		}
+		// Renamed into place only when complete, so the cache never holds half a folder.
+		for _, n := range missing {
+			dir := filepath.Join(cache, n)
+			if err := os.RemoveAll(dir); err != nil {
+				return nil, err
+			}
+			if err := os.Rename(filepath.Join(tmp, n), dir); err != nil {
+				return nil, err
+			}
+		}
 	}
-	// Renamed into place only when complete, so the cache never holds half a folder.
-	if err := os.RemoveAll(dir); err != nil {
-		return "", err
+	dirs := make([]string, len(names))
+	for i, n := range names {
+		dirs[i] = filepath.Join(cache, n)
 	}
-	return dir, os.Rename(filepath.Join(tmp, o.Target), dir)
+	return dirs, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 func dirExists(p string) bool {
@@ -203,6 +360,11 @@ func printReport(out io.Writer, r *results.Report) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
+	if r.Repeats > 1 {
+		if err := printSpread(out, r); err != nil {
+			return err
+		}
+	}
 	if pr := r.PerRequest; pr != nil && pr.Goodput != nil {
 		fmt.Fprintf(out, "Goodput: %d of %d requests (%.1f%%) met every SLO; %.3f good requests/s\n",
 			pr.Goodput.Good, pr.Goodput.Total, 100*pr.Goodput.Share, pr.Goodput.RatePerS)
@@ -211,6 +373,33 @@ func printReport(out io.Writer, r *results.Report) error {
 		fmt.Fprintf(out, "TPOT: %s. ITL: %s.\n", t, r.Definitions["itl"])
 	}
 	return nil
+}
+
+// printSpread shows how much each stage's numbers varied across repeats (sample standard
+// deviation, and as a share of the mean).
+func printSpread(out io.Writer, r *results.Report) error {
+	fmt.Fprintf(out, "Means of %d repeats above; their spread (standard deviation across repeats):\n", r.Repeats)
+	w := printers.GetNewTabWriter(out)
+	fmt.Fprintln(w, "STAGE\tREPEATS\tTTFT p50\tTPOT p50\tITL p50\tE2E p50\tREQ/S\tOUT TOK/S")
+	cell := func(st results.Stage, key string, mean *float64, scale float64, unit string) string {
+		sd, ok := st.Spread[key]
+		if !ok || mean == nil {
+			return "-"
+		}
+		rel := ""
+		if *mean != 0 {
+			rel = fmt.Sprintf(" (%.1f%%)", 100*sd / *mean)
+		}
+		return fmt.Sprintf("±%.*f%s%s", 1, sd*scale, unit, rel)
+	}
+	p50 := func(d *results.Dist) *float64 { return d.Get("p50") }
+	for _, st := range r.Stages {
+		fmt.Fprintf(w, "%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", st.Stage, st.Repeats,
+			cell(st, "ttft_p50", p50(st.Latency.TTFT), 1000, "ms"), cell(st, "tpot_p50", p50(st.Latency.TPOT), 1000, "ms"),
+			cell(st, "itl_p50", p50(st.Latency.ITL), 1000, "ms"), cell(st, "e2e_p50", p50(st.Latency.E2E), 1000, "ms"),
+			cell(st, "requests_per_sec", st.Throughput.RequestsPerSec, 1, ""), cell(st, "output_tokens_per_sec", st.Throughput.OutputTokensPerSec, 1, ""))
+	}
+	return w.Flush()
 }
 
 func printReportCSV(out io.Writer, r *results.Report) error {

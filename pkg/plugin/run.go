@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
@@ -58,6 +59,10 @@ type RunOptions struct {
 
 	// Version is the plugin's, for the native harness image.
 	Version string
+
+	Repeat      int
+	Description string
+	Labels      []string
 
 	// Resolved by Complete.
 	launcher      launcher.Launcher
@@ -136,6 +141,9 @@ func newCmdRun(f cmdutil.Factory, o *RunOptions) *cobra.Command {
 	fl.BoolVar(&o.source.Sweep.Poisson, "poisson", false, "Poisson arrivals for --rates instead of constant spacing")
 	fl.IntSliceVar(&o.source.Sweep.Concurrency, "concurrency", nil, "Replace every workload's load with one stage per concurrency level, e.g. 50,100,200")
 	fl.IntVar(&o.source.Sweep.RequestsPerStage, "requests-per-stage", 0, "Requests in each --concurrency stage (default 10 per concurrent slot)")
+	fl.IntVar(&o.Repeat, "repeat", 1, "Run every workload this many times (experiment IDs end in _run<i>); 'results show RUN' reports mean and spread")
+	fl.StringVar(&o.Description, "description", "", "Description kept with the results (beats description.text)")
+	fl.StringArrayVar(&o.Labels, "label", nil, "Label KEY=VALUE kept with the results, for 'results --label' filters (repeatable)")
 	fl.IntVar(&o.Parallelism, "parallelism", 1, "Launcher pods running the workloads at once; the offered load multiplies (beats harness.parallelism)")
 	fl.StringVar(&o.CPU, "cpu", o.CPU, "CPU request and limit of each launcher pod")
 	fl.StringVar(&o.Memory, "memory", o.Memory, "Memory request and limit of each launcher pod")
@@ -276,6 +284,15 @@ func (o *RunOptions) Validate() error {
 	}
 	if err := o.source.Sweep.Validate(); err != nil {
 		return err
+	}
+	if o.Repeat < 1 {
+		return fmt.Errorf("--repeat %d: it must be 1 or more", o.Repeat)
+	}
+	for _, l := range o.Labels {
+		k, v, ok := splitPair(l, "=")
+		if !ok || validation.IsQualifiedName(k) != nil || validation.IsValidLabelValue(v) != nil {
+			return fmt.Errorf("--label %q: expected KEY=VALUE with a Kubernetes label key and value", l)
+		}
 	}
 	switch {
 	case o.source.Overrides.Parallelism != nil && *o.source.Overrides.Parallelism < 1:
@@ -446,7 +463,16 @@ func (o *RunOptions) plan(ctx context.Context) (launcher.Spec, error) {
 	if cfg.Harness.Name == config.HarnessNative {
 		o.nativeDefaults(cfg)
 	}
-	return launcher.Spec{Config: cfg, RunID: runID, Preset: o.source.Preset, Launcher: o.launcher, PVC: o.pvc}, nil
+	if o.Description != "" {
+		cfg.Description.Text = o.Description
+	}
+	labels := map[string]string{}
+	for _, l := range o.Labels {
+		k, v, _ := splitPair(l, "=")
+		labels[k] = v
+	}
+	return launcher.Spec{Config: cfg, RunID: runID, Preset: o.source.Preset, Launcher: o.launcher, PVC: o.pvc,
+		Repeat: o.Repeat, Labels: labels, Version: o.Version}, nil
 }
 
 func (o *RunOptions) warn(msg string) { fmt.Fprintf(o.ErrOut, "Warning: %s\n", msg) }

@@ -11,6 +11,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +24,7 @@ import (
 	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/loadgen"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/results"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 	"github.com/llmdbench/kubectl-llmdbench/test/e2e/framework"
 )
 
@@ -227,16 +230,7 @@ func TestInjectedFailuresAreCountedWithReasons(t *testing.T) {
 func TestRunWithTheNativeHarness(t *testing.T) {
 	const gateway = "infra-inference-scheduling-inference-gateway"
 	sim := simulator(t, "127.0.0.3:80", "--time-to-first-token", "50ms", "--inter-token-latency", "10ms")
-	plugin, err := framework.PluginBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(plugin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	framework.WriteFile(t, cl.OverlayDir(), "usr/local/bin/"+launcher.NativeExecutable, data, 0o755)
-
+	installPlugin(t)
 	ns := cl.Namespace(t)
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{
@@ -300,4 +294,140 @@ func TestRunWithTheNativeHarness(t *testing.T) {
 	if n := metric(m, "vllm:request_success_total"); int(n) != total {
 		t.Errorf("the simulator served %v requests, the report counts %d", n, total)
 	}
+}
+
+// A 3-rate sweep with --repeat 2 over the preset's two workloads: four result folders (three
+// stages each) with metadata; results show aggregates the repeats; compare against a second run
+// on a slower stack marks TTFT and nothing that only moved within the spread.
+func TestSweepRepeatsMetadataAndCompare(t *testing.T) {
+	const gateway = "infra-inference-scheduling-inference-gateway"
+	fast := simulator(t, "127.0.0.5:80", "--time-to-first-token", "40ms", "--inter-token-latency", "10ms")
+	_ = simulator(t, "127.0.0.6:80", "--time-to-first-token", "80ms", "--inter-token-latency", "10ms")
+	installPlugin(t)
+	ns := cl.Namespace(t)
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        gateway,
+			Labels:      map[string]string{cluster.GatewayNameLabel: gateway},
+			Annotations: map[string]string{"localcluster.llmdbench.io/address": "127.0.0.5"},
+		},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}},
+	}
+	ctx := context.Background()
+	if _, err := cl.Client.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	run := func(label string) string {
+		t.Helper()
+		r := cl.Plugin(t, "", 5*time.Minute, "run", "--preset", "inference-scheduling", "-n", ns, "--pvc", "results", "--create-pvc",
+			"--harness", "llmdbench", "--rates", "2,4,6", "--stage-duration", "2s", "--repeat", "2",
+			"--label", "sut="+label, "--description", "stack "+label, "--no-fetch")
+		if r.Code != 0 || !strings.Contains(r.Stderr+r.Stdout, "4 of 4 workload(s) succeeded") {
+			t.Fatalf("run exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+		}
+		m := regexp.MustCompile(`run ([0-9]{10}-[0-9a-f]{4})`).FindStringSubmatch(r.Stderr + r.Stdout)
+		if m == nil {
+			t.Fatalf("no run id in\n%s", r.Stderr)
+		}
+		return m[1]
+	}
+	first := run("fast")
+
+	// Four folders, each saying what produced it.
+	r := cl.Plugin(t, "", time.Minute, "results", "-n", ns, "--run", first, "-o", "json")
+	var folders []runstate.ResultFolder
+	if err := json.Unmarshal([]byte(r.Stdout), &folders); err != nil || len(folders) != 4 {
+		t.Fatalf("listing: %v, %d folders\n%s", err, len(folders), r.Stderr)
+	}
+	hashes := map[string]string{}
+	for _, f := range folders {
+		m := f.Metadata
+		if m == nil {
+			t.Fatalf("%s has no metadata", f.Name)
+		}
+		if m.Run != first || m.Harness != loadgen.Tool || m.Preset != "inference-scheduling" || m.Model != model ||
+			m.Labels["sut"] != "fast" || m.Description != "stack fast" || m.Verdict != "succeeded" || m.Repeats != 2 ||
+			(m.Repeat != 1 && m.Repeat != 2) || m.Finished < m.Started || !strings.Contains(m.Config, "rate: 6") ||
+			!strings.HasSuffix(f.Name, "_run"+strconv.Itoa(m.Repeat)+"_"+m.Stack) {
+			t.Errorf("%s: metadata %+v", f.Name, m)
+		}
+		// Repeats of a workload ran the same resolved profile.
+		if h, ok := hashes[m.Workload]; ok && h != m.ConfigHash {
+			t.Errorf("%s: config hash differs between repeats", f.Name)
+		}
+		hashes[m.Workload] = m.ConfigHash
+	}
+	if len(hashes) != 2 || hashes["sanity_random"] == hashes["shared_prefix_synthetic"] {
+		t.Errorf("config hashes %v", hashes)
+	}
+
+	// Switch the gateway to the slower stack and run again.
+	svc, _ = cl.Client.CoreV1().Services(ns).Get(ctx, gateway, metav1.GetOptions{})
+	svc.Annotations["localcluster.llmdbench.io/address"] = "127.0.0.6"
+	if _, err := cl.Client.CoreV1().Services(ns).Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	second := run("slow")
+	if r := cl.Plugin(t, "", time.Minute, "results", "-n", ns, "--label", "sut=slow", "-o", "json"); !strings.Contains(r.Stdout, second) || strings.Contains(r.Stdout, first+"_") {
+		t.Errorf("--label sut=slow lists other runs:\n%s", r.Stdout)
+	}
+
+	// show over a run: one aggregate per workload, three stages, each with its spread.
+	r = cl.Plugin(t, "", 2*time.Minute, "results", "show", first, "-n", ns, "-o", "json")
+	var shown []results.Report
+	if err := json.Unmarshal([]byte(r.Stdout), &shown); err != nil || len(shown) != 2 {
+		t.Fatalf("show %s: %v (%d reports)\n%s", first, err, len(shown), r.Stderr)
+	}
+	for _, rep := range shown {
+		if rep.Repeats != 2 || len(rep.Stages) != 3 {
+			t.Fatalf("%s: %d repeats, %d stages", rep.Source, rep.Repeats, len(rep.Stages))
+		}
+		for i, st := range rep.Stages {
+			if *st.RequestedRate != []float64{2, 4, 6}[i] || st.Repeats != 2 || st.Requests.Succeeded != int(2*2*(*st.RequestedRate)) {
+				t.Errorf("%s stage %d: rate %v, repeats %d, %+v", rep.Metadata.Workload, i, *st.RequestedRate, st.Repeats, st.Requests)
+			}
+			if _, ok := st.Spread["ttft_p50"]; !ok {
+				t.Errorf("%s stage %d has no spread", rep.Metadata.Workload, i)
+			}
+		}
+	}
+	text := cl.Plugin(t, "", time.Minute, "results", "show", first, "-n", ns)
+	if !strings.Contains(text.Stdout, "Means of 2 repeats") {
+		t.Errorf("table lacks the spread:\n%s", text.Stdout)
+	}
+
+	// compare: TTFT doubled beyond any spread; TPOT is the same stack's ITL and stays unmarked.
+	r = cl.Plugin(t, "", 2*time.Minute, "results", "compare", first, second, "--workload", "sanity_random", "-n", ns, "-o", "json")
+	var c results.Comparison
+	if err := json.Unmarshal([]byte(r.Stdout), &c); err != nil || len(c.Rows) != 3 {
+		t.Fatalf("compare: %v\n%s\n%s", err, r.Stdout, r.Stderr)
+	}
+	for _, row := range c.Rows {
+		ttft, tpot := row.Metrics["ttft_p50"], row.Metrics["tpot_p50"]
+		if ttft.Verdict[1] != "worse" || *ttft.DeltaPct[1] < 50 {
+			t.Errorf("rate %v: TTFT %v%% %q, want worse", row.Key, *ttft.DeltaPct[1], ttft.Verdict[1])
+		}
+		if tpot.Verdict[1] != "" {
+			t.Errorf("rate %v: TPOT changed %.2f%% with noise %.2f%% and was marked %q", row.Key, *tpot.DeltaPct[1], *tpot.NoisePct[1], tpot.Verdict[1])
+		}
+	}
+	if r := cl.Plugin(t, "", time.Minute, "results", "compare", first, second, "-n", ns); r.Code == 0 || !strings.Contains(r.Stderr, "choose one with --workload") {
+		t.Errorf("comparing two-workload runs without --workload: exit %d %s", r.Code, r.Stderr)
+	}
+	if m, err := fast.Metrics(); err != nil || metric(m, "vllm:request_success_total") == 0 {
+		t.Errorf("the first stack served nothing: %v", err)
+	}
+}
+
+func installPlugin(t *testing.T) {
+	t.Helper()
+	plugin, err := framework.PluginBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(plugin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	framework.WriteFile(t, cl.OverlayDir(), "usr/local/bin/"+launcher.NativeExecutable, data, 0o755)
 }
