@@ -334,3 +334,33 @@ func TestHelpSaysKubectlLlmdbench(t *testing.T) {
 		}
 	}
 }
+
+// --rates, --repeat and --label show up in what a dry run would create: the rewritten profiles,
+// one entry per repeat, and the metadata the script completes.
+func TestDryRunShowsSweepRepeatsAndMetadata(t *testing.T) {
+	out, _, err := execute(t, "", "run", "--preset", "inference-scheduling", "-n", "llm-d", "--pvc", "p", "--base-url", "http://10.1.1.1:80",
+		"--harness", "llmdbench", "--rates", "2,5", "--stage-duration", "20s", "--poisson", "--repeat", "2", "--label", "team=perf",
+		"--dry-run=client", "-o", "yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"type: poisson", "- {rate: 5, duration: 20}",
+		"llmdbench.io/workloads: sanity_random_run1,shared_prefix_synthetic_run1,sanity_random_run2,shared_prefix_synthetic_run2",
+		`"team": "perf"`, `"pluginVersion": "v1.2.3"`, `"repeats": 2`, "image: ghcr.io/llmdbench/kubectl-llmdbench:v1.2.3",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry run lacks %q", want)
+		}
+	}
+	for _, tc := range []struct{ flags, want string }{
+		{"--repeat 0", "--repeat 0: it must be 1 or more"},
+		{"--label nokey", `--label "nokey": expected KEY=VALUE`},
+		{"--concurrency 4 --stage-duration 5s", "--stage-duration applies to --rates"},
+	} {
+		args := append([]string{"run", "--preset", "pd", "-n", "x", "--pvc", "p", "--base-url", "http://a:80", "--dry-run=client"}, strings.Fields(tc.flags)...)
+		if _, _, err := execute(t, "", args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want %q", tc.flags, err, tc.want)
+		}
+	}
+}

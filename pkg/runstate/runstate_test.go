@@ -37,3 +37,27 @@ func TestParseStatus(t *testing.T) {
 		}
 	}
 }
+
+// The listing pairs folders with their status and metadata; a folder with broken metadata is still
+// listed.
+func TestParseResultsListWithMetadata(t *testing.T) {
+	out := markFolder + "12 1795754512 0 llmdbench_1795754512-4cc6_sanity_random_run2_stack-a\n" +
+		markFolder + "4 1795754512 0 llmdbench_1795754512-4cc6_other_stack-a\n" +
+		markMeta + "llmdbench_1795754512-4cc6_sanity_random_run2_stack-a\n" +
+		"{\n  \"run\": \"1795754512-4cc6\",\n  \"labels\": {\"sut\": \"a\"},\n  \"workload\": \"sanity_random\",\n  \"entry\": \"sanity_random_run2\",\n  \"repeat\": 2,\n  \"verdict\": \"succeeded\"\n}\n" +
+		markMeta + "llmdbench_1795754512-4cc6_other_stack-a\n{broken\n"
+	folders, err := ParseResultsList([]byte(out))
+	if err != nil || len(folders) != 2 {
+		t.Fatalf("%v, %d folders", err, len(folders))
+	}
+	m := folders[0].Metadata
+	if m == nil || m.Repeat != 2 || !m.Matches(map[string]string{"sut": "a"}) || m.Matches(map[string]string{"sut": "b"}) {
+		t.Fatalf("metadata %+v", m)
+	}
+	if folders[0].Workload != "sanity_random_run2" || folders[0].Stack != "stack-a" || folders[0].Run != "1795754512-4cc6" {
+		t.Errorf("names: %+v", folders[0])
+	}
+	if folders[1].Metadata != nil || m.Name() != "sanity_random run2" {
+		t.Errorf("broken metadata kept, or name %q", m.Name())
+	}
+}
