@@ -31,21 +31,28 @@ data:
 report: {request_lifecycle: {summary: true, per_stage: true, per_request: false}}
 EOF
 TIMEFORMAT='%U %S'
-cpu=$( { time "$root/bin/kubectl-llmdbench" loadgen --config "$work/profile.yaml" --output "$work/out" >"$work/stdout" 2>"$work/stderr"; } 2>&1 ) || {
-  cat "$work/stderr" >&2; exit 1; }
-python3 - "$work/out/stage_0_lifecycle_metrics.json" "$cpu" "$rate" <<'EOF'
+# The same load through the generator's event loop (the default) and through net/http, for the ratio.
+for transport in auto net-http; do
+  cpu=$( { time "$root/bin/kubectl-llmdbench" loadgen --config "$work/profile.yaml" --output "$work/$transport" \
+    --transport "$transport" >"$work/stdout" 2>"$work/stderr"; } 2>&1 ) || { cat "$work/stderr" >&2; exit 1; }
+  echo "$cpu" >"$work/$transport.cpu"
+done
+python3 - "$work" "$rate" <<'EOF2'
 import json, sys
-d = json.load(open(sys.argv[1]))
-user, sys_ = (float(x) for x in sys.argv[2].split())
-rate = float(sys.argv[3])
-load = d["load_summary"]
-n = load["count"]
-achieved, delay = load["achieved_rate"], load["schedule_delay"]
-cpu_per_k = (user + sys_) / n * 1000
-ok = d["successes"]["count"]
-print(f"requests                 {n} sent, {ok} succeeded, {d['failures']['count']} failed")
+work, rate = sys.argv[1], float(sys.argv[2])
+def load(t):
+    d = json.load(open(f"{work}/{t}/stage_0_lifecycle_metrics.json"))
+    user, sys_ = (float(x) for x in open(f"{work}/{t}.cpu").read().split())
+    return d, user, sys_, (user + sys_) / d["load_summary"]["count"] * 1000
+d, user, sys_, per_k = load("auto")
+_, nuser, nsys, nper_k = load("net-http")
+load_s = d["load_summary"]
+achieved, delay, n = load_s["achieved_rate"], load_s["schedule_delay"], load_s["count"]
+lat = d["successes"]["latency"]
+print(f"requests                 {n} sent, {d['successes']['count']} succeeded, {d['failures']['count']} failed")
 print(f"achieved rate            {achieved:.2f} req/s of {rate:g} ({100 * (achieved / rate - 1):+.2f}%; target within 1%)")
 print(f"schedule delay p50/p99   {delay['median'] * 1e3:.3f} / {delay['p99'] * 1e3:.3f} ms (target p99 < 2 ms; inference-perf publishes ~1.7-1.8 ms)")
-print(f"generator CPU            {user:.2f} s user + {sys_:.2f} s system = {cpu_per_k:.3f} CPU-s per 1,000 streamed requests (target <= 0.25)")
-print(f"TTFT / ITL mean          {d['successes']['latency']['time_to_first_token']['mean'] * 1e3:.1f} / {d['successes']['latency']['inter_token_latency']['mean'] * 1e3:.2f} ms (simulator: 50 / 10 ms)")
-EOF
+print(f"generator CPU            {user:.2f} s user + {sys_:.2f} s system = {per_k:.3f} CPU-s per 1,000 streamed requests (target <= 0.25)")
+print(f"  same load via net/http {nuser:.2f} s user + {nsys:.2f} s system = {nper_k:.3f} CPU-s per 1,000 ({nper_k / per_k:.2f}x the event loop)")
+print(f"TTFT / ITL mean          {lat['time_to_first_token']['mean'] * 1e3:.1f} / {lat['inter_token_latency']['mean'] * 1e3:.2f} ms (simulator: 50 / 10 ms)")
+EOF2

@@ -162,11 +162,7 @@ func httpError(status int, body []byte) *RequestError {
 // nanoseconds of CPU; only the final usage event (and an error event) is decoded.
 func (s *sender) readStream(body io.Reader, p prompt, rec *Record) error {
 	r := bufio.NewReaderSize(body, 16<<10)
-	key := textKey
-	if s.chat {
-		key = contentKey
-	}
-	chunks := 0
+	st := s.newStream()
 	for {
 		line, err := r.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
@@ -174,48 +170,71 @@ func (s *sender) readStream(body io.Reader, p prompt, rec *Record) error {
 			rest, rerr := r.ReadBytes('\n')
 			line, err = append(append([]byte{}, line...), rest...), rerr
 		}
-		now := s.clock()
-		if payload, ok := bytes.CutPrefix(bytes.TrimSpace(line), dataPrefix); ok {
-			payload = bytes.TrimSpace(payload)
-			switch {
-			case bytes.Equal(payload, doneMarker):
-				s.finish(p, rec, chunks)
-				return nil
-			case bytes.Contains(payload, usageKey):
-				var u struct {
-					Usage *usage `json:"usage"`
-				}
-				if json.Unmarshal(payload, &u) == nil && u.Usage != nil {
-					rec.ServerUsage = true
-					rec.InputTokens, rec.OutputTokens = u.Usage.PromptTokens, u.Usage.CompletionTokens
-					if u.Usage.PromptTokensDetails != nil {
-						rec.CachedTokens = u.Usage.PromptTokensDetails.CachedTokens
-					}
-				}
-			case bytes.HasPrefix(payload, errorEvent):
-				var ae apiError
-				if json.Unmarshal(payload, &ae) == nil && ae.Error != nil {
-					rec.Err = &RequestError{Status: http.StatusOK, Type: ae.Error.Type, Message: ae.Error.Message}
-					return nil
-				}
-			}
-			if text, ok := stringField(payload, key); ok && len(text) > 0 {
-				chunks++
-				rec.ChunkTimes = append(rec.ChunkTimes, now)
-				if s.keepBodies {
-					rec.Response = append(rec.Response, text...)
-				}
-			}
+		if s.onLine(line, s.clock(), &st, rec) {
+			s.finish(p, rec, st.chunks)
+			return nil
 		}
 		if err == io.EOF {
 			// Servers that omit [DONE] still end the stream cleanly.
-			s.finish(p, rec, chunks)
+			s.finish(p, rec, st.chunks)
 			return nil
 		}
 		if err != nil {
 			return err
 		}
 	}
+}
+
+// stream is the state of one SSE response.
+type stream struct {
+	key    []byte // the field that carries content: "text" or "content"
+	chunks int
+}
+
+func (s *sender) newStream() stream {
+	if s.chat {
+		return stream{key: contentKey}
+	}
+	return stream{key: textKey}
+}
+
+// onLine handles one SSE line that arrived at now; it reports true when the stream is over
+// ([DONE], or an error event).
+func (s *sender) onLine(line []byte, now float64, st *stream, rec *Record) bool {
+	payload, ok := bytes.CutPrefix(bytes.TrimSpace(line), dataPrefix)
+	if !ok {
+		return false
+	}
+	payload = bytes.TrimSpace(payload)
+	switch {
+	case bytes.Equal(payload, doneMarker):
+		return true
+	case bytes.Contains(payload, usageKey):
+		var u struct {
+			Usage *usage `json:"usage"`
+		}
+		if json.Unmarshal(payload, &u) == nil && u.Usage != nil {
+			rec.ServerUsage = true
+			rec.InputTokens, rec.OutputTokens = u.Usage.PromptTokens, u.Usage.CompletionTokens
+			if u.Usage.PromptTokensDetails != nil {
+				rec.CachedTokens = u.Usage.PromptTokensDetails.CachedTokens
+			}
+		}
+	case bytes.HasPrefix(payload, errorEvent):
+		var ae apiError
+		if json.Unmarshal(payload, &ae) == nil && ae.Error != nil {
+			rec.Err = &RequestError{Status: http.StatusOK, Type: ae.Error.Type, Message: ae.Error.Message}
+			return true
+		}
+	}
+	if text, ok := stringField(payload, st.key); ok && len(text) > 0 {
+		st.chunks++
+		rec.ChunkTimes = append(rec.ChunkTimes, now)
+		if s.keepBodies {
+			rec.Response = append(rec.Response, text...)
+		}
+	}
+	return false
 }
 
 func (s *sender) finish(p prompt, rec *Record, chunks int) {

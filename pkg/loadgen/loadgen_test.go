@@ -72,13 +72,22 @@ func sseServer(t *testing.T, ttft, itl time.Duration, fail int64) (*httptest.Ser
 	return srv, &n
 }
 
-func TestRunMeasuresAndWritesReadableFiles(t *testing.T) {
+// transports runs a test over the generator's event loop and over net/http.
+func transports(t *testing.T, test func(t *testing.T, o Options)) {
+	t.Run("evloop", func(t *testing.T) { test(t, Options{}) })
+	t.Run("net-http", func(t *testing.T) { test(t, Options{Client: newHTTPClient()}) })
+}
+
+func TestRunMeasuresAndWritesReadableFiles(t *testing.T) { transports(t, runMeasuresAndWrites) }
+
+func runMeasuresAndWrites(t *testing.T, o Options) {
 	srv, _ := sseServer(t, 30*time.Millisecond, 10*time.Millisecond, 10)
 	w, err := ParseWorkload(fmt.Appendf(nil, profile, srv.URL))
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Run(context.Background(), w, Options{KeepBodies: true})
+	o.KeepBodies = true
+	res, err := Run(context.Background(), w, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +222,9 @@ func readJSON(t *testing.T, path string, v any) {
 	}
 }
 
-func TestConcurrentLoadKeepsTheLevel(t *testing.T) {
+func TestConcurrentLoadKeepsTheLevel(t *testing.T) { transports(t, concurrentKeepsLevel) }
+
+func concurrentKeepsLevel(t *testing.T, o Options) {
 	var inflight, peak atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := inflight.Add(1)
@@ -233,7 +244,7 @@ data: {type: shared_prefix, shared_prefix: {num_groups: 2, num_prompts_per_group
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Run(context.Background(), w, Options{})
+	res, err := Run(context.Background(), w, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +257,9 @@ data: {type: shared_prefix, shared_prefix: {num_groups: 2, num_prompts_per_group
 	}
 }
 
-func TestChatStreamAndUnreachableServer(t *testing.T) {
+func TestChatStreamAndUnreachableServer(t *testing.T) { transports(t, chatStreamAndUnreachable) }
+
+func chatStreamAndUnreachable(t *testing.T, o Options) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v1/chat/completions" {
 			http.NotFound(w, r)
@@ -268,7 +281,7 @@ data: {type: random, input_distribution: {min: 3, max: 3, mean: 3}, output_distr
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Run(context.Background(), w, Options{})
+	res, err := Run(context.Background(), w, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +292,7 @@ data: {type: random, input_distribution: {min: 3, max: 3, mean: 3}, output_distr
 		}
 	}
 	srv.Close()
-	res, err = Run(context.Background(), w, Options{})
+	res, err = Run(context.Background(), w, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +303,9 @@ data: {type: random, input_distribution: {min: 3, max: 3, mean: 3}, output_distr
 	}
 }
 
-func TestCancelStopsSendingAndKeepsWhatFinished(t *testing.T) {
+func TestCancelStopsSendingAndKeepsWhatFinished(t *testing.T) { transports(t, cancelStops) }
+
+func cancelStops(t *testing.T, o Options) {
 	srv, sent := sseServer(t, 0, 0, 0)
 	w, err := ParseWorkload(fmt.Appendf(nil, profile, srv.URL))
 	if err != nil {
@@ -298,7 +313,7 @@ func TestCancelStopsSendingAndKeepsWhatFinished(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	res, err := Run(ctx, w, Options{})
+	res, err := Run(ctx, w, o)
 	if err == nil || len(res.Stages) != 1 {
 		t.Fatalf("err %v, %d stages", err, len(res.Stages))
 	}
@@ -311,7 +326,8 @@ func TestCancelStopsSendingAndKeepsWhatFinished(t *testing.T) {
 			t.Errorf("unexpected failure %+v", r.Err)
 		}
 	}
-	if n := len(res.Stages[0].Records); n < 3 || n > 10 || int64(ok) != sent.Load() {
+	// A request sent just before the cancel reaches the server and still counts as canceled.
+	if n := len(res.Stages[0].Records); n < 3 || n > 10 || int64(ok) > sent.Load() || sent.Load() > int64(n) || ok < n-1 {
 		t.Errorf("%d records (%d ok) after 0.3 s at 20/s, server saw %d", n, ok, sent.Load())
 	}
 }

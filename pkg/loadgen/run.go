@@ -21,8 +21,11 @@ type Options struct {
 	ProgressEvery time.Duration
 	// KeepBodies keeps request and response text for the per-request file.
 	KeepBodies bool
-	Client     *http.Client
-	Seed       int64
+	// NetHTTP sends through net/http (with Client, if set) instead of the generator's own event
+	// loop, which plain http:// endpoints use on Linux by default (see evloop).
+	NetHTTP bool
+	Client  *http.Client
+	Seed    int64
 }
 
 // Result is everything a run measured.
@@ -61,6 +64,7 @@ func Run(ctx context.Context, w *Workload, o Options) (*Result, error) {
 	if o.ProgressEvery == 0 {
 		o.ProgressEvery = 10 * time.Second
 	}
+	forceStd := o.NetHTTP || o.Client != nil
 	if o.Client == nil {
 		o.Client = newHTTPClient()
 	}
@@ -79,7 +83,17 @@ func Run(ctx context.Context, w *Workload, o Options) (*Result, error) {
 		clock:      func() float64 { return time.Since(epoch).Seconds() },
 		timeout:    time.Duration(w.Load.RequestTimeout * float64(time.Second)),
 	}
-	g := &generator{w: w, o: o, s: s, src: newPromptSource(w, seed), rng: newRNG(seed)}
+	g := &generator{w: w, o: o, s: s, src: newPromptSource(w, seed), rng: newRNG(seed), send: s.send}
+	if !forceStd {
+		ev, err := newEvloop(ctx, s, s.url, s.headers)
+		if err != nil {
+			return nil, err
+		}
+		if ev != nil {
+			defer ev.close()
+			g.send = ev.send
+		}
+	}
 	res := &Result{Workload: w, Started: epoch}
 	var err error
 	for i, st := range w.Load.Stages {
@@ -130,11 +144,12 @@ func requestHeaders(w *Workload) http.Header {
 }
 
 type generator struct {
-	w   *Workload
-	o   Options
-	s   *sender
-	src *promptSource
-	rng *rand.Rand
+	w    *Workload
+	o    Options
+	s    *sender
+	src  *promptSource
+	rng  *rand.Rand
+	send func(context.Context, prompt, *Record)
 }
 
 // schedule returns each request's send time, seconds after the stage starts.
@@ -166,7 +181,7 @@ func (g *generator) stage(ctx context.Context, index int, st Stage) (StageResult
 	sr.Records = make([]Record, total)
 	stop := g.progress(index, total, &done, &failed)
 	one := func(rec *Record, p prompt) {
-		g.s.send(ctx, p, rec)
+		g.send(ctx, p, rec)
 		if rec.Err != nil {
 			failed.Add(1)
 		}

@@ -34,6 +34,7 @@ type LoadgenOptions struct {
 	Seed             int64
 	MaxFailedPercent float64
 	ProgressEvery    time.Duration
+	Transport        string
 
 	namespace   string
 	version     string
@@ -94,6 +95,7 @@ func NewCmdLoadgen(f cmdutil.Factory, streams genericiooptions.IOStreams, versio
 	fl.Int64Var(&o.Seed, "seed", 0, "Seed for prompt generation and Poisson arrivals (default load.base_seed, else 0)")
 	fl.Float64Var(&o.MaxFailedPercent, "max-failed-percent", o.MaxFailedPercent, "Exit non-zero when more than this percentage of requests failed")
 	fl.DurationVar(&o.ProgressEvery, "progress-every", o.ProgressEvery, "How often to print a progress line")
+	fl.StringVar(&o.Transport, "transport", "auto", "HTTP transport: auto (the generator's own event loop for http:// on Linux, else net/http) or net-http")
 	_ = cmd.RegisterFlagCompletionFunc("preset", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return preset.Names(), cobra.ShellCompDirectiveNoFileComp
 	})
@@ -135,6 +137,8 @@ func (o *LoadgenOptions) Validate() error {
 		return fmt.Errorf("--max-failed-percent %g: use 0 to 100", o.MaxFailedPercent)
 	case o.ProgressEvery <= 0:
 		return fmt.Errorf("--progress-every must be positive")
+	case o.Transport != "auto" && o.Transport != "net-http":
+		return fmt.Errorf("--transport %q: use auto or net-http", o.Transport)
 	}
 	if o.BaseURL != "" {
 		if err := config.ValidateBaseURL(o.BaseURL); err != nil {
@@ -198,6 +202,7 @@ func (o *LoadgenOptions) Run(ctx context.Context) error {
 	fmt.Fprintf(o.ErrOut, "sending to %s (model %s, %s load, %d stage(s))\n", w.Server.BaseURL, w.Server.ModelName, w.Load.Type, len(w.Load.Stages))
 	res, runErr := loadgen.Run(ctx, w, loadgen.Options{
 		Progress: o.ErrOut, ProgressEvery: o.ProgressEvery, KeepBodies: w.Report.RequestLifecycle.PerRequest, Seed: o.Seed,
+		NetHTTP: o.Transport == "net-http",
 	})
 	if res == nil {
 		return runErr
