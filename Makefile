@@ -5,6 +5,7 @@
 #   make install     install the plugin into $(GOBIN) (or $(GOPATH)/bin) so kubectl finds it
 #   make localcluster / make sim / make e2e   build the local control plane / the simulator / run only the e2e tests
 #   make dist krew-manifest verify-krew   release archives, plugins.yaml, and krew's own proof
+#   make image / verify-image             the native harness image (docker-save archive) and its proof
 
 SHELL := /usr/bin/env bash
 GO ?= go
@@ -24,7 +25,7 @@ demo:
 demo-down:
 	hack/demo.sh down
 
-.PHONY: all demo demo-down build install test unit lint e2e localcluster sim deps dist krew-manifest verify-krew clean
+.PHONY: all demo demo-down build install test unit lint e2e localcluster sim deps dist krew-manifest verify-krew image verify-image clean
 
 all: build
 
@@ -73,7 +74,14 @@ verify-krew: dist
 	  $$(hack/tools/build.sh)/release manifest .krew.yaml dist $(VERSION) $$manifest && \
 	  hack/verify-krew.sh $$manifest; rc=$$?; rm -f $$manifest; exit $$rc
 
-test: lint unit e2e verify-krew
+# The native harness image as a `docker save` archive (no container engine needed), and its proof.
+image:
+	@hack/image.sh
+
+verify-image:
+	@hack/verify-image.sh $$(hack/image.sh)
+
+test: lint unit e2e verify-krew verify-image
 
 clean:
 	rm -rf bin dist .localcluster

@@ -5,6 +5,7 @@
 //	                                             the sha256 of the archives in DIST; every platform
 //	                                             must match exactly one archive and vice versa
 //	release serve DIR                            serve DIR on loopback, print the URL, until killed
+//	release image BINARY BUSYBOX TAG ARCH OUT    the native harness image as a `docker save` archive
 package main
 
 import (
@@ -37,8 +38,10 @@ func main() {
 		err = renderManifest(os.Args[2], os.Args[3], os.Args[4], os.Args[5])
 	case len(os.Args) == 3 && os.Args[1] == "serve":
 		err = serve(os.Args[2])
+	case len(os.Args) == 7 && os.Args[1] == "image":
+		err = buildImage(os.Args[2], os.Args[3], os.Args[4], os.Args[5], os.Args[6])
 	default:
-		err = fmt.Errorf("usage: release pack OUT FILE... | manifest TEMPLATE DIST VERSION OUT | serve DIR")
+		err = fmt.Errorf("usage: release pack OUT FILE... | manifest TEMPLATE DIST VERSION OUT | serve DIR | image BINARY BUSYBOX TAG ARCH OUT")
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "release:", err)
