@@ -111,6 +111,9 @@ func Charts(runs []Run, dir string, o Options) ([]Chart, error) {
 		if series == 0 {
 			continue // nothing to draw (e.g. a run without streaming has no TTFT)
 		}
+		// From zero, with headroom for the legend rows at the top so it never covers a point.
+		p.Y.Min = 0
+		p.Y.Max *= 1 + 0.09*float64(series)
 		path := filepath.Join(dir, sp.file)
 		if err := p.Save(o.Width, o.Height, path); err != nil {
 			return nil, fmt.Errorf("writing %s: %w", path, err)
