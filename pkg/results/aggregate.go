@@ -3,7 +3,6 @@ package results
 import (
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 )
 
@@ -87,27 +86,19 @@ func Aggregate(group []*Report) (*Report, error) {
 	if len(group) == 1 {
 		return group[0], nil
 	}
-	_, keyOf := stageKey(group)
-	byKey := map[float64][]*Stage{}
-	var keys []float64
-	for _, r := range group {
-		for j := range r.Stages {
-			k, _ := keyOf(r.Stages[j])
-			k = math.Round(k*1000) / 1000
-			if byKey[k] == nil {
-				keys = append(keys, k)
-			}
-			byKey[k] = append(byKey[k], &r.Stages[j])
-		}
-	}
-	sort.Float64s(keys)
+	_, keys, matched := matchStages(group)
 	first := group[0]
 	out := &Report{
 		Source: commonSource(group), Format: first.Format, Harness: first.Harness, Model: first.Model,
 		Definitions: first.Definitions, Metadata: first.Metadata, Repeats: len(group),
 	}
 	for _, k := range keys {
-		stages := byKey[k]
+		var stages []*Stage
+		for _, s := range matched[k] {
+			if s != nil {
+				stages = append(stages, s)
+			}
+		}
 		st := Stage{Stage: stages[0].Stage, Repeats: len(stages), Spread: map[string]float64{}}
 		st.RequestedRate, st.Concurrency = stages[0].RequestedRate, stages[0].Concurrency
 		for _, s := range stages {

@@ -88,6 +88,28 @@ func stageKey(reports []*Report) (string, func(Stage) (float64, bool)) {
 	return "stage", func(s Stage) (float64, bool) { return float64(s.Stage), true }
 }
 
+// matchStages lines up the stages of reports by key (requested rate, else concurrency, else stage
+// number; rounded to 3 decimals since tools write 31.4 as 31.400000000000002): for every key in
+// ascending order, each report's stage at that key or nil.
+func matchStages(reports []*Report) (string, []float64, map[float64][]*Stage) {
+	keyName, keyOf := stageKey(reports)
+	byKey := map[float64][]*Stage{}
+	var keys []float64
+	for i, r := range reports {
+		for j := range r.Stages {
+			k, _ := keyOf(r.Stages[j])
+			k = math.Round(k*1000) / 1000
+			if byKey[k] == nil {
+				byKey[k] = make([]*Stage, len(reports))
+				keys = append(keys, k)
+			}
+			byKey[k][i] = &r.Stages[j]
+		}
+	}
+	sort.Float64s(keys)
+	return keyName, keys, byKey
+}
+
 // Compare matches the stages of runs by requested rate (or concurrency, or stage number) and
 // reports every metric with its change against the first run. Requested rates are matched after
 // rounding to 3 decimals, since tools write 31.4 as 31.400000000000002.
@@ -103,22 +125,8 @@ func Compare(reports []*Report, labels []string, o CompareOptions) (*Comparison,
 	default:
 		return nil, fmt.Errorf("--percentile %q: use mean, p50, p90 or p99", o.Stat)
 	}
-	keyName, keyOf := stageKey(reports)
+	keyName, keys, byKey := matchStages(reports)
 	c := &Comparison{Labels: labels, Key: keyName, Stat: o.Stat}
-	byKey := map[float64][]*Stage{}
-	var keys []float64
-	for i, r := range reports {
-		for j := range r.Stages {
-			k, _ := keyOf(r.Stages[j])
-			k = math.Round(k*1000) / 1000
-			if byKey[k] == nil {
-				byKey[k] = make([]*Stage, len(reports))
-				keys = append(keys, k)
-			}
-			byKey[k][i] = &r.Stages[j]
-		}
-	}
-	sort.Float64s(keys)
 	for _, k := range keys {
 		row := ComparisonRow{Key: k, Metrics: map[string]MetricCompared{}}
 		stages := byKey[k]

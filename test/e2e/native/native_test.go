@@ -34,7 +34,27 @@ func TestMain(m *testing.M) {
 	os.Exit(framework.Main(m, &cl))
 }
 
-const model = "Qwen/Qwen3-0.6B"
+const (
+	model   = "Qwen/Qwen3-0.6B"
+	gateway = "infra-inference-scheduling-inference-gateway" // the preset's
+)
+
+// gatewayService creates the preset's gateway Service, served on a loopback address of the local
+// cluster (where a simulator listens on port 80).
+func gatewayService(t *testing.T, ns, address string) {
+	t.Helper()
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        gateway,
+			Labels:      map[string]string{cluster.GatewayNameLabel: gateway},
+			Annotations: map[string]string{"localcluster.llmdbench.io/address": address},
+		},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}},
+	}
+	if _, err := cl.Client.CoreV1().Services(ns).Create(context.Background(), svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
 
 func simulator(t *testing.T, addr string, flags ...string) *framework.Simulator {
 	t.Helper()
@@ -228,21 +248,10 @@ func TestInjectedFailuresAreCountedWithReasons(t *testing.T) {
 // Service (served by the simulator), the preset's workload rewritten by --rates, the verdict,
 // the fetched files and results show.
 func TestRunWithTheNativeHarness(t *testing.T) {
-	const gateway = "infra-inference-scheduling-inference-gateway"
 	sim := simulator(t, "127.0.0.3:80", "--time-to-first-token", "50ms", "--inter-token-latency", "10ms")
 	installPlugin(t)
 	ns := cl.Namespace(t)
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:        gateway,
-			Labels:      map[string]string{cluster.GatewayNameLabel: gateway},
-			Annotations: map[string]string{"localcluster.llmdbench.io/address": "127.0.0.3"},
-		},
-		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}},
-	}
-	if _, err := cl.Client.CoreV1().Services(ns).Create(context.Background(), svc, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	gatewayService(t, ns, "127.0.0.3")
 	cmd := cl.PluginCmd(t, "", "run", "--preset", "inference-scheduling", "-n", ns, "--pvc", "results", "--create-pvc",
 		"--harness", "llmdbench", "--workload", "sanity_random", "--rates", "4,8", "--stage-duration", "3s")
 	out, err := cmd.CombinedOutput()
@@ -300,23 +309,12 @@ func TestRunWithTheNativeHarness(t *testing.T) {
 // stages each) with metadata; results show aggregates the repeats; compare against a second run
 // on a slower stack marks TTFT and nothing that only moved within the spread.
 func TestSweepRepeatsMetadataAndCompare(t *testing.T) {
-	const gateway = "infra-inference-scheduling-inference-gateway"
 	fast := simulator(t, "127.0.0.5:80", "--time-to-first-token", "40ms", "--inter-token-latency", "10ms")
 	_ = simulator(t, "127.0.0.6:80", "--time-to-first-token", "80ms", "--inter-token-latency", "10ms")
 	installPlugin(t)
 	ns := cl.Namespace(t)
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:        gateway,
-			Labels:      map[string]string{cluster.GatewayNameLabel: gateway},
-			Annotations: map[string]string{"localcluster.llmdbench.io/address": "127.0.0.5"},
-		},
-		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}},
-	}
+	gatewayService(t, ns, "127.0.0.5")
 	ctx := context.Background()
-	if _, err := cl.Client.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	run := func(label string) string {
 		t.Helper()
 		r := cl.Plugin(t, "", 5*time.Minute, "run", "--preset", "inference-scheduling", "-n", ns, "--pvc", "results", "--create-pvc",
@@ -362,7 +360,7 @@ func TestSweepRepeatsMetadataAndCompare(t *testing.T) {
 	}
 
 	// Switch the gateway to the slower stack and run again.
-	svc, _ = cl.Client.CoreV1().Services(ns).Get(ctx, gateway, metav1.GetOptions{})
+	svc, _ := cl.Client.CoreV1().Services(ns).Get(ctx, gateway, metav1.GetOptions{})
 	svc.Annotations["localcluster.llmdbench.io/address"] = "127.0.0.6"
 	if _, err := cl.Client.CoreV1().Services(ns).Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
