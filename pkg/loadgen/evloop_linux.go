@@ -85,6 +85,8 @@ const (
 	evReadBuffer = 64 << 10
 	pollInterval = 2 * time.Millisecond
 	connectLimit = 10 * time.Second
+	// loopWaitMillis bounds one wait of the loop for events (see rawEpollWait).
+	loopWaitMillis = 5
 )
 
 // newEvloop starts the event loop for w's endpoint, or returns nil when the endpoint needs
@@ -139,9 +141,25 @@ func newEvloop(ctx context.Context, s *sender, rawURL string, headers http.Heade
 		return nil, err
 	}
 	ev.interval = pollInterval
+	if !receiveTimestamps(ev.family) {
+		ev.interval = 0 // no receive timestamps: read on arrival instead
+	}
 	ev.realBase, ev.monoBase = time.Now().UnixNano(), s.clock()
+	// The loop keeps a P of its own (see rawEpollWait); one more keeps the rest of the program
+	// (the dispatcher above all) from waiting for it.
+	addProcs(1)
 	go ev.loop()
 	return ev, nil
+}
+
+// receiveTimestamps tells whether the kernel timestamps received data (SO_TIMESTAMPNS).
+func receiveTimestamps(family int) bool {
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer func() { _ = unix.Close(fd) }()
+	return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) == nil
 }
 
 // at converts a kernel receive timestamp to the run's clock.
@@ -157,6 +175,7 @@ func (ev *evloop) close() {
 	one := []byte{1, 0, 0, 0, 0, 0, 0, 0}
 	_, _ = unix.Write(ev.wake, one)
 	<-ev.stopped
+	addProcs(-1)
 	ev.mu.Lock()
 	for _, c := range ev.idle {
 		_ = unix.Close(c.fd)
@@ -227,9 +246,7 @@ func (ev *evloop) conn() (*evconn, bool, error) {
 		return nil, false, errors.New("too many open connections")
 	}
 	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) != nil {
-		ev.interval = 0 // no receive timestamps: read on arrival instead
-	}
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) // probed in newEvloop
 	if err := unix.Connect(fd, ev.sockaddr()); err != nil && err != unix.EINPROGRESS {
 		_ = unix.Close(fd)
 		return nil, false, err
@@ -282,7 +299,7 @@ func (ev *evloop) do(ctx context.Context, c *evconn, req *evreq) error {
 	c.out = append(c.out, "\r\n\r\n"...)
 	c.out = append(c.out, req.p.body...)
 	for len(c.out) > 0 {
-		n, err := unix.Write(c.fd, c.out)
+		n, err := rawWrite(c.fd, c.out)
 		if err == unix.EAGAIN {
 			break // the loop writes the rest when the socket drains
 		}
@@ -297,7 +314,7 @@ func (ev *evloop) do(ctx context.Context, c *evconn, req *evreq) error {
 		events |= unix.EPOLLOUT
 	}
 	ev.conns[c.fd].Store(c)
-	if err := unix.EpollCtl(ev.epfd, unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{Events: events, Fd: int32(c.fd)}); err != nil {
+	if err := rawEpollCtl(ev.epfd, unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{Events: events, Fd: int32(c.fd)}); err != nil {
 		ev.conns[c.fd].Store(nil)
 		_ = unix.Close(c.fd)
 		return err
@@ -331,17 +348,20 @@ func (ev *evloop) loop() {
 	defer close(ev.stopped)
 	events := make([]unix.EpollEvent, 256)
 	for !ev.closed.Load() {
-		n, err := unix.EpollWait(ev.epfd, events, -1)
+		n, err := rawEpollWait(ev.epfd, events, loopWaitMillis)
 		if err != nil {
 			if err == unix.EINTR {
 				continue
 			}
 			return
 		}
+		if n == 0 {
+			continue
+		}
 		if ev.interval > 0 && n < len(events) {
 			// Let the next pace's worth of segments arrive, then read them all in one pass.
-			sleepFor(ev.interval)
-			if more, err := unix.EpollWait(ev.epfd, events, 0); err == nil {
+			rawNanosleep(ev.interval)
+			if more, err := rawEpollPoll(ev.epfd, events); err == nil {
 				n = more
 			}
 		}
@@ -361,14 +381,14 @@ func (ev *evloop) loop() {
 // complete or the connection fails.
 func (ev *evloop) handle(c *evconn, events uint32) {
 	if len(c.out) > 0 && events&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) != 0 {
-		n, err := unix.Write(c.fd, c.out)
+		n, err := rawWrite(c.fd, c.out)
 		if err != nil && err != unix.EAGAIN {
 			ev.end(c, fmt.Errorf("write: %w", err), false)
 			return
 		}
 		c.out = c.out[max(n, 0):]
 		if len(c.out) == 0 {
-			_ = unix.EpollCtl(ev.epfd, unix.EPOLL_CTL_MOD, c.fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(c.fd)})
+			_ = rawEpollCtl(ev.epfd, unix.EPOLL_CTL_MOD, c.fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(c.fd)})
 		}
 	}
 	if events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) == 0 {
@@ -376,7 +396,7 @@ func (ev *evloop) handle(c *evconn, events uint32) {
 	}
 	var oob [64]byte
 	for {
-		n, oobn, _, _, err := unix.Recvmsg(c.fd, c.buf, oob[:], 0)
+		n, oobn, err := rawRecvmsg(c.fd, c.buf, oob[:])
 		now := ev.received(oob[:max(oobn, 0)])
 		if err == unix.EAGAIN {
 			return
@@ -428,7 +448,7 @@ func cmsgAlign(n int) int { return (n + 7) &^ 7 }
 // end finishes the request on c: the connection goes back to the idle pool when it can carry
 // another request, else it is closed.
 func (ev *evloop) end(c *evconn, err error, keep bool) {
-	_ = unix.EpollCtl(ev.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
+	_ = rawEpollCtl(ev.epfd, unix.EPOLL_CTL_DEL, c.fd, &unix.EpollEvent{})
 	ev.conns[c.fd].Store(nil)
 	req := c.req
 	req.result = err
