@@ -98,13 +98,11 @@ run="$(ls -t "$results" | head -1)"
 
 step "kubectl llmdbench results"
 kubectl llmdbench results -n "$ns" --run "$run"
-for folder in "$results/$run"/*/; do
-  step "kubectl llmdbench results show $folder"
-  kubectl llmdbench results show "$folder"
-done
+step "kubectl llmdbench results show $results/$run"
+kubectl llmdbench results show "$results/$run"
 
-step "kubectl llmdbench results plot"
-kubectl llmdbench results plot "$results/$run"/*/ --out "$dir/plots"
+step "kubectl llmdbench results plot $results/$run"
+kubectl llmdbench results plot "$results/$run" --out "$dir/plots"
 
 end=$(date +%s)
 cat >&2 <<EOF
