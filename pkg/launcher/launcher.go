@@ -123,29 +123,17 @@ func (s Spec) Entries() []Entry {
 	return out
 }
 
-// metadata is the static part of a workload's result metadata, rendered as JSON whose last line is
-// the closing brace (the script appends the fields known only at the end).
+// metadata is the static part of a workload's result metadata (runstate.RunInfo), rendered as JSON
+// whose last line is the closing brace: the script appends the fields known only at the end.
 func (s Spec) metadata(w config.Workload) (string, error) {
 	sum := sha256.Sum256(w.Profile)
-	m := runstate.Metadata{
+	out, err := json.MarshalIndent(runstate.RunInfo{
 		Run: s.RunID, Preset: s.Preset, Stack: s.Config.Endpoint.StackName, Model: s.Config.Endpoint.Model,
 		BaseURL: s.Config.Endpoint.BaseURL, Harness: s.Config.Harness.Name, Image: s.Config.Harness.Image,
 		PluginVersion: s.Version, Description: s.Config.Description.Text, Labels: s.Labels,
 		Parallelism: s.Config.Harness.Parallelism, Repeats: max(s.Repeat, 1),
 		ConfigHash: hex.EncodeToString(sum[:]), Config: string(w.Profile),
-	}
-	static := map[string]any{}
-	raw, err := json.Marshal(m)
-	if err != nil {
-		return "", err
-	}
-	if err := json.Unmarshal(raw, &static); err != nil {
-		return "", err
-	}
-	for _, k := range []string{"workload", "entry", "parallelIndex", "repeat", "started", "finished", "exitCode", "verdict"} {
-		delete(static, k)
-	}
-	out, err := json.MarshalIndent(static, "", "  ")
+	}, "", "  ")
 	return string(out), err
 }
 

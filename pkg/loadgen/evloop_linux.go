@@ -510,6 +510,7 @@ func (ev *evloop) parse(c *evconn, data []byte, now float64) (bool, error) {
 	}
 	// Chunked transfer coding: size line, data, CRLF; a zero size (and trailers) ends it.
 	c.in = append(c.in, data...)
+	front := c.in[:0] // the buffer's start, where the unparsed tail goes back
 	for {
 		if c.inChunk {
 			take := min(int64(len(c.in)), c.remaining)
@@ -553,8 +554,8 @@ func (ev *evloop) parse(c *evconn, data []byte, now float64) (bool, error) {
 		c.in = c.in[i+2:]
 		c.inChunk, c.remaining = true, size
 	}
-	// Keep the unparsed tail at the front of the buffer.
-	c.in = append(c.in[:0:0], c.in...)
+	// Move the unparsed tail to the front (an overlapping copy, no allocation per read).
+	c.in = append(front, c.in...)
 	return false, nil
 }
 

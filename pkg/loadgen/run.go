@@ -45,6 +45,19 @@ type StageResult struct {
 	Records  []Record
 }
 
+// Counts returns how many requests were sent and how many of them failed.
+func (r *Result) Counts() (sent, failed int) {
+	for _, s := range r.Stages {
+		for i := range s.Records {
+			sent++
+			if s.Records[i].Err != nil {
+				failed++
+			}
+		}
+	}
+	return sent, failed
+}
+
 // Records returns every record of every stage.
 func (r *Result) Records() []Record {
 	var all []Record

@@ -126,9 +126,10 @@ func (r Report) WantPerStage() bool {
 	return r.RequestLifecycle.PerStage == nil || *r.RequestLifecycle.PerStage
 }
 
-// ParseWorkload reads an inference-perf workload profile. Unknown sections (tokenizer, storage,
+// DecodeWorkload reads an inference-perf workload profile and fills inference-perf's defaults,
+// without validating it (overrides may still complete it). Unknown sections (tokenizer, storage,
 // metrics …) are ignored: they configure things the native generator does not need.
-func ParseWorkload(data []byte) (*Workload, error) {
+func DecodeWorkload(data []byte) (*Workload, error) {
 	var w Workload
 	if err := yaml.Unmarshal(data, &w); err != nil {
 		return nil, fmt.Errorf("workload is not valid YAML: %w", err)
@@ -139,7 +140,16 @@ func ParseWorkload(data []byte) (*Workload, error) {
 	if w.Load.Type == "" {
 		w.Load.Type = LoadConstant
 	}
-	return &w, w.Validate()
+	return &w, nil
+}
+
+// ParseWorkload decodes and validates a workload profile.
+func ParseWorkload(data []byte) (*Workload, error) {
+	w, err := DecodeWorkload(data)
+	if err != nil {
+		return nil, err
+	}
+	return w, w.Validate()
 }
 
 // IntervalSeconds is the pause between stages.

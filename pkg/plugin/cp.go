@@ -17,7 +17,6 @@ import (
 	"k8s.io/kubectl/pkg/util/term"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
-	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/transfer"
 )
@@ -95,32 +94,16 @@ func NewCmdCp(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comm
 // Run copies.
 func (o *CpOptions) Run(ctx context.Context) error {
 	warn := func(m string) { fmt.Fprintf(o.ErrOut, "Warning: %s\n", m) }
-	pvc := ""
-	if launcher.IsRunID(o.Source) {
-		if r, err := cluster.GetRun(ctx, o.access.Client, o.access.namespace, o.Source); err == nil {
-			pvc = r.PVC
-		}
-	}
-	acc, err := o.access.open(ctx, pvc, warn)
+	acc, folders, err := o.access.openTarget(ctx, o.Source, warn)
 	if err != nil {
 		return err
 	}
 	defer closeAccess(ctx, acc, warn)
-	folders, err := o.access.list(ctx, acc)
-	if err != nil {
-		return err
+	dirs := make([]string, len(folders))
+	for i, f := range folders {
+		dirs[i] = f.Name
 	}
-	var dirs []string
-	run := ""
-	for _, f := range folders {
-		if f.Name == o.Source || f.Run == o.Source {
-			dirs = append(dirs, f.Name)
-			run = f.Run
-		}
-	}
-	if len(dirs) == 0 {
-		return fmt.Errorf("no result folder or run %q on the PVC: 'kubectl llmdbench results' lists them", o.Source)
-	}
+	run := folders[0].Run
 	dest := o.Dest
 	if dest == "" {
 		dest = filepath.Join(DefaultResultsDir, run)

@@ -40,7 +40,6 @@ type LoadgenOptions struct {
 	version     string
 	description string
 	keywords    []string
-	workload    *loadgen.Workload
 	genericiooptions.IOStreams
 }
 
@@ -184,20 +183,22 @@ func (o *LoadgenOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w, err := loadgen.ParseWorkload(data)
-	if o.BaseURL != "" && w != nil {
-		// A profile whose own base_url is unusable is fine when --base-url replaces it.
-		w.SetBaseURL(o.BaseURL)
-		err = w.Validate()
-	}
+	w, err := loadgen.DecodeWorkload(data)
 	if err != nil {
 		return fmt.Errorf("workload: %w", err)
+	}
+	// The flags complete the profile before it is checked: its own base_url may be unusable here.
+	if o.BaseURL != "" {
+		w.SetBaseURL(o.BaseURL)
 	}
 	if o.Model != "" {
 		w.Server.ModelName = o.Model
 	}
 	if o.PerRequest {
 		w.Report.RequestLifecycle.PerRequest = true
+	}
+	if err := w.Validate(); err != nil {
+		return fmt.Errorf("workload: %w", err)
 	}
 	fmt.Fprintf(o.ErrOut, "sending to %s (model %s, %s load, %d stage(s))\n", w.Server.BaseURL, w.Server.ModelName, w.Load.Type, len(w.Load.Stages))
 	res, runErr := loadgen.Run(ctx, w, loadgen.Options{
@@ -224,13 +225,7 @@ func (o *LoadgenOptions) Run(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(o.ErrOut, "results in %s\n", o.Output)
-	total, failed := 0, 0
-	for _, r := range res.Records() {
-		total++
-		if r.Err != nil {
-			failed++
-		}
-	}
+	total, failed := res.Counts()
 	if total == 0 {
 		return errors.New("no request was sent")
 	}

@@ -16,6 +16,7 @@ import (
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 )
 
@@ -58,6 +59,38 @@ func closeAccess(ctx context.Context, acc *cluster.Access, warn func(string)) {
 	if err := acc.Close(cleanup); err != nil {
 		warn(fmt.Sprintf("could not remove reader pod %s: %v", acc.Pod.Name, err))
 	}
+}
+
+// openTarget opens the PVC holding target (a run's own claim when target is a run ID) and returns
+// the result folders target names: the folder itself, or every folder of the run. The caller
+// closes the access.
+func (a *resultsAccess) openTarget(ctx context.Context, target string, warn func(string)) (*cluster.Access, []runstate.ResultFolder, error) {
+	pvc := ""
+	if launcher.IsRunID(target) {
+		if r, err := cluster.GetRun(ctx, a.Client, a.namespace, target); err == nil {
+			pvc = r.PVC
+		}
+	}
+	acc, err := a.open(ctx, pvc, warn)
+	if err != nil {
+		return nil, nil, err
+	}
+	folders, err := a.list(ctx, acc)
+	if err != nil {
+		closeAccess(ctx, acc, warn)
+		return nil, nil, err
+	}
+	var matched []runstate.ResultFolder
+	for _, f := range folders {
+		if f.Name == target || f.Run == target {
+			matched = append(matched, f)
+		}
+	}
+	if len(matched) == 0 {
+		closeAccess(ctx, acc, warn)
+		return nil, nil, fmt.Errorf("no result folder or run %q on the PVC: 'kubectl llmdbench results' lists them", target)
+	}
+	return acc, matched, nil
 }
 
 func (a *resultsAccess) list(ctx context.Context, acc *cluster.Access) ([]runstate.ResultFolder, error) {

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -85,7 +86,7 @@ func (o *ResultsCompareOptions) Run(ctx context.Context, f cmdutil.Factory, args
 		if len(g) > 1 {
 			var ws []string
 			for _, r := range g {
-				ws = append(ws, r.Metadata.Workload)
+				ws = append(ws, workloadOf(r))
 			}
 			return fmt.Errorf("%s holds workloads %s: choose one with --workload", args[i], strings.Join(ws, ", "))
 		}
@@ -134,7 +135,7 @@ func (o *ResultsShowOptions) readGroups(ctx context.Context, f cmdutil.Factory, 
 			for j := range groupLabels {
 				groupLabels[j] = names[i]
 				if len(groups) > 1 {
-					groupLabels[j] += " " + groups[j].Metadata.Workload
+					groupLabels[j] += " " + workloadOf(groups[j])
 				}
 			}
 		}
@@ -142,6 +143,14 @@ func (o *ResultsShowOptions) readGroups(ctx context.Context, f cmdutil.Factory, 
 		labels = append(labels, groupLabels)
 	}
 	return all, labels, nil
+}
+
+// workloadOf names a report within its run: its workload, or its folder when it has no metadata.
+func workloadOf(r *results.Report) string {
+	if r.Metadata != nil {
+		return r.Metadata.Workload
+	}
+	return filepath.Base(r.Source)
 }
 
 func printComparison(out io.Writer, c *results.Comparison) error {

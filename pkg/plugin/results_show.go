@@ -17,7 +17,6 @@ import (
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/util/templates"
 
-	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/results"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
@@ -157,23 +156,37 @@ func (o *ResultsShowOptions) Run(ctx context.Context, f cmdutil.Factory) error {
 // result folders (a fetched run), a run ID or a folder name on the PVC (fetched into the cache).
 // Folders not matching --label are left out.
 func (o *ResultsShowOptions) readTarget(ctx context.Context, f cmdutil.Factory, target string) ([]*results.Report, error) {
-	dirs, err := o.resolveTarget(ctx, f, target)
+	var all []*results.Report
+	var err error
+	switch {
+	case dirExists(target):
+		all, err = readLocal(target)
+	case strings.ContainsAny(target, `/\`):
+		err = fmt.Errorf("%s is not a result folder", target)
+	default:
+		var dirs []string
+		if dirs, err = o.fetch(ctx, f, target); err == nil {
+			for _, dir := range dirs {
+				r, rerr := results.ReadDir(dir)
+				if rerr != nil {
+					return nil, rerr
+				}
+				all = append(all, r)
+			}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	var reports []*results.Report
-	for _, dir := range dirs {
-		r, err := results.ReadDir(dir)
-		if err != nil {
-			return nil, err
-		}
+	for _, r := range all {
 		if len(o.selector) > 0 && (r.Metadata == nil || !r.Metadata.Matches(o.selector)) {
 			continue
 		}
 		if o.PerRequest {
-			path := filepath.Join(dir, runstate.PerRequestFile)
+			path := filepath.Join(r.Source, runstate.PerRequestFile)
 			if _, err := os.Stat(path); err != nil {
-				fmt.Fprintf(o.ErrOut, "Warning: %s has no %s; its per-request numbers are skipped\n", dir, runstate.PerRequestFile)
+				fmt.Fprintf(o.ErrOut, "Warning: %s has no %s; its per-request numbers are skipped\n", r.Source, runstate.PerRequestFile)
 			} else if r.PerRequest, err = results.AnalyzePerRequestFile(path, o.slos); err != nil {
 				return nil, fmt.Errorf("--per-request: %w", err)
 			}
@@ -186,35 +199,33 @@ func (o *ResultsShowOptions) readTarget(ctx context.Context, f cmdutil.Factory, 
 	return reports, nil
 }
 
-func (o *ResultsShowOptions) resolveTarget(ctx context.Context, f cmdutil.Factory, target string) ([]string, error) {
-	if dirExists(target) {
-		if _, err := results.ReadDir(target); err == nil || !errors.Is(err, results.ErrNoResults) {
-			return []string{target}, err
-		}
-		// A folder of result folders: a run fetched by 'run' or 'cp'.
-		entries, err := os.ReadDir(target)
-		if err != nil {
-			return nil, err
-		}
-		var dirs []string
-		for _, e := range entries {
-			sub := filepath.Join(target, e.Name())
-			if !e.IsDir() {
-				continue
-			}
-			if _, err := results.ReadDir(sub); err == nil {
-				dirs = append(dirs, sub)
-			}
-		}
-		if len(dirs) == 0 {
-			return nil, fmt.Errorf("%s holds no result folder", target)
-		}
-		return dirs, nil
+// readLocal reads a local result folder, or every result folder inside a folder (a run fetched by
+// 'run' or 'cp').
+func readLocal(dir string) ([]*results.Report, error) {
+	r, err := results.ReadDir(dir)
+	if err == nil {
+		return []*results.Report{r}, nil
 	}
-	if strings.ContainsAny(target, `/\`) {
-		return nil, fmt.Errorf("%s is not a result folder", target)
+	if !errors.Is(err, results.ErrNoResults) {
+		return nil, err
 	}
-	return o.fetch(ctx, f, target)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var reports []*results.Report
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		if r, err := results.ReadDir(filepath.Join(dir, e.Name())); err == nil {
+			reports = append(reports, r)
+		}
+	}
+	if len(reports) == 0 {
+		return nil, fmt.Errorf("%s holds no result folder", dir)
+	}
+	return reports, nil
 }
 
 // fetch copies a result folder, or every folder of a run, from the PVC into the local cache and
@@ -232,73 +243,48 @@ func (o *ResultsShowOptions) fetch(ctx context.Context, f cmdutil.Factory, targe
 		dir := filepath.Join(cache, name)
 		return fileExists(filepath.Join(dir, runstate.PerRequestFile)) || (!o.PerRequest && dirExists(dir))
 	}
-	isRun := launcher.IsRunID(target)
-	if !isRun && cached(target) {
+	if !launcher.IsRunID(target) && cached(target) {
 		return []string{filepath.Join(cache, target)}, nil
 	}
 	if err := o.access.complete(f); err != nil {
 		return nil, err
 	}
 	warn := func(m string) { fmt.Fprintf(o.ErrOut, "Warning: %s\n", m) }
-	pvc := ""
-	if isRun {
-		if r, err := cluster.GetRun(ctx, o.access.Client, o.access.namespace, target); err == nil {
-			pvc = r.PVC
-		}
-	}
-	acc, err := o.access.open(ctx, pvc, warn)
+	acc, folders, err := o.access.openTarget(ctx, target, warn)
 	if err != nil {
 		return nil, err
 	}
 	defer closeAccess(ctx, acc, warn)
-	names := []string{target}
-	if isRun {
-		folders, err := o.access.list(ctx, acc)
-		if err != nil {
-			return nil, err
-		}
-		names = nil
-		for _, fl := range folders {
-			if fl.Run == target {
-				names = append(names, fl.Name)
-			}
-		}
-		if len(names) == 0 {
-			return nil, fmt.Errorf("run %s has no result folder on the PVC ('kubectl llmdbench results' lists them)", target)
+	var dirs, missing []string
+	for _, fl := range folders {
+		dirs = append(dirs, filepath.Join(cache, fl.Name))
+		if !cached(fl.Name) {
+			missing = append(missing, fl.Name)
 		}
 	}
-	var missing []string
-	for _, n := range names {
-		if !cached(n) {
-			missing = append(missing, n)
-		}
+	if len(missing) == 0 {
+		return dirs, nil
 	}
-	if len(missing) > 0 {
-		if err := os.MkdirAll(cache, 0o755); err != nil {
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(cache, ".fetch-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	if _, err := fetchResults(ctx, o.access.Executor, acc.Pod, missing, tmp, o.PerRequest, 3, transfer.ExtractOptions{}, false, o.IOStreams); err != nil {
+		return nil, err
+	}
+	// Renamed into place only when complete, so the cache never holds half a folder.
+	for _, n := range missing {
+		dir := filepath.Join(cache, n)
+		if err := os.RemoveAll(dir); err != nil {
 			return nil, err
 		}
-		tmp, err := os.MkdirTemp(cache, ".fetch-")
-		if err != nil {
+		if err := os.Rename(filepath.Join(tmp, n), dir); err != nil {
 			return nil, err
 		}
-		defer os.RemoveAll(tmp)
-		if _, err := fetchResults(ctx, o.access.Executor, acc.Pod, missing, tmp, o.PerRequest, 3, transfer.ExtractOptions{}, false, o.IOStreams); err != nil {
-			return nil, fmt.Errorf("%w ('kubectl llmdbench results' lists the names on the PVC)", err)
-		}
-		// Renamed into place only when complete, so the cache never holds half a folder.
-		for _, n := range missing {
-			dir := filepath.Join(cache, n)
-			if err := os.RemoveAll(dir); err != nil {
-				return nil, err
-			}
-			if err := os.Rename(filepath.Join(tmp, n), dir); err != nil {
-				return nil, err
-			}
-		}
-	}
-	dirs := make([]string, len(names))
-	for i, n := range names {
-		dirs[i] = filepath.Join(cache, n)
 	}
 	return dirs, nil
 }

@@ -8,7 +8,7 @@ import (
 )
 
 func repeat(run, workload string, r int, ttftP50 []float64) *Report {
-	rep := &Report{Source: "/x/" + run + "/" + workload + "_run", Metadata: &runstate.Metadata{Run: run, Workload: workload, Repeat: r}}
+	rep := &Report{Source: "/x/" + run + "/" + workload + "_run", Metadata: &runstate.Metadata{RunInfo: runstate.RunInfo{Run: run}, Workload: workload, Repeat: r}}
 	for i, v := range ttftP50 {
 		rate := float64(2 * (i + 1))
 		rep.Stages = append(rep.Stages, Stage{Stage: i, Metrics: Metrics{

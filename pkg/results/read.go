@@ -320,6 +320,15 @@ func statsDist(s obj) *Dist {
 	return s.dist(unitScale(s.str("units")))
 }
 
+// brLatency reads a benchmark report's latency block (the same keys in v0.1 and v0.2).
+func brLatency(lat obj) Latency {
+	return Latency{
+		TTFT: statsDist(lat.sub("time_to_first_token")), TPOT: statsDist(lat.sub("time_per_output_token")),
+		ITL: statsDist(lat.sub("inter_token_latency")), NTPOT: statsDist(lat.sub("normalized_time_per_output_token")),
+		E2E: statsDist(lat.sub("request_latency")),
+	}
+}
+
 func br02Stage(m obj, r *Report, index int) (Stage, error) {
 	if v := m.str("version"); !strings.HasPrefix(v, "0.2") {
 		return Stage{}, fmt.Errorf("version %q is not a benchmark report v0.2", v)
@@ -340,11 +349,7 @@ func br02Stage(m obj, r *Report, index int) (Stage, error) {
 		RequestedRate: load.num("rate_qps"),
 		Concurrency:   load.num("concurrency"),
 		Requests:      Requests{Succeeded: total - failures, Failed: failures},
-		Latency: Latency{
-			TTFT: statsDist(lat.sub("time_to_first_token")), TPOT: statsDist(lat.sub("time_per_output_token")),
-			ITL: statsDist(lat.sub("inter_token_latency")), NTPOT: statsDist(lat.sub("normalized_time_per_output_token")),
-			E2E: statsDist(lat.sub("request_latency")),
-		},
+		Latency:       brLatency(lat),
 		Throughput: Throughput{
 			RequestsPerSec: tp.num("request_rate", "mean"), InputTokensPerSec: tp.num("input_token_rate", "mean"),
 			OutputTokensPerSec: tp.num("output_token_rate", "mean"), TotalTokensPerSec: tp.num("total_token_rate", "mean"),
@@ -374,11 +379,7 @@ func br01Stage(m obj, r *Report, index int) (Stage, error) {
 	total, failures := intOf(m.num("metrics", "requests", "total")), intOf(m.num("metrics", "requests", "failures"))
 	st := Stage{Stage: index, Metrics: Metrics{
 		Requests: Requests{Succeeded: total - failures, Failed: failures},
-		Latency: Latency{
-			TTFT: statsDist(lat.sub("time_to_first_token")), TPOT: statsDist(lat.sub("time_per_output_token")),
-			ITL: statsDist(lat.sub("inter_token_latency")), NTPOT: statsDist(lat.sub("normalized_time_per_output_token")),
-			E2E: statsDist(lat.sub("request_latency")),
-		},
+		Latency:  brLatency(lat),
 		Throughput: Throughput{
 			RequestsPerSec: tp.num("requests_per_sec"), InputTokensPerSec: tp.num("input_tokens_per_sec"),
 			OutputTokensPerSec: tp.num("output_tokens_per_sec"), TotalTokensPerSec: tp.num("total_tokens_per_sec"),

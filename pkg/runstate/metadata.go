@@ -13,9 +13,9 @@ import (
 // workload ends, so a folder says what produced it wherever it is copied.
 const MetadataFile = "llmdbench-run.json"
 
-// Metadata describes the run that produced one result folder. The plugin renders the static part
-// at plan time; the script appends the fields known only when the workload ends.
-type Metadata struct {
+// RunInfo is what the plugin knows of a workload's results when it plans the run; the launcher
+// renders it into the run's ConfigMap.
+type RunInfo struct {
 	Run           string            `json:"run"`
 	Preset        string            `json:"preset,omitempty"`
 	Stack         string            `json:"stack"`
@@ -31,8 +31,12 @@ type Metadata struct {
 	// ConfigHash is the SHA-256 of Config, the workload profile exactly as the harness read it.
 	ConfigHash string `json:"configHash"`
 	Config     string `json:"config"`
+}
 
-	// Appended by the script.
+// Metadata describes the run that produced one result folder: the RunInfo, completed by the run
+// script with what is known only when the workload ends.
+type Metadata struct {
+	RunInfo
 	Workload      string `json:"workload"`
 	Entry         string `json:"entry"` // the workload plus _run<i> when repeated
 	ParallelIndex int    `json:"parallelIndex"`

@@ -55,7 +55,7 @@ func (c *Cluster) StartSimulator(addr, model string, flags ...string) (*Simulato
 			}
 		}
 		if time.Now().After(deadline) {
-			_ = s.Stop()
+			s.Stop()
 			return nil, fmt.Errorf("the simulator on %s is not ready after 20s: %v\n%s", addr, err, s.log.String())
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -63,7 +63,7 @@ func (c *Cluster) StartSimulator(addr, model string, flags ...string) (*Simulato
 }
 
 // Stop ends the simulator by its process id (SIGTERM; it drains in 1–2 s).
-func (s *Simulator) Stop() error {
+func (s *Simulator) Stop() {
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
 	go func() { done <- s.cmd.Wait() }()
@@ -73,7 +73,6 @@ func (s *Simulator) Stop() error {
 		_ = s.cmd.Process.Kill()
 		<-done
 	}
-	return nil
 }
 
 // Metrics scrapes the simulator's Prometheus text: each sample's name with labels → value.

@@ -68,7 +68,7 @@ func simulator(t *testing.T, addr string, flags ...string) *framework.Simulator 
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = sim.Stop() })
+	t.Cleanup(sim.Stop)
 	return sim
 }
 

@@ -65,12 +65,13 @@ func isolate(ctx context.Context, args []string) error {
 	go relay(ln, func() (net.Conn, error) { return net.Dial("unix", sock) })
 	select {
 	case <-ctx.Done():
+		// Stopped on purpose: how the command ended is not an error.
 		_ = inner.Process.Signal(syscall.SIGTERM)
 		select {
-		case err = <-exited:
+		case <-exited:
 		case <-time.After(10 * time.Second):
 			_ = inner.Process.Kill()
-			err = <-exited
+			<-exited
 		}
 		return nil
 	case err = <-exited:
