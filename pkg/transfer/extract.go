@@ -88,7 +88,13 @@ func Extract(r io.Reader, dest string, lim ExtractOptions) (Extracted, error) {
 			if h.Size < 0 || out.Bytes+h.Size > lim.MaxBytes {
 				return out, &EntryError{Entry: h.Name, Reason: fmt.Sprintf("the copy would exceed its size cap of %d bytes", lim.MaxBytes)}
 			}
-			n, err := writeFile(root, name, tr, h)
+			var report func(int64)
+			if lim.Written != nil {
+				// Progress within a file too: a per-request file alone can take minutes.
+				before := out.Bytes
+				report = func(n int64) { lim.Written(before + n) }
+			}
+			n, err := writeFile(root, name, tr, h, report)
 			out.Bytes += n
 			if lim.Written != nil {
 				lim.Written(out.Bytes)
@@ -131,7 +137,22 @@ func Extract(r io.Reader, dest string, lim ExtractOptions) (Extracted, error) {
 	}
 }
 
-func writeFile(root *os.Root, name string, r io.Reader, h *tar.Header) (int64, error) {
+// progressWriter tells report the bytes written so far; it wraps the file being written.
+type progressWriter struct {
+	w      io.Writer
+	n      int64
+	report func(int64)
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	p.n += int64(n)
+	p.report(p.n)
+	return n, err
+}
+
+// writeFile writes one regular file, telling report (when set) the bytes written so far.
+func writeFile(root *os.Root, name string, r io.Reader, h *tar.Header, report func(int64)) (int64, error) {
 	if err := root.MkdirAll(path.Dir(name), 0o755); err != nil {
 		return 0, &EntryError{Entry: h.Name, Reason: err.Error()}
 	}
@@ -147,7 +168,11 @@ func writeFile(root *os.Root, name string, r io.Reader, h *tar.Header) (int64, e
 	if err != nil {
 		return 0, &EntryError{Entry: h.Name, Reason: err.Error()}
 	}
-	n, err := io.CopyBuffer(f, io.LimitReader(r, h.Size), make([]byte, 1<<20))
+	var dst io.Writer = f
+	if report != nil {
+		dst = &progressWriter{w: f, report: report}
+	}
+	n, err := io.CopyBuffer(dst, io.LimitReader(r, h.Size), make([]byte, 1<<20))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

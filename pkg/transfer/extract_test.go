@@ -150,3 +150,26 @@ func FuzzExtract(f *testing.F) {
 		assertConfined(t, parent, dest)
 	})
 }
+
+func TestExtractReportsProgressWithinAFile(t *testing.T) {
+	big := strings.Repeat("x", 3<<20+7)
+	data := archive(entry{name: "small", body: "abc"}, entry{name: "big", body: big})
+	var seen []int64
+	got, err := Extract(bytes.NewReader(data), t.TempDir(), ExtractOptions{Written: func(n int64) { seen = append(seen, n) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	within := 0
+	for i, n := range seen {
+		if i > 0 && n < seen[i-1] {
+			t.Fatalf("progress went back: %v", seen)
+		}
+		if n > 3 && n < got.Bytes {
+			within++
+		}
+	}
+	// 1 MiB writes: at least three reports inside the big file, and the total at the end.
+	if within < 3 || seen[len(seen)-1] != got.Bytes || got.Bytes != int64(len(big))+3 {
+		t.Errorf("progress %v for %d bytes", seen, got.Bytes)
+	}
+}
