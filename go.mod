@@ -3,6 +3,7 @@ module github.com/llmdbench/kubectl-llmdbench
 go 1.26.0
 
 require (
+	github.com/klauspost/compress v1.20.4
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	github.com/schollz/progressbar/v3 v3.19.1
 	github.com/spf13/cobra v1.10.2

@@ -17,6 +17,7 @@ import (
 	"k8s.io/kubectl/pkg/util/term"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/transfer"
 )
@@ -33,13 +34,15 @@ type CpOptions struct {
 	Retries    int
 	MaxSize    string
 	Compress   string
-	maxBytes   int64
+
+	maxBytes    int64
+	compression transfer.Compression
 	genericiooptions.IOStreams
 }
 
 // NewCpOptions returns the defaults.
 func NewCpOptions(streams genericiooptions.IOStreams) *CpOptions {
-	return &CpOptions{Retries: 3, MaxSize: "64Gi", Compress: "gzip", IOStreams: streams}
+	return &CpOptions{Retries: 3, MaxSize: "64Gi", Compress: string(transfer.CompressAuto), IOStreams: streams}
 }
 
 // NewCmdCp builds `kubectl llmdbench cp NAME|RUN [DEST]`.
@@ -76,8 +79,8 @@ func NewCmdCp(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comm
 				return fmt.Errorf("--max-size %q: give a size such as 64Gi", o.MaxSize)
 			}
 			o.maxBytes = q.Value()
-			if o.Compress != "gzip" && o.Compress != "none" {
-				return fmt.Errorf("--compress %q: use gzip or none", o.Compress)
+			if o.compression, err = transfer.ParseCompression(o.Compress); err != nil {
+				return err
 			}
 			return o.Run(cmd.Context())
 		},
@@ -85,7 +88,7 @@ func NewCmdCp(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comm
 	}
 	o.access.addFlags(cmd)
 	cmd.Flags().BoolVar(&o.PerRequest, "per-request", false, "Also copy the per-request file ("+runstate.PerRequestFile+")")
-	cmd.Flags().StringVar(&o.Compress, "compress", o.Compress, "gzip (about a seventh of the bytes; best over the API server's tunnel) or none (faster on loopback or a LAN)")
+	cmd.Flags().StringVar(&o.Compress, "compress", o.Compress, "auto (zstd on every core by the plugin in the pod when it has one, as the native harness image does; else gzip), gzip (any image: a seventh of the bytes, one core) or none")
 	cmd.Flags().StringVar(&o.MaxSize, "max-size", o.MaxSize, "Refuse to write more than this (a guard against runaway streams)")
 	cmd.Flags().IntVar(&o.Retries, "retries", o.Retries, "Retries of a cut stream (each fetches only the files not yet complete)")
 	return cmd
@@ -108,12 +111,12 @@ func (o *CpOptions) Run(ctx context.Context) error {
 	if dest == "" {
 		dest = filepath.Join(DefaultResultsDir, run)
 	}
-	_, err = fetchResults(ctx, o.access.Executor, acc.Pod, dirs, dest, o.PerRequest, o.Retries, transfer.ExtractOptions{MaxBytes: o.maxBytes}, o.Compress == "none", o.IOStreams)
+	_, err = fetchResults(ctx, o.access.Executor, acc.Pod, dirs, dest, o.PerRequest, o.Retries, transfer.ExtractOptions{MaxBytes: o.maxBytes}, o.compression, o.IOStreams)
 	return err
 }
 
 // fetchResults copies folders (relative to the results mount) into dest and reports on stderr.
-func fetchResults(ctx context.Context, ex cluster.Executor, pod cluster.PodRef, dirs []string, dest string, perRequest bool, retries int, limits transfer.ExtractOptions, raw bool, streams genericiooptions.IOStreams) (transfer.Result, error) {
+func fetchResults(ctx context.Context, ex cluster.Executor, pod cluster.PodRef, dirs []string, dest string, perRequest bool, retries int, limits transfer.ExtractOptions, compression transfer.Compression, streams genericiooptions.IOStreams) (transfer.Result, error) {
 	var bar *progressbar.ProgressBar
 	if term.IsTerminal(streams.ErrOut) {
 		bar = progressbar.DefaultBytes(-1, "copying results")
@@ -122,12 +125,13 @@ func fetchResults(ctx context.Context, ex cluster.Executor, pod cluster.PodRef, 
 	res, err := transfer.Copy(ctx, func(ctx context.Context, cmd []string, stdout, stderr io.Writer) error {
 		return ex.Exec(ctx, pod, cmd, stdout, stderr)
 	}, transfer.Options{
-		Base:    runstate.ResultsMount,
-		Dirs:    dirs,
-		Dest:    dest,
-		Retries: retries,
-		Limits:  limits,
-		Raw:     raw,
+		Base:        runstate.ResultsMount,
+		Dirs:        dirs,
+		Dest:        dest,
+		Retries:     retries,
+		Limits:      limits,
+		Compression: compression,
+		Packer:      launcher.NativeExecutable,
 		Skip: func(f transfer.File) bool {
 			return !perRequest && path.Base(f.Path) == runstate.PerRequestFile
 		},
@@ -147,8 +151,8 @@ func fetchResults(ctx context.Context, ex cluster.Executor, pod cluster.PodRef, 
 	if err != nil {
 		return res, fmt.Errorf("copying results to %s: %w", dest, err)
 	}
-	fmt.Fprintf(streams.ErrOut, "Copied %d file(s), %s, to %s in %s (%s over the wire, %d attempt(s))\n",
-		res.Files, humanBytes(res.Bytes), dest, time.Since(start).Round(time.Millisecond), humanBytes(res.WireBytes), res.Attempts)
+	fmt.Fprintf(streams.ErrOut, "Copied %d file(s), %s, to %s in %s (%s over the wire, %s, %d attempt(s))\n",
+		res.Files, humanBytes(res.Bytes), dest, time.Since(start).Round(time.Millisecond), humanBytes(res.WireBytes), res.Codec, res.Attempts)
 	if len(res.Skipped) > 0 {
 		var size int64
 		for _, f := range res.Skipped {

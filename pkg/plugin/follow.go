@@ -120,7 +120,7 @@ func (f *follower) fetch(ctx context.Context, run cluster.Run, st cluster.Status
 		fmt.Fprintf(f.ErrOut, "Run %s wrote no result folders.\n", run.ID)
 		return nil
 	}
-	if _, err := fetchResults(ctx, f.Executor, *pod, dirs, f.FetchTo, false, 3, transfer.ExtractOptions{}, false, f.IOStreams); err != nil {
+	if _, err := fetchResults(ctx, f.Executor, *pod, dirs, f.FetchTo, false, 3, transfer.ExtractOptions{}, transfer.CompressAuto, f.IOStreams); err != nil {
 		return fmt.Errorf("%w (fetch them later: kubectl llmdbench cp %s -n %s)", err, run.ID, run.Namespace)
 	}
 	return nil

@@ -199,10 +199,7 @@ func TestRunFlagsBeatTheConfig(t *testing.T) {
 
 func TestRunBadFlags(t *testing.T) {
 	base := []string{"run", "--preset", "pd", "-n", "x", "--pvc", "p", "--base-url", "http://a:80", "--dry-run=client"}
-	cases := []struct {
-		args []string
-		want string
-	}{
+	cases := []badInput{
 		{[]string{"run", "-n", "x"}, "choose what to run: --preset inference-scheduling, pd or wide-ep, or --config FILE"},
 		{[]string{"run", "--preset", "pd", "-f", "x.yaml"}, "--preset and --config are exclusive"},
 		{[]string{"run", "--preset", "nope"}, `unknown preset "nope": choose one of inference-scheduling, pd or wide-ep`},
@@ -225,8 +222,19 @@ func TestRunBadFlags(t *testing.T) {
 		// Without --base-url the gateway must be discovered, and there is no cluster here.
 		{[]string{"run", "--preset", "pd", "-n", "x", "--pvc", "p", "--dry-run=client"}, "discovering gateway infra-pd-inference-gateway in namespace x (pass --base-url to skip it)"},
 	}
+	refusesBadInput(t, cases)
+}
+
+type badInput struct {
+	args []string
+	want string
+}
+
+// refusesBadInput runs each case and expects its error, with nothing on stdout.
+func refusesBadInput(t *testing.T, cases []badInput) {
+	t.Helper()
 	for _, tc := range cases {
-		t.Run(strings.Join(tc.args[1:], " "), func(t *testing.T) {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			out, _, err := execute(t, "", tc.args...)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v\nwant %q", err, tc.want)
@@ -362,5 +370,34 @@ func TestDryRunShowsSweepRepeatsAndMetadata(t *testing.T) {
 		if _, _, err := execute(t, "", args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: got %v, want %q", tc.flags, err, tc.want)
 		}
+	}
+}
+
+func TestCpAndPackBadInput(t *testing.T) {
+	cases := []badInput{
+		{[]string{"cp", "x", "--compress", "xz"}, `--compress "xz": use auto, gzip or none`},
+		{[]string{"pack"}, "name at least one folder or file to pack"},
+		{[]string{"pack", "--workers", "-1", "d"}, "--workers must be 0 (one per CPU) or more"},
+		{[]string{"pack", "../outside"}, `"../outside": give a path inside the folder (no leading /, no ..)`},
+	}
+	refusesBadInput(t, cases)
+}
+
+func TestPackWritesZstdAndCheckWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "run"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "run", "summary.json"), []byte(`{"ok":true}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	out, _, err := execute(t, "", "pack", "--check")
+	if err != nil || out != "" {
+		t.Fatalf("pack --check: %v %q", err, out)
+	}
+	out, _, err = execute(t, "", "pack", "--", "run")
+	if err != nil || !strings.HasPrefix(out, "\x28\xb5\x2f\xfd") {
+		t.Fatalf("pack: %v, %d bytes starting %q", err, len(out), out[:min(len(out), 4)])
 	}
 }

@@ -273,7 +273,7 @@ func (o *ResultsShowOptions) fetch(ctx context.Context, f cmdutil.Factory, targe
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	if _, err := fetchResults(ctx, o.access.Executor, acc.Pod, missing, tmp, o.PerRequest, 3, transfer.ExtractOptions{}, false, o.IOStreams); err != nil {
+	if _, err := fetchResults(ctx, o.access.Executor, acc.Pod, missing, tmp, o.PerRequest, 3, transfer.ExtractOptions{}, transfer.CompressAuto, o.IOStreams); err != nil {
 		return nil, err
 	}
 	// Renamed into place only when complete, so the cache never holds half a folder.

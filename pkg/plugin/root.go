@@ -60,6 +60,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams, info BuildInfo) *cobra.Comma
 		NewCmdLogs(f, streams),
 		NewCmdResults(f, streams),
 		NewCmdCp(f, streams),
+		NewCmdPack(streams),
 		NewCmdLoadgen(f, streams, info.Version),
 		NewCmdPresets(streams),
 		NewCmdVersion(info, streams),

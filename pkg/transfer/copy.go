@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // Runner runs a command in the pod that holds the files, streaming its stdout. It never sends
@@ -33,9 +35,10 @@ type Options struct {
 	Dirs []string
 	// Skip leaves matching files out (e.g. the per-request file) and reports them.
 	Skip func(File) bool
-	// Raw sends an uncompressed tar: on a link faster than gzip (loopback, a LAN) it is quicker;
-	// over the usual API-server tunnel gzip wins by far.
-	Raw bool
+	// Compression of the stream; empty means CompressAuto.
+	Compression Compression
+	// Packer is the plugin's command name inside the pod, for CompressAuto (without one, gzip).
+	Packer string
 	// Dest receives Dirs as subfolders.
 	Dest    string
 	Retries int
@@ -55,6 +58,30 @@ type Result struct {
 	WireBytes int64
 	Attempts  int
 	Skipped   []File
+	// Codec is what the pod sent: zstd, gzip or none (of the last attempt).
+	Codec string
+}
+
+// Compression chooses how the pod compresses the stream.
+type Compression string
+
+const (
+	// CompressAuto packs with the plugin itself when the pod has it (zstd on every core:
+	// about an eighth of the bytes, faster than a raw tar on loopback), else uses gzip -1.
+	CompressAuto Compression = "auto"
+	// CompressGzip uses gzip -1, which every image has: about a seventh of the bytes, on one core.
+	CompressGzip Compression = "gzip"
+	// CompressNone sends a plain tar.
+	CompressNone Compression = "none"
+)
+
+// ParseCompression accepts the values of the --compress flag.
+func ParseCompression(s string) (Compression, error) {
+	switch c := Compression(s); c {
+	case CompressAuto, CompressGzip, CompressNone:
+		return c, nil
+	}
+	return "", fmt.Errorf("--compress %q: use auto, gzip or none", s)
 }
 
 // ListCommand prints "size path" for every regular file below dirs (relative to base).
@@ -82,7 +109,7 @@ func List(ctx context.Context, run Runner, base string, dirs []string) ([]File, 
 	return files, nil
 }
 
-// Copy streams the folders as a gzip-compressed tar over exec and extracts them safely into
+// Copy streams the folders as a compressed tar over exec and extracts them safely into
 // Dest. A broken stream is retried; each retry asks only for the files not yet complete.
 func Copy(ctx context.Context, run Runner, o Options) (Result, error) {
 	var res Result
@@ -114,12 +141,15 @@ func Copy(ctx context.Context, run Runner, o Options) (Result, error) {
 		if !whole {
 			batch = firstBatch(pending, maxArgBytes)
 		}
-		got, wire, err := fetch(ctx, run, o, batch, whole, func(n int64) {
+		got, wire, codec, err := fetch(ctx, run, o, batch, whole, func(n int64) {
 			if o.Progress != nil {
 				o.Progress(done+n, total)
 			}
 		})
 		res.WireBytes += wire
+		if codec != "" {
+			res.Codec = codec
+		}
 		complete := map[string]bool{}
 		for _, f := range got.Files {
 			complete[f] = true
@@ -175,15 +205,30 @@ func firstBatch(files []File, limit int) []File {
 	return files
 }
 
+// Scripts that write the tar stream in the pod; "$1" is the base folder. gzip -1: JSON still
+// shrinks to about a seventh, at several times the speed of tar -z's default level. The plugin
+// packs when it is there and answers --check (an older one without the command does not).
+const (
+	gzipScript = `cd "$1" && shift && tar cf - "$@" | gzip -1`
+	rawScript  = `cd "$1" && shift && exec tar cf - "$@"`
+	autoScript = `cd "$1" && p=$2 && shift 2 && if "$p" pack --check >/dev/null 2>&1; then exec "$p" pack -- "$@"; fi; tar cf - "$@" | gzip -1`
+)
+
 // fetch runs one tar stream of files (whole folders when nothing was copied yet) and extracts it.
-func fetch(ctx context.Context, run Runner, o Options, files []File, whole bool, progress func(int64)) (Extracted, int64, error) {
-	// gzip -1: JSON still shrinks to about a seventh, at several times the speed of tar -z's
-	// default level, which on a fast link would cost more time than it saves.
-	script := `cd "$1" && shift && tar cf - "$@" | gzip -1`
-	if o.Raw {
-		script = `cd "$1" && shift && exec tar cf - "$@"`
+func fetch(ctx context.Context, run Runner, o Options, files []File, whole bool, progress func(int64)) (Extracted, int64, string, error) {
+	var cmd []string
+	switch o.Compression {
+	case CompressNone:
+		cmd = []string{"sh", "-c", rawScript, "tar", o.Base}
+	case CompressGzip:
+		cmd = []string{"sh", "-c", gzipScript, "tar", o.Base}
+	default:
+		if o.Packer == "" {
+			cmd = []string{"sh", "-c", gzipScript, "tar", o.Base}
+		} else {
+			cmd = []string{"sh", "-c", autoScript, "tar", o.Base, o.Packer}
+		}
 	}
-	cmd := []string{"sh", "-c", script, "tar", o.Base}
 	if whole {
 		cmd = append(cmd, o.Dirs...)
 	} else {
@@ -203,11 +248,7 @@ func fetch(ctx context.Context, run Runner, o Options, files []File, whole bool,
 	}()
 	wire := &countingReader{r: pr}
 	var ex Extracted
-	var stream io.Reader = bufio.NewReaderSize(wire, 1<<20)
-	var err error
-	if !o.Raw {
-		stream, err = gzip.NewReader(stream)
-	}
+	stream, codec, err := decoder(bufio.NewReaderSize(wire, 1<<20), o.Compression)
 	if err == nil {
 		lim := o.Limits
 		lim.Written = progress
@@ -215,15 +256,50 @@ func fetch(ctx context.Context, run Runner, o Options, files []File, whole bool,
 		if err == nil {
 			_, err = io.Copy(io.Discard, stream) // the rest of the stream, so the exec can finish
 		}
+		stream.Close()
 	}
 	if err != nil {
 		cancel()
 		pr.CloseWithError(err)
 	}
-	if rerr := <-runErr; err == nil && rerr != nil {
-		err = fmt.Errorf("%w %s", rerr, strings.TrimSpace(stderr.String()))
+	if rerr := <-runErr; rerr != nil {
+		// The command's own failure explains a stream that ended early better than the decoder.
+		var entry *EntryError
+		if err == nil || (!errors.As(err, &entry) && !errors.Is(rerr, context.Canceled)) {
+			err = fmt.Errorf("%w %s", rerr, strings.TrimSpace(stderr.String()))
+		}
 	}
-	return ex, wire.n, err
+	return ex, wire.n, codec, err
+}
+
+// zstd and gzip streams start with these bytes.
+var (
+	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+	gzipMagic = []byte{0x1f, 0x8b}
+)
+
+// decoder recognises the stream by its first bytes: the pod decides between zstd and gzip.
+func decoder(r *bufio.Reader, c Compression) (io.ReadCloser, string, error) {
+	if c == CompressNone {
+		return io.NopCloser(r), "none", nil
+	}
+	head, err := r.Peek(len(zstdMagic))
+	switch {
+	case bytes.HasPrefix(head, zstdMagic):
+		// Bounded: a frame may not ask for more memory than the packer's frames need.
+		// One goroutine: the asynchronous decoder costs more CPU than it saves on a busy client.
+		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(64<<20), zstd.WithDecoderMaxMemory(256<<20))
+		if err != nil {
+			return nil, "zstd", err
+		}
+		return d.IOReadCloser(), "zstd", nil
+	case bytes.HasPrefix(head, gzipMagic):
+		g, err := gzip.NewReader(r)
+		return g, "gzip", err
+	case err != nil:
+		return nil, "", fmt.Errorf("reading the stream: %w", err)
+	}
+	return nil, "", fmt.Errorf("the pod sent neither zstd nor gzip (starts with % x)", head)
 }
 
 type countingReader struct {

@@ -69,19 +69,38 @@ func same(t *testing.T, a, b string) bool {
 	return err1 == nil && err2 == nil && string(x) == string(y)
 }
 
+// codecs are the two compressed paths: a pod with the plugin (auto: zstd) and one without.
+var codecs = []struct {
+	compression Compression
+	packer      string
+	want        string
+}{
+	{CompressAuto, testPacker, "zstd"},
+	{CompressAuto, "no-such-plugin", "gzip"},
+	{CompressAuto, "false", "gzip"}, // a plugin too old to pack
+	{CompressAuto, "", "gzip"},      // no packer named
+	{CompressGzip, testPacker, "gzip"},
+}
+
 func TestCopyFoldersSkippingAFile(t *testing.T) {
+	for _, c := range codecs {
+		t.Run(string(c.compression)+"/"+c.want+"/"+path.Base(c.packer), func(t *testing.T) { copyFoldersSkippingAFile(t, c.compression, c.packer, c.want) })
+	}
+}
+
+func copyFoldersSkippingAFile(t *testing.T, compression Compression, packer, want string) {
 	base, dest := tree(t), t.TempDir()
 	var last int64
 	res, err := Copy(context.Background(), localRunner(func(int) int64 { return 0 }), Options{
-		Base: base, Dirs: []string{"run_a", "run_b"}, Dest: dest,
+		Base: base, Dirs: []string{"run_a", "run_b"}, Dest: dest, Compression: compression, Packer: packer,
 		Skip:     func(f File) bool { return path.Base(f.Path) == "per_request.json" },
 		Progress: func(done, total int64) { last = done },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Files != 5 || res.Attempts != 1 || len(res.Skipped) != 1 || res.Skipped[0].Path != "run_a/per_request.json" || last != res.Bytes {
-		t.Errorf("%+v (progress %d)", res, last)
+	if res.Files != 5 || res.Attempts != 1 || len(res.Skipped) != 1 || res.Skipped[0].Path != "run_a/per_request.json" || last != res.Bytes || res.Codec != want {
+		t.Errorf("%+v (progress %d), want codec %s", res, last, want)
 	}
 	if res.WireBytes >= res.Bytes {
 		t.Errorf("%d bytes on the wire for %d bytes of JSON: not compressed", res.WireBytes, res.Bytes)
@@ -99,6 +118,12 @@ func TestCopyFoldersSkippingAFile(t *testing.T) {
 }
 
 func TestCopyRetriesOnlyWhatIsMissing(t *testing.T) {
+	for _, c := range codecs[:2] {
+		t.Run(c.want, func(t *testing.T) { copyRetriesOnlyWhatIsMissing(t, c.packer, c.want) })
+	}
+}
+
+func copyRetriesOnlyWhatIsMissing(t *testing.T, packer, want string) {
 	base, dest := tree(t), t.TempDir()
 	var retried []int
 	// call 1 lists; call 2 (the first stream) is cut early; call 3 must finish the rest.
@@ -107,12 +132,12 @@ func TestCopyRetriesOnlyWhatIsMissing(t *testing.T) {
 			return 30000
 		}
 		return 0
-	}), Options{Base: base, Dirs: []string{"run_a"}, Dest: dest, Retries: 2, Backoff: 1,
+	}), Options{Base: base, Dirs: []string{"run_a"}, Dest: dest, Retries: 2, Backoff: 1, Packer: packer,
 		OnRetry: func(attempt int, err error) { retried = append(retried, attempt) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Attempts != 2 || len(retried) != 1 || res.Files != 4 {
+	if res.Attempts != 2 || len(retried) != 1 || res.Files != 4 || res.Codec != want {
 		t.Errorf("%+v retries %v", res, retried)
 	}
 	for _, rel := range []string{"run_a/per_request.json", "run_a/stage_0.json", "run_a/summary.json"} {
@@ -126,7 +151,7 @@ func TestCopyRetriesOnlyWhatIsMissing(t *testing.T) {
 			return 100
 		}
 		return 0
-	}), Options{Base: base, Dirs: []string{"run_a"}, Dest: t.TempDir(), Retries: 1, Backoff: 1})
+	}), Options{Base: base, Dirs: []string{"run_a"}, Dest: t.TempDir(), Retries: 1, Backoff: 1, Packer: packer})
 	if err == nil || !strings.Contains(err.Error(), "stream cut") {
 		t.Errorf("got %v", err)
 	}
@@ -134,8 +159,8 @@ func TestCopyRetriesOnlyWhatIsMissing(t *testing.T) {
 
 func TestCopyRaw(t *testing.T) {
 	base, dest := tree(t), t.TempDir()
-	res, err := Copy(context.Background(), localRunner(func(int) int64 { return 0 }), Options{Base: base, Dirs: []string{"run_a"}, Dest: dest, Raw: true})
-	if err != nil || res.WireBytes < res.Bytes || !same(t, filepath.Join(base, "run_a/per_request.json"), filepath.Join(dest, "run_a/per_request.json")) {
+	res, err := Copy(context.Background(), localRunner(func(int) int64 { return 0 }), Options{Base: base, Dirs: []string{"run_a"}, Dest: dest, Compression: CompressNone})
+	if err != nil || res.WireBytes < res.Bytes || res.Codec != "none" || !same(t, filepath.Join(base, "run_a/per_request.json"), filepath.Join(dest, "run_a/per_request.json")) {
 		t.Errorf("%+v %v", res, err)
 	}
 }

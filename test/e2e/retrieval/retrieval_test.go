@@ -175,7 +175,8 @@ func TestRunFetchesAndCpCopiesWithoutThePerRequestFile(t *testing.T) {
 	if sum(t, got) != sum(t, filepath.Join(claim, folder, runstate.PerRequestFile)) {
 		t.Error("the per-request file differs")
 	}
-	wire := regexp.MustCompile(`\(([0-9.]+)MiB over the wire`).FindStringSubmatch(string(out))
+	// this image has no plugin: gzip, which every image has
+	wire := regexp.MustCompile(`\(([0-9.]+)MiB over the wire, gzip,`).FindStringSubmatch(string(out))
 	if wire == nil {
 		t.Fatalf("no wire size in %s", out)
 	}
@@ -204,33 +205,11 @@ func TestRunFetchesAndCpCopiesWithoutThePerRequestFile(t *testing.T) {
 
 // A cut stream (the tar in the pod killed mid-copy) is retried, fetching only what is missing.
 func TestCpRetriesACutStream(t *testing.T) {
-	ns := namespaceWithPVC(t)
-	id := startRun(t, ns, t.TempDir(), "--no-fetch")
-	folder := "inference-perf_" + id + "_sanity_random_pd-gpt-oss-120b"
-	claim := cl.ClaimDir(ns, "workload-pvc")
-	writePerRequest(t, filepath.Join(claim, folder), 150<<20)
+	ns, id, folder, claim := runWithPerRequest(t, 150<<20)
 	dest := filepath.Join(t.TempDir(), "out")
-	cmd := cl.PluginCmd(t, "", "cp", folder, dest, "-n", ns, "--per-request")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	root := cl.PodRoot(ns, launcher.PodName(id, 0))
-	killed := false
-	for deadline := time.Now().Add(30 * time.Second); !killed && time.Now().Before(deadline); {
-		for _, pid := range tarProcesses(root) {
-			if syscall.Kill(pid, syscall.SIGKILL) == nil {
-				killed = true
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err := cmd.Wait(); err != nil || !killed {
-		t.Fatalf("cp: %v (killed a tar: %v)\n%s", err, killed, stderr.String())
-	}
-	if !strings.Contains(stderr.String(), "copy interrupted") || !strings.Contains(stderr.String(), "2 attempt(s)") || strings.Count(stderr.String(), "copy interrupted") != 1 {
-		t.Errorf("the retry is not reported:\n%s", stderr.String())
+	stderr := cpKillingOnce(t, ns, folder, dest, cl.PodRoot(ns, launcher.PodName(id, 0)), "tar\x00cf")
+	if !strings.Contains(stderr, "2 attempt(s)") || strings.Count(stderr, "copy interrupted") != 1 {
+		t.Errorf("the retry is not reported:\n%s", stderr)
 	}
 	for _, name := range []string{runstate.PerRequestFile, "summary_lifecycle_metrics.json", "stage_0_lifecycle_metrics.json"} {
 		if sum(t, filepath.Join(dest, folder, name)) != sum(t, filepath.Join(claim, folder, name)) {
@@ -239,7 +218,94 @@ func TestCpRetriesACutStream(t *testing.T) {
 	}
 }
 
-func tarProcesses(root string) []int {
+// A pod whose image has the plugin (as the native harness image does) packs with it: zstd on every
+// core, about an eighth of the bytes; a cut stream is retried there too.
+func TestCpPacksWithThePluginInThePod(t *testing.T) {
+	ns, id, folder, claim := runWithPerRequest(t, 150<<20)
+	root := cl.PodRoot(ns, launcher.PodName(id, 0))
+	bin, err := framework.PluginBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "usr/local/bin/kubectl-llmdbench"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	dest := filepath.Join(t.TempDir(), "out")
+	r := cl.Plugin(t, "", timeout, "cp", folder, dest, "-n", ns, "--per-request")
+	wire := regexp.MustCompile(`\(([0-9.]+)MiB over the wire, zstd, 1 attempt`).FindStringSubmatch(r.Stderr)
+	if r.Code != 0 || wire == nil {
+		t.Fatalf("cp with the plugin in the pod: %d\n%s", r.Code, r.Stderr)
+	}
+	var mib float64
+	fmt.Sscan(wire[1], &mib)
+	if mib > 0.2*150 {
+		t.Errorf("%.1f MiB over the wire for 150 MiB of JSON", mib)
+	}
+	for _, name := range []string{runstate.PerRequestFile, "summary_lifecycle_metrics.json", "stage_3_lifecycle_metrics.json"} {
+		if sum(t, filepath.Join(dest, folder, name)) != sum(t, filepath.Join(claim, folder, name)) {
+			t.Errorf("%s differs", name)
+		}
+	}
+	// --compress gzip still asks for gzip, plugin or not.
+	r = cl.Plugin(t, "", timeout, "cp", folder, filepath.Join(t.TempDir(), "gz"), "-n", ns, "--compress", "gzip")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "over the wire, gzip,") {
+		t.Errorf("cp --compress gzip: %d\n%s", r.Code, r.Stderr)
+	}
+
+	// The packer killed mid-stream: the retry fetches what is missing, with the packer again.
+	dest = filepath.Join(t.TempDir(), "cut")
+	stderr := cpKillingOnce(t, ns, folder, dest, root, "kubectl-llmdbench\x00pack\x00--\x00")
+	if strings.Count(stderr, "copy interrupted") != 1 || !strings.Contains(stderr, "zstd, 2 attempt(s)") {
+		t.Errorf("the retry is not reported:\n%s", stderr)
+	}
+	if sum(t, filepath.Join(dest, folder, runstate.PerRequestFile)) != sum(t, filepath.Join(claim, folder, runstate.PerRequestFile)) {
+		t.Error("the per-request file differs after the retry")
+	}
+}
+
+// runWithPerRequest starts a run whose result folder gets a per-request file of size bytes.
+func runWithPerRequest(t *testing.T, size int64) (ns, id, folder, claim string) {
+	t.Helper()
+	ns = namespaceWithPVC(t)
+	id = startRun(t, ns, t.TempDir(), "--no-fetch")
+	folder = "inference-perf_" + id + "_sanity_random_pd-gpt-oss-120b"
+	claim = cl.ClaimDir(ns, "workload-pvc")
+	writePerRequest(t, filepath.Join(claim, folder), size)
+	return ns, id, folder, claim
+}
+
+// cpKillingOnce copies folder with its per-request file while killing, once, the pod process
+// whose command line starts with prefix (cutting the stream); it returns cp's stderr.
+func cpKillingOnce(t *testing.T, ns, folder, dest, root, prefix string) string {
+	t.Helper()
+	cmd := cl.PluginCmd(t, "", "cp", folder, dest, "-n", ns, "--per-request")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	for deadline := time.Now().Add(30 * time.Second); !killed && time.Now().Before(deadline); {
+		for _, pid := range processes(root, prefix) {
+			if syscall.Kill(pid, syscall.SIGKILL) == nil {
+				killed = true
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := cmd.Wait(); err != nil || !killed {
+		t.Fatalf("cp: %v (killed %q: %v)\n%s", err, prefix, killed, stderr.String())
+	}
+	return stderr.String()
+}
+
+// processes are the pids running in the pod root whose command line starts with prefix.
+func processes(root, prefix string) []int {
 	var pids []int
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
@@ -248,7 +314,7 @@ func tarProcesses(root string) []int {
 			continue
 		}
 		b, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if strings.HasPrefix(string(b), "tar\x00cf") {
+		if strings.HasPrefix(string(b), prefix) {
 			var pid int
 			fmt.Sscan(e.Name(), &pid)
 			pids = append(pids, pid)
