@@ -88,7 +88,7 @@ func NewCmdCp(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comm
 	}
 	o.access.addFlags(cmd)
 	cmd.Flags().BoolVar(&o.PerRequest, "per-request", false, "Also copy the per-request file ("+runstate.PerRequestFile+")")
-	cmd.Flags().StringVar(&o.Compress, "compress", o.Compress, "auto (zstd on every core by the plugin in the pod when it has one, as the native harness image does; else gzip), gzip (any image: a seventh of the bytes, one core) or none")
+	cmd.Flags().StringVar(&o.Compress, "compress", o.Compress, "auto (zstd on every core by the plugin in the pod when it has one, as the native harness image does; else the image's zstd if any; else gzip), gzip (any image: a seventh of the bytes, one core) or none")
 	cmd.Flags().StringVar(&o.MaxSize, "max-size", o.MaxSize, "Refuse to write more than this (a guard against runaway streams)")
 	cmd.Flags().IntVar(&o.Retries, "retries", o.Retries, "Retries of a cut stream (each fetches only the files not yet complete)")
 	return cmd

@@ -37,7 +37,7 @@ type Options struct {
 	Skip func(File) bool
 	// Compression of the stream; empty means CompressAuto.
 	Compression Compression
-	// Packer is the plugin's command name inside the pod, for CompressAuto (without one, gzip).
+	// Packer is the plugin's command name inside the pod, for CompressAuto.
 	Packer string
 	// Dest receives Dirs as subfolders.
 	Dest    string
@@ -67,7 +67,8 @@ type Compression string
 
 const (
 	// CompressAuto packs with the plugin itself when the pod has it (zstd on every core:
-	// about an eighth of the bytes, faster than a raw tar on loopback), else uses gzip -1.
+	// about an eighth of the bytes, faster than a raw tar on loopback), else with a zstd
+	// binary when the image has one, else with gzip -1.
 	CompressAuto Compression = "auto"
 	// CompressGzip uses gzip -1, which every image has: about a seventh of the bytes, on one core.
 	CompressGzip Compression = "gzip"
@@ -206,12 +207,17 @@ func firstBatch(files []File, limit int) []File {
 }
 
 // Scripts that write the tar stream in the pod; "$1" is the base folder. gzip -1: JSON still
-// shrinks to about a seventh, at several times the speed of tar -z's default level. The plugin
-// packs when it is there and answers --check (an older one without the command does not).
+// shrinks to about a seventh, at several times the speed of tar -z's default level. In auto, the
+// best the pod has wins: the plugin when it is there and answers --check (an older one without
+// the command does not), else a zstd binary that takes these flags (a tenth of gzip's CPU for a
+// smaller stream), else gzip, which every image has.
 const (
 	gzipScript = `cd "$1" && shift && tar cf - "$@" | gzip -1`
 	rawScript  = `cd "$1" && shift && exec tar cf - "$@"`
-	autoScript = `cd "$1" && p=$2 && shift 2 && if "$p" pack --check >/dev/null 2>&1; then exec "$p" pack -- "$@"; fi; tar cf - "$@" | gzip -1`
+	autoScript = `cd "$1" && p=$2 && shift 2 &&
+if [ -n "$p" ] && "$p" pack --check >/dev/null 2>&1; then exec "$p" pack -- "$@"; fi
+if zstd -1 -T0 -q -c </dev/null >/dev/null 2>&1; then tar cf - "$@" | zstd -1 -T0 -q -c; exit; fi
+tar cf - "$@" | gzip -1`
 )
 
 // fetch runs one tar stream of files (whole folders when nothing was copied yet) and extracts it.
@@ -223,11 +229,7 @@ func fetch(ctx context.Context, run Runner, o Options, files []File, whole bool,
 	case CompressGzip:
 		cmd = []string{"sh", "-c", gzipScript, "tar", o.Base}
 	default:
-		if o.Packer == "" {
-			cmd = []string{"sh", "-c", gzipScript, "tar", o.Base}
-		} else {
-			cmd = []string{"sh", "-c", autoScript, "tar", o.Base, o.Packer}
-		}
+		cmd = []string{"sh", "-c", autoScript, "tar", o.Base, o.Packer}
 	}
 	if whole {
 		cmd = append(cmd, o.Dirs...)
