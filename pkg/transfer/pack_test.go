@@ -3,6 +3,7 @@ package transfer
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // testPacker is this test binary: started as `<it> pack ...` with packerEnv set, it is the plugin's
@@ -248,5 +251,37 @@ func BenchmarkPackUnpack(b *testing.B) {
 			}
 			stream.Close()
 		}
+	})
+}
+
+// FuzzDecodeExtract feeds what a hostile pod could send through the stream recogniser, the zstd
+// or gzip decoder and the extractor: nothing may be written outside the destination, and no
+// input may panic or exhaust memory.
+func FuzzDecodeExtract(f *testing.F) {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, data := range hostile {
+		f.Add(enc.EncodeAll(data, nil))
+		var gz bytes.Buffer
+		w := gzip.NewWriter(&gz)
+		_, _ = w.Write(data)
+		_ = w.Close()
+		f.Add(gz.Bytes())
+	}
+	f.Add(enc.EncodeAll(archive(entry{name: "ok/file", body: "fine"}), nil))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		parent := t.TempDir()
+		if err := os.WriteFile(filepath.Join(parent, "sentinel"), []byte("untouched"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dest := filepath.Join(parent, "dest")
+		stream, _, err := decoder(bufio.NewReader(bytes.NewReader(data)), CompressAuto)
+		if err == nil {
+			_, _ = Extract(stream, dest, ExtractOptions{MaxBytes: 1 << 20})
+			stream.Close()
+		}
+		assertConfined(t, parent, dest)
 	})
 }
