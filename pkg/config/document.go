@@ -167,3 +167,14 @@ func (d *Document) EnvNames() []string {
 	}
 	return names
 }
+
+// setKey replaces key's value in mapping m, or appends the pair.
+func setKey(m *yaml.Node, key string, value *yaml.Node) {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			m.Content[i+1] = value
+			return
+		}
+	}
+	m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key}, value)
+}

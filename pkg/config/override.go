@@ -75,7 +75,7 @@ func (d *Document) set(section, key, value, tag string) {
 	sec := mapValue(d.root, section)
 	if sec == nil || deref(sec).Kind != yaml.MappingNode {
 		sec = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-		d.replaceOrAppend(d.root, section, sec)
+		setKey(d.root, section, sec)
 	}
 	sec = deref(sec)
 	val := mapValue(sec, key)
@@ -83,15 +83,5 @@ func (d *Document) set(section, key, value, tag string) {
 		val.Value, val.Tag, val.Style = value, tag, 0
 		return
 	}
-	d.replaceOrAppend(sec, key, &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: value})
-}
-
-func (d *Document) replaceOrAppend(m *yaml.Node, key string, val *yaml.Node) {
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			m.Content[i+1] = val
-			return
-		}
-	}
-	m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key}, val)
+	setKey(sec, key, &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: value})
 }

@@ -207,14 +207,3 @@ func mapping(kv ...any) *yaml.Node {
 	}
 	return m
 }
-
-// setKey replaces key's value in mapping m, or appends the pair.
-func setKey(m *yaml.Node, key string, value *yaml.Node) {
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			m.Content[i+1] = value
-			return
-		}
-	}
-	m.Content = append(m.Content, scalar(key), value)
-}

@@ -186,8 +186,10 @@ func (g *generator) stage(ctx context.Context, index int, st Stage) (StageResult
 	var done, failed atomic.Int64
 	total := st.NumRequests
 	what := fmt.Sprintf("%d requests at concurrency %d", st.NumRequests, st.ConcurrencyLevel)
+	var times []float64
 	if g.w.Load.Type != LoadConcurrent {
-		total = int(math.Round(st.Rate * st.Duration))
+		times = g.schedule(st)
+		total = len(times)
 		what = fmt.Sprintf("%s %g req/s for %gs (%d requests)", g.w.Load.Type, st.Rate, st.Duration, total)
 	}
 	fmt.Fprintf(g.o.Progress, "stage %d/%d: %s\n", index+1, len(g.w.Load.Stages), what)
@@ -204,7 +206,7 @@ func (g *generator) stage(ctx context.Context, index int, st Stage) (StageResult
 	if g.w.Load.Type == LoadConcurrent {
 		sent = g.closedLoop(ctx, index, sr.Records, st.ConcurrencyLevel, one)
 	} else {
-		sent = g.openLoop(ctx, index, sr.Records, g.schedule(st), one)
+		sent = g.openLoop(ctx, index, sr.Records, times, one)
 	}
 	stop()
 	sr.Records = sr.Records[:sent]

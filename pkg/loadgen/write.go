@@ -57,8 +57,12 @@ func Write(dir string, r *Result, m Meta) ([]string, error) {
 		return nil, err
 	}
 	cfgID := sha256.Sum256(config)
+	var whole *summary // the run's summary: one stage's is the run's
 	for _, st := range r.Stages {
 		s := summarize(st.Records)
+		if len(r.Stages) == 1 {
+			whole = s
+		}
 		info := &stageInfo{}
 		if w.Load.Type == LoadConcurrent {
 			info.concurrency = &st.Config.ConcurrencyLevel
@@ -83,7 +87,10 @@ func Write(dir string, r *Result, m Meta) ([]string, error) {
 		}
 	}
 	if w.Report.WantSummary() {
-		data, err := json.MarshalIndent(summarize(r.Records()).lifecycle(nil), "", "  ")
+		if whole == nil {
+			whole = summarize(r.Records())
+		}
+		data, err := json.MarshalIndent(whole.lifecycle(nil), "", "  ")
 		if err != nil {
 			return nil, err
 		}

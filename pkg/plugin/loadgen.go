@@ -138,6 +138,8 @@ func (o *LoadgenOptions) Validate() error {
 		return fmt.Errorf("--progress-every must be positive")
 	case o.Transport != "auto" && o.Transport != "net-http":
 		return fmt.Errorf("--transport %q: use auto or net-http", o.Transport)
+	case o.Preset != "" && o.BaseURL == "":
+		return fmt.Errorf("a preset's base_url is the gateway's in-cluster name: pass --base-url (a port-forward, say)")
 	}
 	if o.BaseURL != "" {
 		if err := config.ValidateBaseURL(o.BaseURL); err != nil {
@@ -159,9 +161,6 @@ func (o *LoadgenOptions) profile() ([]byte, error) {
 	doc, err := preset.Load(o.Preset)
 	if err != nil {
 		return nil, err
-	}
-	if o.BaseURL == "" {
-		return nil, fmt.Errorf("a preset's base_url is the gateway's in-cluster name: pass --base-url (a port-forward, say)")
 	}
 	doc.Apply(config.Overrides{BaseURL: o.BaseURL, Model: o.Model})
 	var only []string

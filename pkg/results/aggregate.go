@@ -87,6 +87,7 @@ func Aggregate(group []*Report) (*Report, error) {
 		return group[0], nil
 	}
 	_, keys, matched := matchStages(group)
+	fields := aggregated()
 	first := group[0]
 	out := &Report{
 		Source: commonSource(group), Format: first.Format, Harness: first.Harness, Model: first.Model,
@@ -105,7 +106,7 @@ func Aggregate(group []*Report) (*Report, error) {
 			st.Requests.Succeeded += s.Requests.Succeeded
 			st.Requests.Failed += s.Requests.Failed
 		}
-		for _, f := range aggregated() {
+		for _, f := range fields {
 			var vals []float64
 			for _, s := range stages {
 				m := s.Metrics

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 	"math"
 	"os"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 )
 
 // ErrNoResults is returned for a folder that holds no result file of a known format.

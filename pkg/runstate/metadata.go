@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
 )
 
 // MetadataFile is written by the run script (not the harness) into every result folder when its
@@ -70,12 +72,7 @@ func (m *Metadata) Group() string {
 
 // Matches tells whether every selector label is set to its value.
 func (m *Metadata) Matches(selector map[string]string) bool {
-	for k, v := range selector {
-		if got, ok := m.Labels[k]; !ok || got != v {
-			return false
-		}
-	}
-	return true
+	return labels.SelectorFromValidatedSet(selector).Matches(labels.Set(m.Labels))
 }
 
 // ReadMetadata reads a result folder's metadata; (nil, nil) when it has none (a folder made
