@@ -44,9 +44,35 @@ type Metadata struct {
 	ParallelIndex int    `json:"parallelIndex"`
 	Repeat        int    `json:"repeat"` // 1-based; 0 when not repeated
 	Started       int64  `json:"started"`
-	Finished      int64  `json:"finished"`
-	ExitCode      int    `json:"exitCode"`
-	Verdict       string `json:"verdict"`
+	// Finished and ExitCode are null while the workload runs (the script writes the file when
+	// the workload starts, and again when it ends).
+	Finished *int64 `json:"finished"`
+	ExitCode *int   `json:"exitCode"`
+	// Verdict is one of the Verdict constants; "running" in a folder whose launcher is gone
+	// means the folder is incomplete.
+	Verdict string `json:"verdict"`
+	// Complete is false while the workload runs and when it did not succeed; nil in folders
+	// written before the field existed.
+	Complete *bool `json:"complete,omitempty"`
+}
+
+// IsComplete tells whether the folder holds its whole workload's results, as its verdict says.
+func (m *Metadata) IsComplete() bool {
+	if m.Complete != nil && !*m.Complete {
+		return false
+	}
+	return Complete(m.Verdict)
+}
+
+// Settle records a verdict decided from outside the folder (FolderVerdict on the volume's run
+// state), so a folder fetched while its workload was cut short says so.
+func (m *Metadata) Settle(verdict string) {
+	if verdict == "" || verdict == m.Verdict {
+		return
+	}
+	m.Verdict = verdict
+	c := Complete(verdict)
+	m.Complete = &c
 }
 
 // StartedAt is the workload's start.

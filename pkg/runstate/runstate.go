@@ -66,7 +66,35 @@ const (
 	KeyTimedOut   = "timed_out"
 	KeyResultsDir = "results_dir"
 	KeyFailed     = "failed"
+	// KeyHarnessFailed is set when the image's entry script reported a failed harness (and would
+	// retry it): the run script stopped the workload at once.
+	KeyHarnessFailed = "harness_failed"
+	// KeyStderr lines, one per line of the harness's last stderr lines, in order.
+	KeyStderr = "stderr"
 )
+
+// Verdicts: the one word for a workload's (or a result folder's) outcome. The run script writes
+// them into each folder's metadata and every reader shows them.
+const (
+	// VerdictSucceeded: the workload ended with exit code 0.
+	VerdictSucceeded = "succeeded"
+	// VerdictFailed: the workload ended with another exit code, or its harness failed.
+	VerdictFailed = "failed"
+	// VerdictTimedOut: the wait timeout stopped the workload.
+	VerdictTimedOut = "timed-out"
+	// VerdictRunning: the workload has started and its launcher still runs.
+	VerdictRunning = "running"
+	// VerdictIncomplete: the workload started but its launcher is gone (deleted, or the run was
+	// removed) before it finished; its folder holds what was written until then.
+	VerdictIncomplete = "incomplete"
+)
+
+// Complete tells whether a folder with this verdict holds everything its workload meant to
+// write: only a succeeded workload does. An empty verdict (a folder not made by the plugin) is
+// not known to be partial.
+func Complete(verdict string) bool {
+	return verdict == VerdictSucceeded || verdict == ""
+}
 
 // WorkloadStatus is what a launcher recorded about one workload.
 type WorkloadStatus struct {
@@ -78,13 +106,52 @@ type WorkloadStatus struct {
 	ExitCode   *int
 	TimedOut   bool
 	ResultsDir string
+	// HarnessFailed: the image's entry script reported a failed harness and the run script
+	// stopped the workload instead of letting it retry.
+	HarnessFailed bool
+	// Stderr holds the harness's last stderr lines, when it failed.
+	Stderr []string
 }
 
 // Finished tells whether the workload has ended.
 func (s WorkloadStatus) Finished() bool { return s.ExitCode != nil }
 
 // Succeeded tells whether the workload ended well.
-func (s WorkloadStatus) Succeeded() bool { return s.ExitCode != nil && *s.ExitCode == 0 && !s.TimedOut }
+func (s WorkloadStatus) Succeeded() bool {
+	return s.ExitCode != nil && *s.ExitCode == 0 && !s.TimedOut && !s.HarnessFailed
+}
+
+// Verdict is the status's verdict, given whether the launcher that runs it still exists (a
+// workload that has not finished and has no launcher any more never will).
+func (s WorkloadStatus) Verdict(launcherAlive bool) string {
+	switch {
+	case s.Succeeded():
+		return VerdictSucceeded
+	case s.TimedOut:
+		return VerdictTimedOut
+	case s.Finished() || s.HarnessFailed:
+		return VerdictFailed
+	case launcherAlive:
+		return VerdictRunning
+	}
+	return VerdictIncomplete
+}
+
+// FolderVerdict decides a result folder's verdict from what the volume says and whether the
+// folder's launcher still exists: the status file the run script keeps (nil when the run folder
+// is gone) wins over the folder's own metadata, which says "running" until the workload ends. A
+// folder with neither was not written by the plugin: "".
+func FolderVerdict(st *WorkloadStatus, meta *Metadata, launcherAlive bool) string {
+	switch {
+	case st != nil:
+		return st.Verdict(launcherAlive)
+	case meta == nil:
+		return ""
+	case meta.Verdict == VerdictRunning && !launcherAlive:
+		return VerdictIncomplete
+	}
+	return meta.Verdict
+}
 
 // ParseStatus reads a status file. Later lines win, so the script may append as it goes.
 func ParseStatus(data []byte) (WorkloadStatus, error) {
@@ -93,6 +160,8 @@ func ParseStatus(data []byte) (WorkloadStatus, error) {
 	s.Workload = kv[KeyWorkload]
 	s.ResultsDir = kv[KeyResultsDir]
 	s.TimedOut = kv[KeyTimedOut] == "true"
+	s.HarnessFailed = kv[KeyHarnessFailed] == "true"
+	s.Stderr = stderrLines(data)
 	var err error
 	if v, ok := kv[KeyIndex]; ok {
 		if s.Index, err = strconv.Atoi(v); err != nil {
@@ -113,6 +182,18 @@ func ParseStatus(data []byte) (WorkloadStatus, error) {
 		s.ExitCode = &code
 	}
 	return s, nil
+}
+
+// stderrLines collects every KeyStderr line, in order (parseKV keeps only the last).
+func stderrLines(data []byte) []string {
+	var lines []string
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), KeyStderr+"="); ok {
+			lines = append(lines, v)
+		}
+	}
+	return lines
 }
 
 func parseKV(data []byte) map[string]string {
@@ -240,6 +321,27 @@ type ResultFolder struct {
 	Modified        time.Time       `json:"modified"`
 	Status          *WorkloadStatus `json:"status,omitempty"`
 	Metadata        *Metadata       `json:"metadata,omitempty"`
+	// Verdict is the folder's verdict (see FolderVerdict), "" for folders not made by the
+	// plugin; Complete is false when the folder is known to hold only part of its workload.
+	Verdict  string `json:"verdict,omitempty"`
+	Complete bool   `json:"complete"`
+}
+
+// Decide sets each folder's Verdict and Complete; alive tells whether the launcher of a run's
+// parallel index still exists (see FolderVerdict).
+func Decide(folders []ResultFolder, alive func(run string, index int) bool) {
+	for i := range folders {
+		f := &folders[i]
+		run, index := f.Run, 0
+		switch {
+		case f.Status != nil:
+			index = f.Status.Index
+		case f.Metadata != nil:
+			run, index = f.Metadata.Run, f.Metadata.ParallelIndex
+		}
+		f.Verdict = FolderVerdict(f.Status, f.Metadata, run != "" && alive(run, index))
+		f.Complete = Complete(f.Verdict)
+	}
 }
 
 // PerRequestFile is inference-perf's per-request file: often GBs, rarely needed locally.

@@ -1,6 +1,7 @@
 package runstate
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -59,5 +60,146 @@ func TestParseResultsListWithMetadata(t *testing.T) {
 	}
 	if folders[1].Metadata != nil || m.Name() != "sanity_random run2" {
 		t.Errorf("broken metadata kept, or name %q", m.Name())
+	}
+}
+
+// Every way a workload's status and its launcher's existence combine, with the verdict each must
+// give (field case: a run whose launcher pod was deleted, or that was `delete --force`d, was listed
+// as "running" forever).
+func TestWorkloadVerdictFromStatusAndLauncher(t *testing.T) {
+	cases := []struct {
+		name   string
+		status string
+		alive  bool
+		want   string
+	}{
+		{"succeeded", "workload=w\nstarted=1\nfinished=2\ntimed_out=false\nexit_code=0\n", true, "succeeded"},
+		{"succeeded, launcher gone since", "workload=w\nstarted=1\nfinished=2\ntimed_out=false\nexit_code=0\n", false, "succeeded"},
+		{"failed", "workload=w\nstarted=1\nfinished=2\ntimed_out=false\nexit_code=3\n", true, "failed"},
+		{"timed out", "workload=w\nstarted=1\nfinished=2\ntimed_out=true\nexit_code=143\n", false, "timed-out"},
+		{"harness failed, stopped", "workload=w\nstarted=1\nharness_failed=true\nfinished=2\ntimed_out=false\nexit_code=143\n", true, "failed"},
+		{"harness failed, not yet stopped", "workload=w\nstarted=1\nharness_failed=true\n", true, "failed"},
+		// The harness's exit code may be 0 when the stop came between retries: still failed.
+		{"harness failed, exit 0", "workload=w\nstarted=1\nharness_failed=true\nfinished=2\nexit_code=0\n", true, "failed"},
+		{"running", "workload=w\nstarted=1\n", true, "running"},
+		{"launcher deleted mid-run", "workload=w\nstarted=1\n", false, "incomplete"},
+	}
+	for _, c := range cases {
+		s, err := ParseStatus([]byte(c.status))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got := s.Verdict(c.alive); got != c.want {
+			t.Errorf("%s: verdict %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+func TestStatusKeepsEveryStderrLineInOrder(t *testing.T) {
+	s, err := ParseStatus([]byte("workload=w\nstderr=Traceback (most recent call last):\nharness_failed=true\nstderr=ValueError: a=b\nstderr=\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"Traceback (most recent call last):", "ValueError: a=b", ""}
+	if len(s.Stderr) != len(want) || !s.HarnessFailed {
+		t.Fatalf("%+v", s)
+	}
+	for i := range want {
+		if s.Stderr[i] != want[i] {
+			t.Errorf("line %d: %q, want %q", i, s.Stderr[i], want[i])
+		}
+	}
+}
+
+func TestFolderVerdict(t *testing.T) {
+	running := &Metadata{Verdict: VerdictRunning}
+	failed := &Metadata{Verdict: VerdictFailed}
+	unfinished := &WorkloadStatus{Workload: "w"}
+	code := 0
+	done := &WorkloadStatus{Workload: "w", ExitCode: &code}
+	cases := []struct {
+		name  string
+		st    *WorkloadStatus
+		meta  *Metadata
+		alive bool
+		want  string
+		full  bool
+	}{
+		{"status wins over metadata", done, running, false, "succeeded", true},
+		{"unfinished status, launcher alive", unfinished, running, true, "running", false},
+		{"unfinished status, launcher gone", unfinished, running, false, "incomplete", false},
+		{"run folder gone, metadata running, launcher gone", nil, running, false, "incomplete", false},
+		{"run folder gone, metadata running, launcher alive", nil, running, true, "running", false},
+		{"metadata failed", nil, failed, false, "failed", false},
+		{"foreign folder", nil, nil, false, "", true},
+	}
+	for _, c := range cases {
+		got := FolderVerdict(c.st, c.meta, c.alive)
+		if got != c.want || Complete(got) != c.full {
+			t.Errorf("%s: %q complete=%v, want %q complete=%v", c.name, got, Complete(got), c.want, c.full)
+		}
+	}
+}
+
+// The listing of a run whose launcher was deleted mid-run: its folder is incomplete; the same
+// listing with the launcher alive says running; a finished folder of the same run stays succeeded.
+func TestDecideFromTheListing(t *testing.T) {
+	out := markFolder + "8 1795754512 0 inference-perf_1795754512-4cc6_slow_stack-a\n" +
+		markFolder + "8 1795754512 0 inference-perf_1795754512-4cc6_quick_stack-a\n" +
+		markFolder + "8 1795754512 0 someone-elses-folder\n" +
+		markStatus + ".llmdbench/1795754512-4cc6/0/slow.status\n" +
+		"workload=slow\nindex=0\nresults_dir=/requests/inference-perf_1795754512-4cc6_slow_stack-a\nstarted=1795754512\n" +
+		markStatus + ".llmdbench/1795754512-4cc6/0/quick.status\n" +
+		"workload=quick\nindex=0\nresults_dir=/requests/inference-perf_1795754512-4cc6_quick_stack-a\nstarted=1795754512\nfinished=1795754520\ntimed_out=false\nexit_code=0\n"
+	for _, alive := range []bool{false, true} {
+		folders, err := ParseResultsList([]byte(out))
+		if err != nil || len(folders) != 3 {
+			t.Fatalf("%v %d", err, len(folders))
+		}
+		var asked []string
+		Decide(folders, func(run string, index int) bool {
+			asked = append(asked, run+"/"+strconv.Itoa(index))
+			return alive
+		})
+		slow := VerdictIncomplete
+		if alive {
+			slow = VerdictRunning
+		}
+		if f := folders[0]; f.Verdict != slow || f.Complete {
+			t.Errorf("alive=%v slow: %q complete=%v", alive, f.Verdict, f.Complete)
+		}
+		if f := folders[1]; f.Verdict != VerdictSucceeded || !f.Complete {
+			t.Errorf("alive=%v quick: %q complete=%v", alive, f.Verdict, f.Complete)
+		}
+		if f := folders[2]; f.Verdict != "" || !f.Complete {
+			t.Errorf("foreign folder: %q complete=%v", f.Verdict, f.Complete)
+		}
+		if len(asked) != 2 || asked[0] != "1795754512-4cc6/0" {
+			t.Errorf("launchers asked about: %v", asked)
+		}
+	}
+}
+
+// The run script writes the metadata twice: at the start (running, no exit code, not complete)
+// and at the end. A null exit code stays null, never a 0.
+func TestMetadataWhileRunningAndSettled(t *testing.T) {
+	m, err := ParseMetadata([]byte(`{"run": "r", "workload": "w", "started": 5, "finished": null, "exitCode": null, "verdict": "running", "complete": false}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.ExitCode != nil || m.Finished != nil || m.IsComplete() {
+		t.Errorf("running metadata: %+v", m)
+	}
+	m.Settle(VerdictIncomplete)
+	if m.Verdict != VerdictIncomplete || m.Complete == nil || *m.Complete || m.IsComplete() {
+		t.Errorf("settled: %+v", m)
+	}
+	old, err := ParseMetadata([]byte(`{"run": "r", "exitCode": 0, "finished": 9, "verdict": "succeeded"}`))
+	if err != nil || !old.IsComplete() || *old.ExitCode != 0 || *old.Finished != 9 {
+		t.Errorf("metadata without the complete field: %+v %v", old, err)
+	}
+	old.Settle("")
+	if old.Verdict != VerdictSucceeded || old.Complete != nil {
+		t.Errorf("an empty verdict changes nothing: %+v", old)
 	}
 }
