@@ -186,7 +186,7 @@ func runMeasuresAndWrites(t *testing.T, o Options) {
 func validateReports(t *testing.T, dir string) {
 	t.Helper()
 	c := jsonschema.NewCompiler()
-	schemaPath, _ := filepath.Abs("../../../shared/fixtures/benchmark-report/br_v0_2_json_schema.json")
+	schemaPath, _ := filepath.Abs("testdata/br_v0_2_json_schema.json")
 	sch, err := c.Compile(schemaPath)
 	if err != nil {
 		t.Fatal(err)
