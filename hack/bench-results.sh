@@ -9,7 +9,7 @@ size=${SIZE:-1GiB}
 make -s build
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cp ../shared/fixtures/inference-perf/vllm/*_lifecycle_metrics.json "$work/"
+cp pkg/results/testdata/inference-perf/vllm/*_lifecycle_metrics.json "$work/"
 go run ./hack/gen-per-request -size "$size" -out "$work/per_request_lifecycle_metrics.json"
 
 /usr/bin/time -f '%e %M' -o "$work/ours.time" bin/kubectl-llmdbench results show "$work" --per-request -o json >"$work/ours.json"

@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-const fixtures = "../../../shared/fixtures"
+const fixtures = "testdata"
 
 // The real inference-perf sweeps: every number in the model equals the source file's.
 func TestInferencePerfFixturesNumberForNumber(t *testing.T) {

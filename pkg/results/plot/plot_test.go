@@ -12,7 +12,7 @@ import (
 func TestChartsOfRealSweeps(t *testing.T) {
 	var runs []Run
 	for _, name := range []string{"vllm", "vllm-quantization"} {
-		r, err := results.ReadDir(filepath.Join("../../../../shared/fixtures/inference-perf", name))
+		r, err := results.ReadDir(filepath.Join("../testdata/inference-perf", name))
 		if err != nil {
 			t.Fatal(err)
 		}
