@@ -3,7 +3,6 @@ package plugin
 import (
 	"context"
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -119,13 +118,9 @@ func (o *ResultsShowOptions) Run(ctx context.Context, f cmdutil.Factory) error {
 	if err != nil {
 		return err
 	}
-	var shown []*results.Report
-	for _, group := range results.Repeats(reports) {
-		r, err := results.Aggregate(group)
-		if err != nil {
-			return err
-		}
-		shown = append(shown, r)
+	shown, err := results.AggregateRepeats(reports)
+	if err != nil {
+		return err
 	}
 	switch o.Output {
 	case "":
@@ -139,12 +134,7 @@ func (o *ResultsShowOptions) Run(ctx context.Context, f cmdutil.Factory) error {
 		}
 		return nil
 	case "csv":
-		for _, r := range shown {
-			if err := printReportCSV(o.Out, r); err != nil {
-				return err
-			}
-		}
-		return nil
+		return printReportsCSV(o.Out, shown)
 	}
 	if len(shown) == 1 {
 		return printStructured(o.Out, o.Output, shown[0])
@@ -201,32 +191,7 @@ func (o *ResultsShowOptions) readTarget(ctx context.Context, f cmdutil.Factory, 
 
 // readLocal reads a local result folder, or every result folder inside a folder (a run fetched by
 // 'run' or 'cp').
-func readLocal(dir string) ([]*results.Report, error) {
-	r, err := results.ReadDir(dir)
-	if err == nil {
-		return []*results.Report{r}, nil
-	}
-	if !errors.Is(err, results.ErrNoResults) {
-		return nil, err
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	var reports []*results.Report
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		if r, err := results.ReadDir(filepath.Join(dir, e.Name())); err == nil {
-			reports = append(reports, r)
-		}
-	}
-	if len(reports) == 0 {
-		return nil, fmt.Errorf("%s holds no result folder", dir)
-	}
-	return reports, nil
-}
+func readLocal(dir string) ([]*results.Report, error) { return results.ReadLocal(dir) }
 
 // fetch copies a result folder, or every folder of a run, from the PVC into the local cache and
 // returns their local paths. Folders already cached are not fetched again.
@@ -320,6 +285,19 @@ func distCell(d *results.Dist) string {
 	return ms(d.Mean) + "/" + ms(d.P50) + "/" + ms(d.P90) + "/" + ms(d.P99)
 }
 
+// requestCells shows request counts, `-` when the file holds none; incomplete requests (GuideLLM)
+// follow the failures as "+N incomplete".
+func requestCells(r *results.Requests) (string, string) {
+	if r == nil {
+		return "-", "-"
+	}
+	failed := strconv.Itoa(r.Failed)
+	if r.Incomplete != nil && *r.Incomplete > 0 {
+		failed += fmt.Sprintf(" (+%d incomplete)", *r.Incomplete)
+	}
+	return strconv.Itoa(r.Succeeded), failed
+}
+
 func printReport(out io.Writer, r *results.Report) error {
 	fmt.Fprintf(out, "%s (%s", r.Source, r.Format)
 	if r.Model != "" {
@@ -329,8 +307,9 @@ func printReport(out io.Writer, r *results.Report) error {
 	w := printers.GetNewTabWriter(out)
 	fmt.Fprintln(w, "STAGE\tRATE REQ/ACH\tCONC\tOK\tFAILED\tTTFT ms mean/p50/p90/p99\tTPOT ms\tITL ms\tNTPOT ms\tE2E ms\tREQ/S\tIN TOK/S\tOUT TOK/S")
 	row := func(label string, m results.Metrics) {
-		fmt.Fprintf(w, "%s\t%s/%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", label,
-			num(m.RequestedRate, 2), num(m.AchievedRate, 2), num(m.Concurrency, 0), m.Requests.Succeeded, m.Requests.Failed,
+		ok, failed := requestCells(m.Requests)
+		fmt.Fprintf(w, "%s\t%s/%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", label,
+			num(m.RequestedRate, 2), num(m.AchievedRate, 2), num(m.Concurrency, 0), ok, failed,
 			distCell(m.Latency.TTFT), distCell(m.Latency.TPOT), distCell(m.Latency.ITL), distCell(m.Latency.NTPOT), distCell(m.Latency.E2E),
 			num(m.Throughput.RequestsPerSec, 2), num(m.Throughput.InputTokensPerSec, 1), num(m.Throughput.OutputTokensPerSec, 1))
 	}
@@ -388,9 +367,11 @@ func printSpread(out io.Writer, r *results.Report) error {
 	return w.Flush()
 }
 
-func printReportCSV(out io.Writer, r *results.Report) error {
+// printReportsCSV writes every report's stages (and summary and per-request rows) as one CSV with
+// one header row. Latencies are seconds; a number the report does not hold is an empty cell.
+func printReportsCSV(out io.Writer, reports []*results.Report) error {
 	w := csv.NewWriter(out)
-	header := []string{"source", "format", "model", "stage", "requested_rate", "achieved_rate", "concurrency", "succeeded", "failed"}
+	header := []string{"source", "format", "model", "stage", "requested_rate", "achieved_rate", "concurrency", "succeeded", "failed", "incomplete"}
 	metrics := []string{"ttft", "tpot", "itl", "ntpot", "e2e"}
 	for _, m := range metrics {
 		for _, s := range []string{"mean", "p50", "p90", "p99"} {
@@ -407,30 +388,42 @@ func printReportCSV(out io.Writer, r *results.Report) error {
 		}
 		return strconv.FormatFloat(*p, 'g', -1, 64)
 	}
-	write := func(stage string, m results.Metrics) error {
-		rec := []string{r.Source, r.Format, r.Model, stage, cell(m.RequestedRate), cell(m.AchievedRate), cell(m.Concurrency),
-			strconv.Itoa(m.Requests.Succeeded), strconv.Itoa(m.Requests.Failed)}
-		for _, d := range []*results.Dist{m.Latency.TTFT, m.Latency.TPOT, m.Latency.ITL, m.Latency.NTPOT, m.Latency.E2E} {
-			for _, s := range []string{"mean", "p50", "p90", "p99"} {
-				rec = append(rec, cell(d.Get(s)))
+	count := func(p *int) string {
+		if p == nil {
+			return ""
+		}
+		return strconv.Itoa(*p)
+	}
+	for _, r := range reports {
+		write := func(stage string, m results.Metrics) error {
+			var ok, failed, incomplete *int
+			if m.Requests != nil {
+				ok, failed, incomplete = &m.Requests.Succeeded, &m.Requests.Failed, m.Requests.Incomplete
+			}
+			rec := []string{r.Source, r.Format, r.Model, stage, cell(m.RequestedRate), cell(m.AchievedRate), cell(m.Concurrency),
+				count(ok), count(failed), count(incomplete)}
+			for _, d := range []*results.Dist{m.Latency.TTFT, m.Latency.TPOT, m.Latency.ITL, m.Latency.NTPOT, m.Latency.E2E} {
+				for _, s := range []string{"mean", "p50", "p90", "p99"} {
+					rec = append(rec, cell(d.Get(s)))
+				}
+			}
+			rec = append(rec, cell(m.Throughput.RequestsPerSec), cell(m.Throughput.InputTokensPerSec), cell(m.Throughput.OutputTokensPerSec), cell(m.Throughput.TotalTokensPerSec))
+			return w.Write(rec)
+		}
+		for _, st := range r.Stages {
+			if err := write(strconv.Itoa(st.Stage), st.Metrics); err != nil {
+				return err
 			}
 		}
-		rec = append(rec, cell(m.Throughput.RequestsPerSec), cell(m.Throughput.InputTokensPerSec), cell(m.Throughput.OutputTokensPerSec), cell(m.Throughput.TotalTokensPerSec))
-		return w.Write(rec)
-	}
-	for _, st := range r.Stages {
-		if err := write(strconv.Itoa(st.Stage), st.Metrics); err != nil {
-			return err
+		if r.Summary != nil {
+			if err := write("summary", *r.Summary); err != nil {
+				return err
+			}
 		}
-	}
-	if r.Summary != nil {
-		if err := write("summary", *r.Summary); err != nil {
-			return err
-		}
-	}
-	if r.PerRequest != nil {
-		if err := write("per-request", r.PerRequest.Metrics); err != nil {
-			return err
+		if r.PerRequest != nil {
+			if err := write("per-request", r.PerRequest.Metrics); err != nil {
+				return err
+			}
 		}
 	}
 	w.Flush()

@@ -27,6 +27,20 @@ func Repeats(reports []*Report) [][]*Report {
 	return groups
 }
 
+// AggregateRepeats turns the reports read from a target (ReadLocal's, in order) into what is
+// shown: one report per workload, its repeats averaged by Aggregate.
+func AggregateRepeats(reports []*Report) ([]*Report, error) {
+	var shown []*Report
+	for _, group := range Repeats(reports) {
+		r, err := Aggregate(group)
+		if err != nil {
+			return nil, err
+		}
+		shown = append(shown, r)
+	}
+	return shown, nil
+}
+
 // aggregated lists every number Aggregate averages, by the name its spread is reported under.
 func aggregated() []struct {
 	name string
@@ -102,10 +116,7 @@ func Aggregate(group []*Report) (*Report, error) {
 		}
 		st := Stage{Stage: stages[0].Stage, Repeats: len(stages), Spread: map[string]float64{}}
 		st.RequestedRate, st.Concurrency = stages[0].RequestedRate, stages[0].Concurrency
-		for _, s := range stages {
-			st.Requests.Succeeded += s.Requests.Succeeded
-			st.Requests.Failed += s.Requests.Failed
-		}
+		st.Requests = sumRequests(stages)
 		for _, f := range fields {
 			var vals []float64
 			for _, s := range stages {
@@ -127,6 +138,30 @@ func Aggregate(group []*Report) (*Report, error) {
 		out.Stages = append(out.Stages, st)
 	}
 	return out, nil
+}
+
+// sumRequests adds up the request counts of repeats; nil when no repeat has counts, and
+// Incomplete only when some repeat counts it.
+func sumRequests(stages []*Stage) *Requests {
+	var out *Requests
+	for _, s := range stages {
+		if s.Requests == nil {
+			continue
+		}
+		if out == nil {
+			out = &Requests{}
+		}
+		out.Succeeded += s.Requests.Succeeded
+		out.Failed += s.Requests.Failed
+		if s.Requests.Incomplete != nil {
+			n := *s.Requests.Incomplete
+			if out.Incomplete != nil {
+				n += *out.Incomplete
+			}
+			out.Incomplete = &n
+		}
+	}
+	return out
 }
 
 func meanStddev(v []float64) (float64, float64) {

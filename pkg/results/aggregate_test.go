@@ -13,7 +13,7 @@ func repeat(run, workload string, r int, ttftP50 []float64) *Report {
 		rate := float64(2 * (i + 1))
 		rep.Stages = append(rep.Stages, Stage{Stage: i, Metrics: Metrics{
 			RequestedRate: f64(rate),
-			Requests:      Requests{Succeeded: 10, Failed: 1},
+			Requests:      &Requests{Succeeded: 10, Failed: 1},
 			Latency:       Latency{TTFT: &Dist{P50: f64(v)}},
 			Throughput:    Throughput{RequestsPerSec: f64(rate)},
 		}})

@@ -62,20 +62,26 @@ type Throughput struct {
 	TotalTokensPerSec  *float64 `json:"total_tokens_per_sec"`
 }
 
-// Requests counts outcomes.
+// Requests counts outcomes. Incomplete is set only by harnesses that count requests cut off at
+// the end of a stage apart from failures (GuideLLM, benchmark reports that carry it); it is nil
+// when the file does not hold it.
 type Requests struct {
-	Succeeded int `json:"succeeded"`
-	Failed    int `json:"failed"`
+	Succeeded  int  `json:"succeeded"`
+	Failed     int  `json:"failed"`
+	Incomplete *int `json:"incomplete"`
 }
 
 // Metrics is one stage's (or the whole run's) numbers.
 type Metrics struct {
-	RequestedRate *float64   `json:"requested_rate"`
-	AchievedRate  *float64   `json:"achieved_rate"`
-	Concurrency   *float64   `json:"concurrency"`
-	Requests      Requests   `json:"requests"`
-	Latency       Latency    `json:"latency"`
-	Throughput    Throughput `json:"throughput"`
+	RequestedRate *float64 `json:"requested_rate"`
+	AchievedRate  *float64 `json:"achieved_rate"`
+	// Concurrency is the stage's concurrency level (a concurrent load's streams, 1 for a
+	// synchronous stage); nil for rate-driven stages, whatever worker cap the harness had.
+	Concurrency *float64 `json:"concurrency"`
+	// Requests is nil when the file holds no request counts.
+	Requests   *Requests  `json:"requests"`
+	Latency    Latency    `json:"latency"`
+	Throughput Throughput `json:"throughput"`
 	// Goodput is set when computed from per-request data with SLOs.
 	Goodput *Goodput `json:"goodput,omitempty"`
 }

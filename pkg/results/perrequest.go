@@ -188,8 +188,13 @@ type record struct {
 // AnalyzePerRequest streams an inference-perf per_request_lifecycle_metrics.json (every layout:
 // ≤ v0.4 info.output_token_times, v0.5 info.response_info, v0.6 info.response_metrics) and
 // recomputes the distributions exactly, with goodput when SLOs are given.
+// An empty array is ErrNoRequests.
 func AnalyzePerRequest(r io.Reader, slos SLOs) (*PerRequest, error) {
-	return analyze(newScanner(r), slos)
+	res, err := analyze(newScanner(r), slos)
+	if err == nil && res.Records == 0 {
+		return nil, fmt.Errorf("%w: the per-request data is an empty array", ErrNoRequests)
+	}
+	return res, err
 }
 
 func analyze(s *scanner, slos SLOs) (*PerRequest, error) {
@@ -204,9 +209,13 @@ func analyze(s *scanner, slos SLOs) (*PerRequest, error) {
 }
 
 // AnalyzePerRequestFile is AnalyzePerRequest on a file, split at record boundaries and scanned
-// on every core; the numbers are the same.
+// on every core; the numbers are the same. A file holding an empty array is ErrNoRequests.
 func AnalyzePerRequestFile(path string, slos SLOs) (*PerRequest, error) {
-	return analyzeFile(path, slos, runtime.GOMAXPROCS(0), 64<<20)
+	res, err := analyzeFile(path, slos, runtime.GOMAXPROCS(0), 64<<20)
+	if err == nil && res.Records == 0 {
+		return nil, fmt.Errorf("%w in %s (an empty array)", ErrNoRequests, path)
+	}
+	return res, err
 }
 
 // analyzeFile splits files of at least minSize into parts for the given number of workers.
@@ -312,7 +321,9 @@ type accumulator struct {
 }
 
 func newAccumulator(slos SLOs) *accumulator {
-	return &accumulator{slos: slos, minStart: math.Inf(1), maxEnd: math.Inf(-1)}
+	a := &accumulator{slos: slos, minStart: math.Inf(1), maxEnd: math.Inf(-1)}
+	a.res.Requests = &Requests{}
+	return a
 }
 
 func (a *accumulator) record(s *scanner) error {

@@ -220,7 +220,7 @@ func TestPerRequestFileInParts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if parts.Records != whole.Records || parts.Requests != whole.Requests || parts.Goodput.Good != whole.Goodput.Good {
+		if parts.Records != whole.Records || *parts.Requests != *whole.Requests || parts.Goodput.Good != whole.Goodput.Good {
 			t.Errorf("%d workers: %+v vs %+v", workers, parts.Requests, whole.Requests)
 		}
 		sameDist(t, "itl", parts.Latency.ITL, whole.Latency.ITL)

@@ -1,9 +1,11 @@
 package results
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -20,20 +22,31 @@ import (
 // ErrNoResults is returned for a folder that holds no result file of a known format.
 var ErrNoResults = errors.New("no result files of a known format")
 
+// ErrNoRequests is returned for a folder whose harness ran but recorded no request: its
+// per-request file is an empty array and it holds no stage or summary file.
+var ErrNoRequests = errors.New("the harness recorded no requests")
+
 var (
 	stageFile = regexp.MustCompile(`^stage_(\d+)_lifecycle_metrics\.json$`)
 	brV02File = regexp.MustCompile(`^benchmark_report_v0\.2,_.*\.ya?ml$`)
 	brV01File = regexp.MustCompile(`^benchmark_report,_.*\.ya?ml$`)
 )
 
-// ReadDir reads a result folder, preferring benchmark report v0.2, then each tool's native files,
-// then benchmark report v0.1.
+// summaryFile is inference-perf's run-wide lifecycle report.
+const summaryFile = "summary_lifecycle_metrics.json"
+
+// ReadDir reads a result folder, preferring benchmark report v0.2, then each tool's native files
+// (inference-perf stage and summary files; every GuideLLM and vLLM result JSON in the folder, each
+// vLLM result one stage), then benchmark report v0.1. Errors: ErrNoResults (wrapped, naming the
+// folder) when no file of a known format is there; ErrNoRequests when the harness recorded no
+// request; a file that cannot be read or parsed is named with the reason.
 func ReadDir(dir string) (*Report, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
 	var v02, v01, stages, jsons []string
+	var summary, perRequest string
 	for _, e := range entries {
 		n := e.Name()
 		switch {
@@ -44,7 +57,13 @@ func ReadDir(dir string) (*Report, error) {
 			v01 = append(v01, filepath.Join(dir, n))
 		case stageFile.MatchString(n):
 			stages = append(stages, filepath.Join(dir, n))
-		case strings.HasSuffix(n, ".json") && n != "per_request_lifecycle_metrics.json" && !strings.HasSuffix(n, "_lifecycle_metrics.json") && !strings.Contains(n, "prometheus"):
+		case n == summaryFile:
+			summary = filepath.Join(dir, n)
+		case n == runstate.PerRequestFile:
+			perRequest = filepath.Join(dir, n)
+		case strings.HasSuffix(n, "_lifecycle_metrics.json") || strings.Contains(n, "prometheus"):
+			// inference-perf's adapter_*, session and Prometheus reports: not stages.
+		case strings.HasSuffix(n, ".json") || strings.HasSuffix(n, ".jsonl"):
 			jsons = append(jsons, filepath.Join(dir, n))
 		}
 	}
@@ -55,17 +74,11 @@ func ReadDir(dir string) (*Report, error) {
 		if err == nil {
 			err = achievedFromStageFiles(r, stages)
 		}
-	case len(stages) > 0:
-		r, err = readInferencePerf(dir, stages)
+	case len(stages) > 0 || summary != "":
+		r, err = readInferencePerf(stages, summary)
 	default:
-		for _, f := range jsons {
-			// Other JSON files (harness configs, logs) are simply not results.
-			if found, ferr := readNativeJSON(f); ferr == nil {
-				r = found
-				break
-			}
-		}
-		if r == nil && len(v01) > 0 {
+		r, err = readNativeFiles(jsons)
+		if err == nil && r == nil && len(v01) > 0 {
 			r, err = readBRs(v01, FormatBR01)
 		}
 	}
@@ -73,6 +86,16 @@ func ReadDir(dir string) (*Report, error) {
 		return nil, err
 	}
 	if r == nil {
+		if perRequest != "" {
+			empty, err := emptyArrayFile(perRequest)
+			if err != nil {
+				return nil, err
+			}
+			if empty {
+				return nil, fmt.Errorf("%w in %s (%s is [] and there is no stage or summary file)", ErrNoRequests, dir, runstate.PerRequestFile)
+			}
+			return nil, fmt.Errorf("%s: %w: only %s, no stage or summary file (show it with --per-request)", dir, ErrNoResults, runstate.PerRequestFile)
+		}
 		return nil, fmt.Errorf("%s: %w (inference-perf stage_N_lifecycle_metrics.json, benchmark_report*.yaml, GuideLLM or vLLM JSON)", dir, ErrNoResults)
 	}
 	r.Source = dir
@@ -86,6 +109,61 @@ func ReadDir(dir string) (*Report, error) {
 		r.Model = modelFromProfiles(dir)
 	}
 	return r, nil
+}
+
+// ReadLocal reads a local result folder, or every result folder directly inside a folder (a run
+// fetched by 'run' or 'cp'), in name order. Sub-folders without results (analysis/, logs) are
+// skipped; any other error of a sub-folder is returned. A folder with no result folder inside
+// gives its own ReadDir error.
+func ReadLocal(dir string) ([]*Report, error) {
+	r, err := ReadDir(dir)
+	if err == nil {
+		return []*Report{r}, nil
+	}
+	if !errors.Is(err, ErrNoResults) {
+		return nil, err
+	}
+	entries, lerr := os.ReadDir(dir)
+	if lerr != nil {
+		return nil, lerr
+	}
+	var reports []*Report
+	subdirs := 0
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		subdirs++
+		sub, serr := ReadDir(filepath.Join(dir, e.Name()))
+		switch {
+		case serr == nil:
+			reports = append(reports, sub)
+		case !errors.Is(serr, ErrNoResults):
+			return nil, serr
+		}
+	}
+	if len(reports) == 0 {
+		if subdirs == 0 {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%s: %w, and none of its %d sub-folders holds results", dir, ErrNoResults, subdirs)
+	}
+	return reports, nil
+}
+
+// emptyArrayFile tells whether a JSON file holds an empty array (white space aside).
+func emptyArrayFile(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 4096))
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", path, err)
+	}
+	t := strings.Join(strings.Fields(string(b)), "")
+	return t == "[]" || t == "", nil
 }
 
 // obj is a decoded JSON or YAML document, read with lenient lookups: result formats drift.
@@ -103,9 +181,21 @@ func readDoc(path string, unmarshal func([]byte, any) error) (obj, error) {
 	}
 	var m obj
 	if err := unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, parseError(path, err)
 	}
 	return m, nil
+}
+
+// parseError names the file and says where it broke, on one line.
+func parseError(path string, err error) error {
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		return fmt.Errorf("%s: byte %d: %w", path, syn.Offset, err)
+	}
+	if msg := err.Error(); strings.Contains(msg, "\n") { // YAML lists one problem per line
+		return fmt.Errorf("%s: %s", path, strings.Join(strings.Fields(msg), " "))
+	}
+	return fmt.Errorf("%s: %w", path, err)
 }
 
 func (o obj) get(path ...string) any {
@@ -192,8 +282,9 @@ func (o obj) dist(scale float64, path ...string) *Dist {
 	return d
 }
 
-// readInferencePerf reads the stage and summary lifecycle files of any inference-perf version.
-func readInferencePerf(dir string, stages []string) (*Report, error) {
+// readInferencePerf reads the stage and summary lifecycle files of any inference-perf version. A
+// folder with only the summary (report.request_lifecycle.per_stage: false) is one stage, 0.
+func readInferencePerf(stages []string, summary string) (*Report, error) {
 	r := &Report{Format: FormatInferencePerf, Harness: "inference-perf", Definitions: definitionsOf(FormatInferencePerf)}
 	sort.Slice(stages, func(i, j int) bool { return stageNumber(stages[i]) < stageNumber(stages[j]) })
 	for _, f := range stages {
@@ -203,11 +294,16 @@ func readInferencePerf(dir string, stages []string) (*Report, error) {
 		}
 		r.Stages = append(r.Stages, Stage{Stage: stageNumber(f), Metrics: inferencePerfMetrics(m)})
 	}
-	if m, err := readJSON(filepath.Join(dir, "summary_lifecycle_metrics.json")); err == nil {
+	if summary != "" {
+		m, err := readJSON(summary)
+		if err != nil {
+			return nil, err
+		}
 		s := inferencePerfMetrics(m)
 		r.Summary = &s
-	} else if !os.IsNotExist(err) {
-		return nil, err
+		if len(r.Stages) == 0 {
+			r.Stages = []Stage{{Stage: 0, Metrics: inferencePerfMetrics(m)}}
+		}
 	}
 	return r, nil
 }
@@ -245,14 +341,24 @@ func stageNumber(path string) int {
 	return n
 }
 
+// inferencePerfMetrics reads a lifecycle report of any inference-perf version: latencies under
+// successes.latency (before v0.1 they sat on successes itself), p50 spelt median (since 2025-08)
+// or p50 (before).
 func inferencePerfMetrics(m obj) Metrics {
 	lat := m.sub("successes", "latency")
+	if lat == nil {
+		lat = m.sub("successes")
+	}
 	tp := m.sub("successes", "throughput")
+	var req *Requests
+	if ok, failed := m.num("successes", "count"), m.num("failures", "count"); ok != nil || failed != nil {
+		req = &Requests{Succeeded: intOf(ok), Failed: intOf(failed)}
+	}
 	return Metrics{
 		RequestedRate: m.num("load_summary", "requested_rate"),
 		AchievedRate:  m.num("load_summary", "achieved_rate"),
 		Concurrency:   m.num("load_summary", "concurrency"),
-		Requests:      Requests{Succeeded: intOf(m.num("successes", "count")), Failed: intOf(m.num("failures", "count"))},
+		Requests:      req,
 		Latency: Latency{
 			TTFT:  lat.dist(1, "time_to_first_token"),
 			TPOT:  lat.dist(1, "time_per_output_token"),
@@ -330,6 +436,25 @@ func brLatency(lat obj) Latency {
 	}
 }
 
+// brRequests reads a benchmark report's request counts: total, and the optional failures and
+// incomplete (both part of the total). Nil when the report holds no total.
+func brRequests(req obj) *Requests {
+	total := req.num("total")
+	if total == nil {
+		return nil
+	}
+	out := &Requests{Failed: intOf(req.num("failures"))}
+	if inc := req.num("incomplete"); inc != nil {
+		n := int(*inc)
+		out.Incomplete = &n
+	}
+	out.Succeeded = int(*total) - out.Failed
+	if out.Incomplete != nil {
+		out.Succeeded -= *out.Incomplete
+	}
+	return out
+}
+
 func br02Stage(m obj, r *Report, index int) (Stage, error) {
 	if v := m.str("version"); !strings.HasPrefix(v, "0.2") {
 		return Stage{}, fmt.Errorf("version %q is not a benchmark report v0.2", v)
@@ -345,11 +470,10 @@ func br02Stage(m obj, r *Report, index int) (Stage, error) {
 	}
 	agg := m.sub("results", "request_performance", "aggregate")
 	lat, tp := agg.sub("latency"), agg.sub("throughput")
-	total, failures := intOf(agg.num("requests", "total")), intOf(agg.num("requests", "failures"))
 	st := Stage{Stage: index, Metrics: Metrics{
 		RequestedRate: load.num("rate_qps"),
 		Concurrency:   load.num("concurrency"),
-		Requests:      Requests{Succeeded: total - failures, Failed: failures},
+		Requests:      brRequests(agg.sub("requests")),
 		Latency:       brLatency(lat),
 		Throughput: Throughput{
 			RequestsPerSec: tp.num("request_rate", "mean"), InputTokensPerSec: tp.num("input_token_rate", "mean"),
@@ -377,9 +501,8 @@ func br01Stage(m obj, r *Report, index int) (Stage, error) {
 		}
 	}
 	lat, tp := m.sub("metrics", "latency"), m.sub("metrics", "throughput")
-	total, failures := intOf(m.num("metrics", "requests", "total")), intOf(m.num("metrics", "requests", "failures"))
 	st := Stage{Stage: index, Metrics: Metrics{
-		Requests: Requests{Succeeded: total - failures, Failed: failures},
+		Requests: brRequests(m.sub("metrics", "requests")),
 		Latency:  brLatency(lat),
 		Throughput: Throughput{
 			RequestsPerSec: tp.num("requests_per_sec"), InputTokensPerSec: tp.num("input_tokens_per_sec"),
@@ -397,75 +520,234 @@ func br01Stage(m obj, r *Report, index int) (Stage, error) {
 	return st, nil
 }
 
-// readNativeJSON reads a GuideLLM report or a vLLM benchmark result.
-func readNativeJSON(path string) (*Report, error) {
-	m, err := readJSON(path)
+// nativeResult is what one JSON value of a native result file turned out to be.
+type nativeResult struct {
+	file   string
+	report *Report
+}
+
+// readNativeFiles reads every GuideLLM or vLLM result among a folder's JSON files (in name order)
+// into one report: each vLLM result (one per file, or one per line of a JSON Lines file written
+// with --append-result) is a stage, as is each GuideLLM benchmark. JSON that is neither (harness
+// configs, legends) is skipped; a file that is not JSON is an error naming it; results of two
+// different harnesses in one folder are refused. Nil when none is a result.
+func readNativeFiles(files []string) (*Report, error) {
+	var found []nativeResult
+	for _, f := range files {
+		reports, err := readNativeFile(f)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range reports {
+			found = append(found, nativeResult{f, r})
+		}
+	}
+	if len(found) == 0 {
+		return nil, nil
+	}
+	out := found[0].report
+	for _, n := range found[1:] {
+		if n.report.Format != out.Format {
+			return nil, fmt.Errorf("%s is a %s result but %s is a %s result: one result folder holds one harness's results",
+				found[0].file, out.Format, n.file, n.report.Format)
+		}
+		out.Stages = append(out.Stages, n.report.Stages...)
+		if out.Model == "" {
+			out.Model = n.report.Model
+		}
+	}
+	for i := range out.Stages {
+		out.Stages[i].Stage = i
+	}
+	return out, nil
+}
+
+// readNativeFile decodes every JSON value in a file (one, or JSON Lines) and keeps the results.
+func readNativeFile(path string) ([]*Report, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	if list, ok := m["benchmarks"].([]any); ok {
-		return readGuideLLM(m, list)
+	defer f.Close()
+	dec := json.NewDecoder(bufio.NewReaderSize(f, 1<<20))
+	var out []*Report
+	for {
+		var v any
+		if err := dec.Decode(&v); err == io.EOF {
+			return out, nil
+		} else if err != nil {
+			return nil, parseError(path, err)
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			continue
+		}
+		o := obj(m)
+		switch {
+		case o.get("benchmarks") != nil:
+			list, ok := o.get("benchmarks").([]any)
+			if !ok || len(list) == 0 {
+				return nil, fmt.Errorf("%s: a GuideLLM report with no benchmark in its benchmarks list", path)
+			}
+			r, err := readGuideLLM(o, list)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+			out = append(out, r)
+		case isVLLM(o):
+			out = append(out, readVLLM(o))
+		}
 	}
-	if m.num("request_throughput") != nil && m.num("completed") != nil {
-		return readVLLM(m), nil
-	}
-	return nil, ErrNoResults
 }
 
+// isVLLM recognises a `vllm bench serve` (or benchmark_serving.py) result by the keys every
+// version writes.
+func isVLLM(o obj) bool {
+	_, completed := o["completed"]
+	_, throughput := o["request_throughput"]
+	return completed && throughput
+}
+
+// readGuideLLM reads a GuideLLM benchmarks report of any version, one stage per benchmark:
+//   - <= 0.3: benchmarks[].args.strategy, request_totals on the benchmark, model in
+//     benchmarks[].worker.backend_model, percentiles without p50 (median instead);
+//   - 0.4 to 0.6: benchmarks[].config.strategy, metrics.request_totals, model in the top-level
+//     args.model or benchmarks[].config.backend.model (a list of rates is one benchmark per rate);
+//   - >= 0.7 (metadata.version 2): as 0.4 to 0.6, model in config.spec.backend.model.
+//
+// Latencies are the successful requests' (ms in the file, seconds here). A synchronous stage is
+// concurrency 1, a concurrent one its streams; rate-driven and throughput stages have none
+// (max_concurrency is GuideLLM's worker cap, not a load level).
 func readGuideLLM(m obj, list []any) (*Report, error) {
 	r := &Report{Format: FormatGuideLLM, Harness: "guidellm", Definitions: definitionsOf(FormatGuideLLM)}
+	r.Model = firstString(m.str("config", "spec", "backend", "model"), m.str("args", "model"))
 	for i, b := range list {
 		bo := obj{"b": b}.sub("b")
 		if bo == nil {
-			continue
+			return nil, fmt.Errorf("benchmark %d is not an object", i)
 		}
 		met := bo.sub("metrics")
 		succ := func(name string) obj { return met.sub(name, "successful") }
 		st := Stage{Stage: i, Metrics: Metrics{
-			Requests: Requests{
-				Succeeded: intOf(met.num("request_totals", "successful")),
-				Failed:    intOf(met.num("request_totals", "errored")) + intOf(met.num("request_totals", "incomplete")),
-			},
+			Requests: guidellmRequests(firstObj(met.sub("request_totals"), bo.sub("request_totals"))),
 			Latency: Latency{
-				TTFT: succ("time_to_first_token_ms").dist(1e-3), TPOT: succ("time_per_output_token_ms").dist(1e-3),
-				ITL: succ("inter_token_latency_ms").dist(1e-3), E2E: succ("request_latency").dist(1),
+				TTFT: guidellmDist(succ("time_to_first_token_ms"), 1e-3), TPOT: guidellmDist(succ("time_per_output_token_ms"), 1e-3),
+				ITL: guidellmDist(succ("inter_token_latency_ms"), 1e-3), E2E: guidellmDist(succ("request_latency"), 1),
 			},
 			Throughput: Throughput{
-				RequestsPerSec:     met.num("requests_per_second", "successful", "mean"),
-				InputTokensPerSec:  met.num("prompt_tokens_per_second", "successful", "mean"),
-				OutputTokensPerSec: met.num("output_tokens_per_second", "successful", "mean"),
-				TotalTokensPerSec:  met.num("tokens_per_second", "successful", "mean"),
+				RequestsPerSec:     guidellmMean(succ("requests_per_second")),
+				InputTokensPerSec:  guidellmMean(succ("prompt_tokens_per_second")),
+				OutputTokensPerSec: guidellmMean(succ("output_tokens_per_second")),
+				TotalTokensPerSec:  guidellmMean(succ("tokens_per_second")),
 			},
 		}}
 		st.AchievedRate = st.Throughput.RequestsPerSec
-		strategy := bo.sub("config", "strategy")
-		st.RequestedRate = strategy.num("rate")
-		if c := strategy.num("streams"); c != nil {
-			st.Concurrency = c
-		} else {
-			st.Concurrency = strategy.num("max_concurrency")
+		strategy := firstObj(bo.sub("config", "strategy"), bo.sub("args", "strategy"))
+		switch strategy.str("type_") {
+		case "synchronous":
+			st.Concurrency = f64(1)
+		case "concurrent":
+			st.Concurrency = strategy.num("streams")
+		case "throughput":
+		default: // constant, poisson, async: rate-driven
+			st.RequestedRate = strategy.num("rate")
 		}
 		r.Stages = append(r.Stages, st)
 		if r.Model == "" {
-			r.Model = bo.str("config", "requests", "model")
+			r.Model = firstString(bo.str("config", "backend", "model"), bo.str("worker", "backend_model"), bo.str("config", "requests", "model"))
 		}
-	}
-	if len(r.Stages) == 0 {
-		return nil, ErrNoResults
 	}
 	return r, nil
 }
 
+// guidellmRequests reads GuideLLM's request_totals; errored requests are failures, incomplete
+// ones (cut off when the benchmark ended) are counted apart.
+func guidellmRequests(t obj) *Requests {
+	ok := t.num("successful")
+	if ok == nil {
+		return nil
+	}
+	out := &Requests{Succeeded: int(*ok), Failed: intOf(t.num("errored"))}
+	if inc := t.num("incomplete"); inc != nil {
+		n := int(*inc)
+		out.Incomplete = &n
+	}
+	return out
+}
+
+// guidellmDist reads a GuideLLM DistributionSummary: p50 from percentiles (or median, which
+// <= 0.3 writes instead), p90 and p99 from percentiles. A summary of no value (count 0, which
+// GuideLLM fills with zeros) is nil.
+func guidellmDist(d obj, scale float64) *Dist {
+	if d == nil || guidellmEmpty(d) {
+		return nil
+	}
+	pct := d.sub("percentiles")
+	out := &Dist{Mean: d.num("mean"), P50: pct.num("p50"), P90: pct.num("p90"), P99: pct.num("p99")}
+	if out.P50 == nil {
+		out.P50 = d.num("median")
+	}
+	for _, p := range []**float64{&out.Mean, &out.P50, &out.P90, &out.P99} {
+		if *p != nil {
+			*p = f64(**p * scale)
+		}
+	}
+	if out.Mean == nil && out.P50 == nil && out.P90 == nil && out.P99 == nil {
+		return nil
+	}
+	return out
+}
+
+func guidellmMean(d obj) *float64 {
+	if d == nil || guidellmEmpty(d) {
+		return nil
+	}
+	return d.num("mean")
+}
+
+func guidellmEmpty(d obj) bool {
+	c := d.num("count")
+	return c != nil && *c == 0
+}
+
+func firstObj(objs ...obj) obj {
+	for _, o := range objs {
+		if o != nil {
+			return o
+		}
+	}
+	return nil
+}
+
+func firstString(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// readVLLM reads one `vllm bench serve` result (the JSON its --save-result writes). The rate
+// "inf" (all requests at once) is no requested rate. A result with no completed request has no
+// latencies: vLLM writes zeros for them, which are not measurements.
 func readVLLM(m obj) *Report {
+	completed := intOf(m.num("completed"))
 	d := func(metric string) *Dist {
+		if completed == 0 {
+			return nil
+		}
 		dd := &Dist{Mean: m.num("mean_" + metric + "_ms"), P50: m.num("median_" + metric + "_ms"),
 			P90: m.num("p90_" + metric + "_ms"), P99: m.num("p99_" + metric + "_ms")}
+		if dd.P50 == nil {
+			dd.P50 = m.num("p50_" + metric + "_ms")
+		}
 		for _, p := range []**float64{&dd.Mean, &dd.P50, &dd.P90, &dd.P99} {
 			if *p != nil {
 				*p = f64(**p / 1000)
 			}
 		}
-		if dd.Mean == nil && dd.P50 == nil {
+		if dd.Mean == nil && dd.P50 == nil && dd.P90 == nil && dd.P99 == nil {
 			return nil
 		}
 		return dd
@@ -474,7 +756,7 @@ func readVLLM(m obj) *Report {
 		RequestedRate: m.num("request_rate"),
 		Concurrency:   m.num("max_concurrency"),
 		AchievedRate:  m.num("request_throughput"),
-		Requests:      Requests{Succeeded: intOf(m.num("completed")), Failed: intOf(m.num("failed"))},
+		Requests:      &Requests{Succeeded: completed, Failed: intOf(m.num("failed"))},
 		Latency:       Latency{TTFT: d("ttft"), TPOT: d("tpot"), ITL: d("itl"), E2E: d("e2el")},
 		Throughput: Throughput{
 			RequestsPerSec: m.num("request_throughput"), OutputTokensPerSec: m.num("output_throughput"),

@@ -199,7 +199,7 @@ func TestGuideLLMAndVLLM(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := r.Stages[0]
-	if r.Format != FormatGuideLLM || *st.RequestedRate != 5 || *st.AchievedRate != 4.9 || st.Requests != (Requests{Succeeded: 98, Failed: 2}) ||
+	if r.Format != FormatGuideLLM || *st.RequestedRate != 5 || *st.AchievedRate != 4.9 || st.Requests.Succeeded != 98 || st.Requests.Failed != 1 || *st.Requests.Incomplete != 1 ||
 		math.Abs(*st.Latency.TTFT.Mean-0.01148) > 1e-12 || *st.Latency.ITL.P99 != 0.007 || *st.Latency.E2E.P90 != 2 ||
 		!strings.Contains(r.Definitions["tpot"], "includes TTFT") {
 		t.Errorf("guidellm: %+v %+v", r, st)
