@@ -1,0 +1,185 @@
+package launcher
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/config"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
+)
+
+// entryScript behaves like build/llm-d-benchmark.sh of image v0.4.0 where it matters here: it runs
+// the harness script until it succeeds, printing the same line and sleeping 30 s after each
+// failure, then runs the analyzer (retried once after 120 s when it fails). The harness and the
+// analyzer are told by the workload name what to do.
+const entryScript = `#!/bin/sh
+for a in "$@"; do case $a in --workload=*) workload=${a#--workload=} ;; esac; done
+harness_script() {
+  echo "Stage 0 - run started"
+  case $workload in
+    fails) echo "Traceback (most recent call last):" >&2; echo "ValueError: concurrency_level is required" >&2; return 1 ;;
+  esac
+  return 0
+}
+echo "Running harness: /usr/local/bin/inference-perf-llm-d-benchmark.sh"
+ec=1
+while [ "$ec" -ne 0 ]; do
+  harness_script
+  ec=$?
+  if [ "$ec" -ne 0 ]; then
+    echo "execution of /usr/local/bin/inference-perf-llm-d-benchmark.sh failed, wating 30 seconds and trying again"
+    sleep 30
+  fi
+done
+echo "Running analysis: /usr/local/bin/inference-perf-analyze_results.sh"
+if [ "$workload" = analyzer-retry ]; then
+  echo "execution of /usr/local/bin/inference-perf-analyze_results.sh failed, wating 120 seconds and trying again"
+fi
+echo "Done. Data is available at \"$LLMDBENCH_RUN_EXPERIMENT_RESULTS_DIR_PREFIX\""
+exit 0
+`
+
+// runScriptLocally renders the run script for workloads and runs it with the host's sh, with the
+// volume, the script folder and the image's entry point in a temp dir. It returns the launcher's
+// state folder and how long the script took.
+func runScriptLocally(t *testing.T, workloads ...string) (string, time.Duration) {
+	t.Helper()
+	for _, tool := range []string{"sh", "setsid", "mkfifo", "mktemp"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("the run script needs %s: %v", tool, err)
+		}
+	}
+	s := presetSpec(t, "inference-scheduling", nil)
+	s.Config.Harness.WaitTimeout = 120 * time.Second
+	var kept []config.Workload
+	for _, name := range workloads {
+		w := s.Config.Workloads[0]
+		w.Name = name
+		kept = append(kept, w)
+	}
+	s.Config.Workloads = kept
+	script, err := Script(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	root, scripts, bin, volume := filepath.Join(dir, "state"), filepath.Join(dir, "llmdbench"), filepath.Join(dir, "bin"), filepath.Join(dir, "requests")
+	for _, d := range []string{scripts, bin, volume} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, w := range workloads {
+		meta := "{\n  \"run\": \"" + testRunID + "\"\n}\n"
+		if err := os.WriteFile(filepath.Join(scripts, w+".meta.json"), []byte(meta), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script = strings.ReplaceAll(script, shQuote(runstate.Root), shQuote(root))
+	script = strings.ReplaceAll(script, shQuote(ScriptDir), shQuote(scripts))
+	if err := os.WriteFile(filepath.Join(bin, Executable), []byte(entryScript), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), EnvResultsPrefix+"="+volume, EnvStackName+"=stack", EnvLauncherIndex+"=0")
+	start := time.Now()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("run script: %v\n%s", err, out)
+	}
+	return filepath.Join(root, testRunID, "0"), time.Since(start)
+}
+
+func readStatus(t *testing.T, state, workload string) runstate.WorkloadStatus {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(state, workload+runstate.StatusSuffix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := runstate.ParseStatus(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func readMeta(t *testing.T, st runstate.WorkloadStatus) *runstate.Metadata {
+	t.Helper()
+	m, err := runstate.ReadMetadata(st.ResultsDir)
+	if err != nil || m == nil {
+		t.Fatalf("metadata of %s: %v", st.ResultsDir, err)
+	}
+	return m
+}
+
+// A harness that always fails: the image's entry script would retry it every 30 s forever; the run
+// script stops the workload at the first failure line, well within one retry period, and keeps the
+// harness's last stderr lines. The next workload still runs, and an analyzer's retry line is not a
+// harness failure.
+func TestScriptStopsAFailingHarnessAtItsFirstRetry(t *testing.T) {
+	state, took := runScriptLocally(t, "fails", "works", "analyzer-retry")
+	if took > 20*time.Second {
+		t.Errorf("the script took %s: the failing harness was not stopped at its first retry", took)
+	}
+	fails := readStatus(t, state, "fails")
+	if fails.Verdict(false) != runstate.VerdictFailed || !fails.HarnessFailed || !fails.Finished() || fails.TimedOut {
+		t.Errorf("fails: %+v", fails)
+	}
+	want := []string{"Traceback (most recent call last):", "ValueError: concurrency_level is required"}
+	if strings.Join(fails.Stderr, "\n") != strings.Join(want, "\n") {
+		t.Errorf("stderr tail %q, want %q", fails.Stderr, want)
+	}
+	if m := readMeta(t, fails); m.Verdict != runstate.VerdictFailed || m.IsComplete() || m.ExitCode == nil || m.Finished == nil {
+		t.Errorf("fails metadata: %+v", m)
+	}
+	for _, w := range []string{"works", "analyzer-retry"} {
+		st := readStatus(t, state, w)
+		if st.Verdict(false) != runstate.VerdictSucceeded || st.HarnessFailed || len(st.Stderr) != 0 {
+			t.Errorf("%s: %+v", w, st)
+		}
+		if m := readMeta(t, st); m.Verdict != runstate.VerdictSucceeded || !m.IsComplete() || *m.ExitCode != 0 {
+			t.Errorf("%s metadata: %+v", w, m)
+		}
+	}
+	log, err := os.ReadFile(filepath.Join(state, runstate.LogFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{
+		"workload 1/3 fails failed after",
+		"the harness failed (the image would retry it every 30 s); stopped",
+		"    ValueError: concurrency_level is required",
+		"workload 2/3 works succeeded",
+		"run " + testRunID + " launcher 0 finished: 1 of 3 workload(s) failed",
+	} {
+		if !strings.Contains(string(log), line) {
+			t.Errorf("run log lacks %q:\n%s", line, log)
+		}
+	}
+	t.Log(string(log))
+	if _, err := os.Stat(filepath.Join(state, runstate.DoneFile)); err != nil {
+		t.Errorf("no done marker: %v", err)
+	}
+}
+
+// The same failure line, matched by the script's own pattern, and lines that must not match.
+func TestHarnessRetryPattern(t *testing.T) {
+	cases := map[string]bool{
+		"execution of /usr/local/bin/inference-perf-llm-d-benchmark.sh failed, wating 30 seconds and trying again":  true,
+		"execution of /usr/local/bin/guidellm-llm-d-benchmark.sh failed, waiting 30 seconds and trying again":       true,
+		"execution of /usr/local/bin/inference-perf-analyze_results.sh failed, wating 120 seconds and trying again": false,
+		"Running harness: /usr/local/bin/inference-perf-llm-d-benchmark.sh":                                         false,
+	}
+	for line, want := range cases {
+		out, err := exec.Command("sh", "-c", `case $1 in `+HarnessRetryPattern+`) echo yes ;; *) echo no ;; esac`, "sh", line).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.TrimSpace(string(out)) == "yes"; got != want {
+			t.Errorf("%q: matched %v, want %v", line, got, want)
+		}
+	}
+}
