@@ -166,11 +166,15 @@ func (d *Document) Resolve(opts Options) (*Config, []string, error) {
 	if err := c.validate(); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", d.source, err)
 	}
-	if opts.Sweep.Active() {
-		for i := range c.Workloads {
+	for i := range c.Workloads {
+		if opts.Sweep.Active() {
 			if err := opts.Sweep.apply(c.Harness.Name, &c.Workloads[i]); err != nil {
 				return nil, nil, err
 			}
+		}
+		// The profile as the harness will read it: after the sweep, which may mend it.
+		if err := checkProfile(c.Harness.Name, c.Workloads[i]); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", d.source, err)
 		}
 	}
 	return c, warnings, nil
@@ -293,15 +297,7 @@ func (c *Config) validate() error {
 	if !isHarness(c.Harness.Name) {
 		return fmt.Errorf("harness.name %q is not a known harness: use one of %s (or pass --harness)", c.Harness.Name, strings.Join(Harnesses(), ", "))
 	}
-	if err := ValidateBaseURL(c.Endpoint.BaseURL); err != nil {
-		return err
-	}
-	for _, w := range c.Workloads {
-		if err := checkProfile(c.Harness.Name, w); err != nil {
-			return err
-		}
-	}
-	return nil
+	return ValidateBaseURL(c.Endpoint.BaseURL)
 }
 
 func isHarness(name string) bool {
@@ -311,26 +307,6 @@ func isHarness(name string) bool {
 		}
 	}
 	return false
-}
-
-// checkProfile catches profiles the harness script would reject only deep inside the pod.
-func checkProfile(harness string, w Workload) error {
-	if harness != HarnessVLLMBenchmark && harness != HarnessInferenceMAX {
-		return nil
-	}
-	var m map[string]any
-	if err := yaml.Unmarshal(w.Profile, &m); err != nil {
-		return fmt.Errorf("workload %s: %w", w.Name, err)
-	}
-	if _, ok := m["executable"]; !ok {
-		return fmt.Errorf("workload %s: a %s profile needs an executable key (e.g. executable: benchmark_serving.py)", w.Name, harness)
-	}
-	for k, v := range m {
-		if _, nested := v.(map[string]any); nested {
-			return fmt.Errorf("workload %s: %s profiles are flat option maps; %s holds a mapping", w.Name, harness, k)
-		}
-	}
-	return nil
 }
 
 // ValidateBaseURL rejects URLs a harness could not reach, such as the blank host envsubst leaves.

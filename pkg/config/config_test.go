@@ -90,10 +90,12 @@ harness:
   image: img:1
 workload:
   first:
+    load: {stages: [{rate: 1, duration: 10}]}
     server:
       model_name: *model
       base_url: *url
   second:
+    load: {stages: [{rate: 1, duration: 10}]}
     server:
       model_name: m/one
       base_url: http://svc.ns1.svc.cluster.local:80
@@ -186,7 +188,7 @@ func TestRenderedNumbersAreNumbers(t *testing.T) {
 }
 
 func TestMergeKeysExpand(t *testing.T) {
-	doc := mustParse(t, "c.yaml", minimal+"  third:\n    base: &base {api: {type: chat}, keep: 1}\n    derived:\n      <<: *base\n      keep: 2\n")
+	doc := mustParse(t, "c.yaml", minimal+"  third:\n    load: {stages: [{rate: 1, duration: 5}]}\n    base: &base {api: {type: chat}, keep: 1}\n    derived:\n      <<: *base\n      keep: 2\n")
 	cfg, _, err := doc.Resolve(Options{})
 	if err != nil {
 		t.Fatal(err)

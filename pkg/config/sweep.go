@@ -114,7 +114,8 @@ func (s *Sweep) arrival() string {
 }
 
 // inferencePerf (and the native generator) take load.type and load.stages; other load keys such
-// as interval stay.
+// as interval stay. A load.sweep block goes: inference-perf would replace the requested stages with
+// its own (or, with concurrent stages, refuse the profile).
 func (s *Sweep) inferencePerf(root *yaml.Node) {
 	load := mapValue(root, "load")
 	if load == nil || load.Kind != yaml.MappingNode {
@@ -126,7 +127,10 @@ func (s *Sweep) inferencePerf(root *yaml.Node) {
 		if d := mapValue(stages.Content[0], "duration"); d != nil {
 			profileDuration, _ = strconv.ParseFloat(d.Value, 64)
 		}
+	} else if d := mapValue(mapValue(load, "sweep"), "stage_duration"); d != nil {
+		profileDuration, _ = strconv.ParseFloat(d.Value, 64)
 	}
+	deleteKey(load, "sweep")
 	stages := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
 	if len(s.Rates) > 0 {
 		setKey(load, "type", scalar(s.arrival()))
