@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
@@ -25,6 +26,22 @@ type prompt struct {
 	body         []byte // the JSON request body, built once and reused when prompts cycle
 	inputTokens  int    // the word count, i.e. the approximate prompt length in tokens
 	outputTokens int    // max_tokens
+	modelEnd     int    // body[:modelEnd] is `{"model":"<name>"`, the body's first field
+}
+
+// withModel returns the prompt with its body's model replaced by the one that modelField
+// (`{"model":"<name>"`, see modelField) names: a LoRA adapter, say. The body is copied.
+func (p prompt) withModel(field []byte) prompt {
+	body := make([]byte, 0, len(field)+len(p.body)-p.modelEnd)
+	p.body = append(append(body, field...), p.body[p.modelEnd:]...)
+	p.modelEnd = len(field)
+	return p
+}
+
+// modelField is the start of a request body naming model.
+func modelField(model string) []byte {
+	name, _ := json.Marshal(model) // a string: cannot fail
+	return append([]byte(`{"model":`), name...)
 }
 
 // promptSource hands out prompts in a fixed, seeded order, cycling when it runs out.
@@ -54,6 +71,9 @@ func words(rng *rand.Rand, n int) string {
 // sample draws from a normal distribution truncated to [min, max], as inference-perf's
 // random data does for its default (normal) distribution.
 func sample(rng *rand.Rand, d Distribution) int {
+	if d.Type == DistFixed {
+		return int(d.Mean) // inference-perf: int(mean), truncated
+	}
 	if d.deviation() == 0 {
 		return int(math.Round(d.Mean))
 	}
@@ -69,6 +89,9 @@ func sample(rng *rand.Rand, d Distribution) int {
 // newPromptSource builds every prompt up front, so sending a request costs no generation work
 // and the schedule is never delayed by it.
 func newPromptSource(w *Workload, seed int64) *promptSource {
+	if sp := w.Data.SharedPrefix; w.Data.Type == DataSharedPrefix && sp.Seed != nil {
+		seed = *sp.Seed
+	}
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x6c6c6d64))
 	var ps []prompt
 	switch w.Data.Type {
@@ -134,5 +157,10 @@ func newPrompt(w *Workload, system, text string, inputTokens, outputTokens int) 
 	if err != nil {
 		panic(err) // strings and ints only: cannot fail
 	}
-	return prompt{body: raw, inputTokens: inputTokens, outputTokens: outputTokens}
+	// Model is requestBody's first field, so the body starts with it (withModel relies on it).
+	field := modelField(w.Server.ModelName)
+	if !bytes.HasPrefix(raw, field) {
+		panic("request body does not start with its model")
+	}
+	return prompt{body: raw, inputTokens: inputTokens, outputTokens: outputTokens, modelEnd: len(field)}
 }
