@@ -159,7 +159,7 @@ func runMeasuresAndWrites(t *testing.T, o Options) {
 		t.Fatalf("report %s %s %d", report.Format, report.Harness, len(report.Stages))
 	}
 	for i, st := range report.Stages {
-		s := summarize(res.Stages[i].Records)
+		s := summarize(res.Stages[i].Records, 100)
 		if st.Requests.Succeeded != s.successes || st.Requests.Failed != s.failures {
 			t.Errorf("stage %d counts %+v", i, st.Requests)
 		}
@@ -251,7 +251,7 @@ data: {type: shared_prefix, shared_prefix: {num_groups: 2, num_prompts_per_group
 	if got := len(res.Records()); got != 30 || peak.Load() != 3 {
 		t.Fatalf("%d records, peak concurrency %d (want 30, 3)", got, peak.Load())
 	}
-	s := summarize(res.Records())
+	s := summarize(res.Records(), 100)
 	if s.successes != 30 || s.outputTotal != 60 || s.inputTotal != 210 || len(s.ttft) != 0 {
 		t.Errorf("summary: %d ok, %d out, %d in, %d ttft", s.successes, s.outputTotal, s.inputTotal, len(s.ttft))
 	}
@@ -383,7 +383,7 @@ data: {type: random, input_distribution: {min: 1, max: 9, mean: 5}, output_distr
 		{`"http://x:80"`, `"x:80"`, "is not an http(s) URL"},
 		{"type: random", "type: shareGPT", `data.type "shareGPT" is not supported`},
 		{"input_distribution: {min: 1, max: 9, mean: 5}", "input_distribution: {min: 5, max: 2, mean: 5}", "data.input_distribution: need 1 <= min <= mean <= max"},
-		{"output_distribution: {min: 1, max: 9, mean: 5}", "x: 1", "data.output_distribution is missing"},
+		{"output_distribution: {min: 1, max: 9, mean: 5}", "output_distribution: null", "data.output_distribution is missing"},
 		{"load:", "load: [\nx:", "not valid YAML"},
 	} {
 		_, err := ParseWorkload([]byte(strings.Replace(valid, tc.from, tc.to, 1)))

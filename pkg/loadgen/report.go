@@ -115,9 +115,9 @@ type labelCount struct {
 	messages []string
 }
 
-const maxMessagesPerLabel = 10
-
-func summarize(recs []Record) *summary {
+// summarize computes the numbers of recs; maxMessages caps the distinct messages kept per
+// failure label (inference-perf's report.request_lifecycle.max_error_messages).
+func summarize(recs []Record, maxMessages int) *summary {
 	s := &summary{count: len(recs), byLabel: map[string]*labelCount{}}
 	if len(recs) == 0 {
 		return s
@@ -140,7 +140,7 @@ func summarize(recs []Record) *summary {
 				s.labels = append(s.labels, l)
 			}
 			c.count++
-			if len(c.messages) < maxMessagesPerLabel && !slices.Contains(c.messages, r.Err.Message) {
+			if len(c.messages) < maxMessages && !slices.Contains(c.messages, r.Err.Message) {
 				c.messages = append(c.messages, r.Err.Message)
 			}
 			continue
@@ -179,11 +179,21 @@ func summarize(recs []Record) *summary {
 	return s
 }
 
-func (s *summary) perSecond(v float64) float64 {
+// perSecond is v over the benchmark time; nil (null) when no time elapsed, which measures no rate.
+func (s *summary) perSecond(v float64) *float64 {
 	if s.benchmarkTime <= 0 {
-		return 0
+		return nil
 	}
-	return v / s.benchmarkTime
+	r := v / s.benchmarkTime
+	return &r
+}
+
+// orNull is nil when there were no records to measure v on.
+func (s *summary) orNull(v float64) any {
+	if s.count == 0 {
+		return nil
+	}
+	return v
 }
 
 // stageInfo is what only stage files carry.
@@ -197,11 +207,12 @@ type stageInfo struct {
 func (s *summary) lifecycle(stage *stageInfo) ordered {
 	load := ordered{{"count", s.count}, {"schedule_delay", s.scheduleDelay.inferencePerf()}}
 	if stage != nil {
-		load = append(load, field{"send_duration", s.sendDuration})
+		load = append(load, field{"send_duration", s.orNull(s.sendDuration)})
 		if stage.requestedRate != nil {
 			load = append(load, field{"requested_rate", *stage.requestedRate})
 		}
-		achieved := 0.0
+		// One request (or none) spans no send time: no rate was achieved that could be measured.
+		var achieved any
 		if s.sendDuration > 0 {
 			achieved = float64(s.count) / s.sendDuration
 		}
@@ -248,7 +259,7 @@ func (s *summary) lifecycle(stage *stageInfo) ordered {
 		{"by_label", byLabel},
 	}
 	return ordered{
-		{"benchmark_time_seconds", s.benchmarkTime},
+		{"benchmark_time_seconds", s.orNull(s.benchmarkTime)},
 		{"load_summary", load},
 		{"successes", successes},
 		{"failures", failures},

@@ -26,6 +26,9 @@ type Options struct {
 	NetHTTP bool
 	Client  *http.Client
 	Seed    int64
+	// Files, when set, is the open-file budget the capacity check uses instead of the
+	// process's own (RLIMIT_NOFILE, raised to its hard limit at start on Linux).
+	Files *FileLimit
 }
 
 // Result is everything a run measured.
@@ -34,6 +37,8 @@ type Result struct {
 	Started  time.Time
 	Finished time.Time
 	Stages   []StageResult
+	// Sweep is the saturation probe of a load.sweep run; nil otherwise.
+	Sweep *SweepResult
 }
 
 // StageResult holds one stage's records, in schedule order.
@@ -43,6 +48,8 @@ type StageResult struct {
 	Started  time.Time
 	Finished time.Time
 	Records  []Record
+	// Adapters[i] is the LoRA adapter Records[i] was sent to; nil without load.lora_traffic_split.
+	Adapters []string
 }
 
 // Counts returns how many requests were sent and how many of them failed.
@@ -85,6 +92,29 @@ func Run(ctx context.Context, w *Workload, o Options) (*Result, error) {
 	if seed == 0 {
 		seed = w.Load.BaseSeed
 	}
+	files := o.fileLimit()
+	warnings, err := checkCapacity(w.Load, w.Load.Stages, "load.stages", files)
+	if err != nil {
+		return nil, err
+	}
+	if w.Load.Sweep != nil {
+		// The probe's requests end by its timeout at the latest.
+		probe := w.Load
+		if probe.RequestTimeout <= 0 || probe.RequestTimeout > w.Load.Sweep.Timeout {
+			probe.RequestTimeout = w.Load.Sweep.Timeout
+		}
+		if _, err := checkCapacity(probe, []Stage{probeStage(w.Load.Sweep)}, "load.sweep's saturation probe", files); err != nil {
+			return nil, err
+		}
+	}
+	for _, warn := range warnings {
+		fmt.Fprintf(o.Progress, "warning: %s\n", warn)
+	}
+	if len(w.Load.LoRATrafficSplit) > 0 {
+		if err := checkAdapters(ctx, o.Client, w, requestHeaders(w)); err != nil {
+			return nil, err
+		}
+	}
 	epoch := time.Now()
 	s := &sender{
 		client:     o.Client,
@@ -96,7 +126,8 @@ func Run(ctx context.Context, w *Workload, o Options) (*Result, error) {
 		clock:      func() float64 { return time.Since(epoch).Seconds() },
 		timeout:    time.Duration(w.Load.RequestTimeout * float64(time.Second)),
 	}
-	g := &generator{w: w, o: o, s: s, src: newPromptSource(w, seed), rng: newRNG(seed), send: s.send}
+	g := &generator{w: w, o: o, s: s, src: newPromptSource(w, seed), rng: newRNG(seed), send: s.send,
+		lora: newLoRAPicker(w.Load.LoRATrafficSplit, seed), numStages: len(w.Load.Stages), inflightCap: inflightCap(w.Load)}
 	if !forceStd {
 		ev, err := newEvloop(ctx, s, s.url, s.headers)
 		if err != nil {
@@ -108,9 +139,15 @@ func Run(ctx context.Context, w *Workload, o Options) (*Result, error) {
 		}
 	}
 	res := &Result{Workload: w, Started: epoch}
-	var err error
-	for i, st := range w.Load.Stages {
-		if i > 0 {
+	stages := w.Load.Stages
+	if w.Load.Sweep != nil {
+		if stages, err = g.sweep(ctx, res, files); err != nil {
+			res.Finished = time.Now()
+			return res, err
+		}
+	}
+	for i, st := range stages {
+		if i > 0 || res.Sweep != nil {
 			if err = sleep(ctx, time.Duration(w.Load.IntervalSeconds()*float64(time.Second))); err != nil {
 				break
 			}
@@ -163,6 +200,22 @@ type generator struct {
 	src  *promptSource
 	rng  *rand.Rand
 	send func(context.Context, prompt, *Record)
+	// lora draws each request's adapter; nil without load.lora_traffic_split.
+	lora *loraPicker
+	// numStages is the number of stages the progress lines count.
+	numStages int
+	// inflightCap bounds the requests in flight in a rate stage; 0 means no bound.
+	inflightCap int
+}
+
+// take hands out the next request's prompt and, with a LoRA split, draws its adapter.
+func (g *generator) take() (prompt, string) {
+	p := g.src.take()
+	if g.lora == nil {
+		return p, ""
+	}
+	i := g.lora.pick()
+	return p.withModel(g.lora.fields[i]), g.lora.names[i]
 }
 
 // schedule returns each request's send time, seconds after the stage starts.
@@ -192,35 +245,63 @@ func (g *generator) stage(ctx context.Context, index int, st Stage) (StageResult
 		total = len(times)
 		what = fmt.Sprintf("%s %g req/s for %gs (%d requests)", g.w.Load.Type, st.Rate, st.Duration, total)
 	}
-	fmt.Fprintf(g.o.Progress, "stage %d/%d: %s\n", index+1, len(g.w.Load.Stages), what)
+	fmt.Fprintf(g.o.Progress, "stage %d/%d: %s\n", index+1, g.numStages, what)
 	sr.Records = make([]Record, total)
-	stop := g.progress(index, total, &done, &failed)
-	one := func(rec *Record, p prompt) {
-		g.send(ctx, p, rec)
-		if rec.Err != nil {
-			failed.Add(1)
-		}
-		done.Add(1)
+	if g.lora != nil {
+		sr.Adapters = make([]string, total)
 	}
+	stop := g.progress(index, total, &done, &failed)
+	one := g.sendOne(ctx, nil, &done, &failed)
 	var sent int
 	if g.w.Load.Type == LoadConcurrent {
-		sent = g.closedLoop(ctx, index, sr.Records, st.ConcurrencyLevel, one)
+		sent = g.closedLoop(ctx, index, &sr, st.ConcurrencyLevel, one)
 	} else {
-		sent = g.openLoop(ctx, index, sr.Records, times, one)
+		sent = g.openLoop(ctx, index, &sr, times, g.inflightCap, one)
 	}
 	stop()
 	sr.Records = sr.Records[:sent]
+	if sr.Adapters != nil {
+		sr.Adapters = sr.Adapters[:sent]
+	}
 	sr.Finished = time.Now()
 	if err := ctx.Err(); err != nil {
 		return sr, err
 	}
 	fmt.Fprintf(g.o.Progress, "stage %d/%d: completed %d requests (%d failed) in %.1fs\n",
-		index+1, len(g.w.Load.Stages), done.Load(), failed.Load(), sr.Finished.Sub(sr.Started).Seconds())
+		index+1, g.numStages, done.Load(), failed.Load(), sr.Finished.Sub(sr.Started).Seconds())
 	return sr, nil
 }
 
-func (g *generator) openLoop(ctx context.Context, index int, recs []Record, times []float64, one func(*Record, prompt)) int {
+// sendOne returns the function that sends one request and counts it; inflight, if not nil,
+// counts the requests between their send and their end.
+func (g *generator) sendOne(ctx context.Context, inflight, done, failed *atomic.Int64) func(*Record, prompt) {
+	return func(rec *Record, p prompt) {
+		if inflight != nil {
+			inflight.Add(1)
+			defer inflight.Add(-1)
+		}
+		g.send(ctx, p, rec)
+		if rec.Err != nil {
+			// A failed request's prompt length is the one it was built with, unless the server
+			// said otherwise: never a placeholder 0.
+			if !rec.ServerUsage {
+				rec.InputTokens = p.inputTokens
+			}
+			failed.Add(1)
+		}
+		done.Add(1)
+	}
+}
+
+// openLoop sends each request at its time in its own goroutine. With a cap, a request whose
+// time has come waits for a free slot (the wait shows as schedule delay), as in inference-perf's
+// worker pool.
+func (g *generator) openLoop(ctx context.Context, index int, sr *StageResult, times []float64, limit int, one func(*Record, prompt)) int {
 	var wg sync.WaitGroup
+	var slots chan struct{}
+	if limit > 0 {
+		slots = make(chan struct{}, limit)
+	}
 	defer lockDispatcher()()
 	base := g.s.clock()
 	sent := 0
@@ -232,12 +313,22 @@ func (g *generator) openLoop(ctx context.Context, index int, recs []Record, time
 		if ctx.Err() != nil {
 			break
 		}
-		rec := &recs[i]
+		rec := &sr.Records[i]
 		rec.Stage, rec.Scheduled = index, at
-		p := g.src.take()
+		p, adapter := g.take()
+		if sr.Adapters != nil {
+			sr.Adapters[i] = adapter
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if slots != nil {
+				select {
+				case slots <- struct{}{}:
+					defer func() { <-slots }()
+				case <-ctx.Done():
+				}
+			}
 			one(rec, p)
 		}()
 		// Run the request now: the dispatcher's next sleep holds its P in a syscall, where the new
@@ -249,28 +340,36 @@ func (g *generator) openLoop(ctx context.Context, index int, recs []Record, time
 	return sent
 }
 
-func (g *generator) closedLoop(ctx context.Context, index int, recs []Record, workers int, one func(*Record, prompt)) int {
+// closedLoop keeps workers requests in flight until every record is sent. Request i always
+// gets the i-th prompt and adapter, so a seed gives the same requests whatever the timing.
+func (g *generator) closedLoop(ctx context.Context, index int, sr *StageResult, workers int, one func(*Record, prompt)) int {
 	var wg sync.WaitGroup
-	var next atomic.Int64
 	var mu sync.Mutex
+	next := 0
+	recs := sr.Records
 	for range min(workers, len(recs)) {
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
+				mu.Lock()
+				i := next
 				if i >= len(recs) {
+					mu.Unlock()
 					return
 				}
-				rec := &recs[i]
-				mu.Lock()
-				p := g.src.take()
+				next++
+				p, adapter := g.take()
 				mu.Unlock()
+				if sr.Adapters != nil {
+					sr.Adapters[i] = adapter
+				}
+				rec := &recs[i]
 				rec.Stage, rec.Scheduled = index, g.s.clock()
 				one(rec, p)
 			}
 		})
 	}
 	wg.Wait()
-	return min(int(next.Load()), len(recs))
+	return min(next, len(recs))
 }
 
 func (g *generator) progress(index, total int, done, failed *atomic.Int64) (stop func()) {
@@ -285,7 +384,7 @@ func (g *generator) progress(index, total int, done, failed *atomic.Int64) (stop
 				return
 			case <-t.C:
 				fmt.Fprintf(g.o.Progress, "stage %d/%d: %d/%d requests done, %d failed\n",
-					index+1, len(g.w.Load.Stages), done.Load(), total, failed.Load())
+					index+1, g.numStages, done.Load(), total, failed.Load())
 			}
 		}
 	})

@@ -57,9 +57,10 @@ func Write(dir string, r *Result, m Meta) ([]string, error) {
 		return nil, err
 	}
 	cfgID := sha256.Sum256(config)
+	maxMsgs := w.Report.maxErrorMessages()
 	var whole *summary // the run's summary: one stage's is the run's
 	for _, st := range r.Stages {
-		s := summarize(st.Records)
+		s := summarize(st.Records, maxMsgs)
 		if len(r.Stages) == 1 {
 			whole = s
 		}
@@ -88,13 +89,18 @@ func Write(dir string, r *Result, m Meta) ([]string, error) {
 	}
 	if w.Report.WantSummary() {
 		if whole == nil {
-			whole = summarize(r.Records())
+			whole = summarize(r.Records(), maxMsgs)
 		}
 		data, err := json.MarshalIndent(whole.lifecycle(nil), "", "  ")
 		if err != nil {
 			return nil, err
 		}
 		if err := put(SummaryFile, data); err != nil {
+			return nil, err
+		}
+	}
+	if len(w.Load.LoRATrafficSplit) > 0 {
+		if err := writeAdapterFiles(r, maxMsgs, put); err != nil {
 			return nil, err
 		}
 	}
@@ -105,6 +111,67 @@ func Write(dir string, r *Result, m Meta) ([]string, error) {
 		}
 	}
 	return written, nil
+}
+
+// writeAdapterFiles writes inference-perf's per-adapter lifecycle files: over the whole run
+// (report.request_lifecycle.per_adapter) and per stage (per_adapter_stage), each of the same
+// shape as the summary (the stage ones with the stage's send_duration, requested and achieved
+// rate, as inference-perf's), computed over that adapter's requests only. An adapter that got no
+// request has no file, as in inference-perf.
+func writeAdapterFiles(r *Result, maxMsgs int, put func(string, []byte) error) error {
+	w := r.Workload
+	type bucket struct{ recs []Record }
+	whole := map[string]*bucket{}
+	var order []string
+	for _, st := range r.Stages {
+		if st.Adapters == nil {
+			continue
+		}
+		perStage := map[string]*bucket{}
+		var stageOrder []string
+		for i := range st.Records {
+			name := st.Adapters[i]
+			if whole[name] == nil {
+				whole[name] = &bucket{}
+				order = append(order, name)
+			}
+			whole[name].recs = append(whole[name].recs, st.Records[i])
+			if perStage[name] == nil {
+				perStage[name] = &bucket{}
+				stageOrder = append(stageOrder, name)
+			}
+			perStage[name].recs = append(perStage[name].recs, st.Records[i])
+		}
+		if !w.Report.WantPerAdapterStage() {
+			continue
+		}
+		info := &stageInfo{}
+		if w.Load.Type != LoadConcurrent {
+			info.requestedRate = &st.Config.Rate
+		}
+		for _, name := range stageOrder {
+			data, err := json.MarshalIndent(summarize(perStage[name].recs, maxMsgs).lifecycle(info), "", "  ")
+			if err != nil {
+				return err
+			}
+			if err := put(AdapterStageFile(name, st.Index), data); err != nil {
+				return err
+			}
+		}
+	}
+	if !w.Report.WantPerAdapter() {
+		return nil
+	}
+	for _, name := range order {
+		data, err := json.MarshalIndent(summarize(whole[name].recs, maxMsgs).lifecycle(nil), "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := put(AdapterFile(name), data); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writePerRequest streams the per-request file in inference-perf's v0.6 layout, one record at a
@@ -125,7 +192,11 @@ func writePerRequest(path string, r *Result) (err error) {
 	for _, st := range r.Stages {
 		for i := range st.Records {
 			rec := &st.Records[i]
-			data, err := json.Marshal(perRequestRecord(rec))
+			var adapter *string
+			if st.Adapters != nil {
+				adapter = &st.Adapters[i]
+			}
+			data, err := json.Marshal(perRequestRecord(rec, adapter))
 			if err != nil {
 				return err
 			}
@@ -141,7 +212,9 @@ func writePerRequest(path string, r *Result) (err error) {
 	return b.Flush()
 }
 
-func perRequestRecord(rec *Record) ordered {
+// perRequestRecord is one request in inference-perf's per-request layout; adapter is the LoRA
+// adapter it was sent to (null without a split).
+func perRequestRecord(rec *Record, adapter *string) ordered {
 	var e any
 	if rec.Err != nil {
 		e = ordered{{"error_type", rec.Err.label()}, {"error_msg", rec.Err.Message}}
@@ -166,7 +239,7 @@ func perRequestRecord(rec *Record) ordered {
 			{"request_metrics", ordered{{"text", ordered{{"input_tokens", rec.InputTokens}}}}},
 			{"response_metrics", response},
 			{"extra_info", ordered{{"stage_id", rec.Stage}, {"scheduled_time", rec.Scheduled}}},
-			{"lora_adapter", nil},
+			{"lora_adapter", adapter},
 			{"labels", ordered{}},
 			{"input_tokens", rec.InputTokens},
 		}},
@@ -189,7 +262,13 @@ func (d dist) statistics(units string) map[string]any {
 	return st
 }
 
-func rate(units string, v float64) map[string]any { return map[string]any{"units": units, "mean": v} }
+// rate is a benchmark report Rates block; nil (left out) when v was not measured.
+func rate(units string, v *float64) map[string]any {
+	if v == nil {
+		return nil
+	}
+	return map[string]any{"units": units, "mean": *v}
+}
 
 func putIfAny(m map[string]any, key string, v map[string]any) {
 	if v != nil {
@@ -254,6 +333,12 @@ func benchmarkReport(w *Workload, st StageResult, s *summary, m Meta, cfgID stri
 	putIfAny(latency, "time_per_output_token", s.tpot.statistics("s/token"))
 	putIfAny(latency, "inter_token_latency", s.itl.statistics("s/token"))
 	putIfAny(latency, "request_latency", s.latency.statistics("s"))
+	// Rates over no elapsed time were not measured: left out (null), never 0.
+	throughput := map[string]any{}
+	putIfAny(throughput, "input_token_rate", rate("tokens/s", s.perSecond(float64(s.inputTotal))))
+	putIfAny(throughput, "output_token_rate", rate("tokens/s", s.perSecond(float64(s.outputTotal))))
+	putIfAny(throughput, "total_token_rate", rate("tokens/s", s.perSecond(float64(s.inputTotal+s.outputTotal))))
+	putIfAny(throughput, "request_rate", rate("queries/s", s.perSecond(float64(s.successes))))
 	return map[string]any{
 		"version": "0.2",
 		"run":     run,
@@ -263,14 +348,9 @@ func benchmarkReport(w *Workload, st StageResult, s *summary, m Meta, cfgID stri
 			"native":       map[string]any{"config": w},
 		}},
 		"results": map[string]any{"request_performance": map[string]any{"aggregate": map[string]any{
-			"requests": requests,
-			"latency":  latency,
-			"throughput": map[string]any{
-				"input_token_rate":  rate("tokens/s", s.perSecond(float64(s.inputTotal))),
-				"output_token_rate": rate("tokens/s", s.perSecond(float64(s.outputTotal))),
-				"total_token_rate":  rate("tokens/s", s.perSecond(float64(s.inputTotal+s.outputTotal))),
-				"request_rate":      rate("queries/s", s.perSecond(float64(s.successes))),
-			},
+			"requests":   requests,
+			"latency":    latency,
+			"throughput": throughput,
 		}}},
 	}
 }
