@@ -1,0 +1,120 @@
+package plugin
+
+import (
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// cases holds the field cases, copied into pkg/results/testdata (see its README).
+const cases = "../results/testdata/cases"
+
+func copyCase(t *testing.T, name, to string) {
+	t.Helper()
+	from := filepath.Join(cases, name)
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(to, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A run folder with several workloads is ONE valid CSV: one header row, every row as wide as it.
+func TestResultsShowCSVOfSeveralWorkloads(t *testing.T) {
+	run := t.TempDir()
+	copyCase(t, "01-guidellm-v07-config-schema", filepath.Join(run, "guidellm_w1"))
+	copyCase(t, "03-guidellm-v03-args-runstats", filepath.Join(run, "guidellm_w2"))
+	copyCase(t, "04-vllm-append-result-jsonl", filepath.Join(run, "vllm_w3"))
+	out, _, err := execute(t, "", "results", "show", run, "-o", "csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	records, err := csv.NewReader(strings.NewReader(out)).ReadAll() // errors on rows of another width
+	if err != nil {
+		t.Fatalf("not one valid CSV: %v\n%s", err, out)
+	}
+	header := strings.Join(records[0], ",")
+	headers := 0
+	for _, r := range records {
+		if strings.Join(r, ",") == header {
+			headers++
+		}
+		if len(r) != len(records[0]) {
+			t.Errorf("row of %d fields, header has %d", len(r), len(records[0]))
+		}
+	}
+	// 2 stages (case 01) + 1 (case 03) + 2 (case 04) below one header.
+	if headers != 1 || len(records) != 1+5 {
+		t.Fatalf("%d header rows, %d rows:\n%s", headers, len(records), out)
+	}
+	col := map[string]int{}
+	for i, h := range records[0] {
+		col[h] = i
+	}
+	// Case 01's constant-rate stage has no concurrency: an empty cell, not 0; case 03's
+	// synchronous stage is concurrency 1 with 1 incomplete request.
+	if c := records[1][col["concurrency"]]; c != "" {
+		t.Errorf("case 01 concurrency %q, want empty", c)
+	}
+	if r := records[3]; r[col["concurrency"]] != "1" || r[col["succeeded"]] != "46" || r[col["incomplete"]] != "1" || r[col["input_tokens_per_sec"]] != "" {
+		t.Errorf("case 03 row %v", r)
+	}
+	if r := records[5]; r[col["concurrency"]] != "16" || r[col["failed"]] != "2" || r[col["requested_rate"]] != "" {
+		t.Errorf("case 04 second row %v", r)
+	}
+}
+
+// Case 10: `results show DIR` (and with --per-request --slo) exits non-zero with one line saying
+// the harness recorded no requests in DIR.
+func TestResultsShowNoRequestsRecorded(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "inference-perf_1795740000-ab12_sanity")
+	copyCase(t, "10-inference-perf-no-requests-recorded", dir)
+	for _, args := range [][]string{
+		{"results", "show", dir},
+		{"results", "show", dir, "--per-request", "--slo", "ttft=500ms,tpot=50ms"},
+		{"results", "show", dir, "-o", "json"},
+	} {
+		out, _, err := execute(t, "", args...)
+		if err == nil {
+			t.Fatalf("%v: no error; printed %q", args, out)
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, "the harness recorded no requests in "+dir) || strings.Contains(msg, "holds no result folder") ||
+			strings.Contains(msg, "\n") || strings.Contains(msg+out, "NaN") {
+			t.Errorf("%v: %q", args, msg)
+		}
+	}
+}
+
+// Numbers a file does not hold are `-` in the table, never 0: here case 01's concurrency and
+// case 03's input tokens/s and requested rate.
+func TestResultsShowTableNulls(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "w")
+	copyCase(t, "03-guidellm-v03-args-runstats", dir)
+	out, _, err := execute(t, "", "results", "show", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(out, "\n")
+	if len(lines) < 3 {
+		t.Fatalf("%q", out)
+	}
+	f := strings.Fields(lines[2])
+	// STAGE, RATE REQ/ACH, CONC, OK, FAILED (+incomplete), … IN TOK/S, OUT TOK/S.
+	if f[0] != "0" || f[1] != "-/1.55" || f[2] != "1" || f[3] != "46" || f[4] != "0" || f[5] != "(+1" || f[len(f)-2] != "-" || f[len(f)-1] != "198.1" {
+		t.Errorf("row %q", lines[2])
+	}
+}
