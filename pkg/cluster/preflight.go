@@ -76,28 +76,25 @@ func RunPermissions(s PreflightSpec) []Permission {
 	if s.Discovery {
 		perms = append(perms, Permission{Resource: "services", Verb: "list", Why: "discovers the gateway Service"})
 	}
+	// A managed gateway has no Service, only the Gateway's status address; without this
+	// discovery falls back to Services (with a warning).
+	perms = append(perms, Permission{Group: "gateway.networking.k8s.io", Resource: "gateways", Verb: "get", Optional: true,
+		Why: "reads a managed gateway's address"})
 	return perms
 }
 
-// Preflight checks, before anything is created, that a run can start: namespace, results volume,
-// HF token secret and RBAC. It reads only.
+// Preflight checks, before anything is created, that a run can start, in the order the causes
+// depend on one another: the namespace first (when it does not exist that is the only check,
+// since everything else lives in it), then RBAC in it, the results volume and the HF token
+// secret. It reads only.
 func Preflight(ctx context.Context, cs kubernetes.Interface, s PreflightSpec) ([]Check, error) {
-	var checks []Check
-	ns, err := cs.CoreV1().Namespaces().Get(ctx, s.Namespace, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return append(checks, Check{Name: "namespace", Blocking: true,
-			Message: fmt.Sprintf("namespace %s does not exist", s.Namespace),
-			Fix:     fmt.Sprintf("pass -n with the stack's namespace, or kubectl create namespace %s", s.Namespace)}), nil
-	case apierrors.IsForbidden(err):
-		// Many users may not read namespaces; the RBAC checks below speak for the namespace.
-		checks = append(checks, Check{Name: "namespace", OK: true, Message: fmt.Sprintf("namespace %s (not readable; assumed to exist)", s.Namespace)})
-	case err != nil:
-		return nil, fmt.Errorf("reading namespace %s: %w", s.Namespace, err)
-	case ns.DeletionTimestamp != nil:
-		return append(checks, Check{Name: "namespace", Blocking: true, Message: fmt.Sprintf("namespace %s is being deleted", s.Namespace), Fix: "choose another namespace with -n"}), nil
-	default:
-		checks = append(checks, Check{Name: "namespace", OK: true, Message: fmt.Sprintf("namespace %s exists", s.Namespace)})
+	nsCheck, err := CheckNamespace(ctx, cs, s.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	checks := []Check{nsCheck}
+	if !nsCheck.OK {
+		return checks, nil
 	}
 
 	rbac, err := checkPermissions(ctx, cs, s)
@@ -114,6 +111,27 @@ func Preflight(ctx context.Context, cs kubernetes.Interface, s PreflightSpec) ([
 		checks = append(checks, checkSecret(ctx, cs, s))
 	}
 	return checks, nil
+}
+
+// CheckNamespace is the first preflight check: namespace exists and is not being deleted. A
+// namespace the user may not read is assumed to exist (the RBAC checks speak for it). Callers
+// that look into the namespace before the preflight (gateway discovery) run it first, so a
+// missing namespace is reported as such, not as what is missing in it.
+func CheckNamespace(ctx context.Context, cs kubernetes.Interface, namespace string) (Check, error) {
+	ns, err := cs.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return Check{Name: "namespace", Blocking: true,
+			Message: fmt.Sprintf("namespace %s does not exist", namespace),
+			Fix:     fmt.Sprintf("pass -n with the stack's namespace, or kubectl create namespace %s", namespace)}, nil
+	case apierrors.IsForbidden(err):
+		return Check{Name: "namespace", OK: true, Message: fmt.Sprintf("namespace %s (not readable; assumed to exist)", namespace)}, nil
+	case err != nil:
+		return Check{}, fmt.Errorf("reading namespace %s: %w", namespace, err)
+	case ns.DeletionTimestamp != nil:
+		return Check{Name: "namespace", Blocking: true, Message: fmt.Sprintf("namespace %s is being deleted", namespace), Fix: "choose another namespace with -n"}, nil
+	}
+	return Check{Name: "namespace", OK: true, Message: fmt.Sprintf("namespace %s exists", namespace)}, nil
 }
 
 // Blocking returns the blocking failures among checks.

@@ -162,3 +162,23 @@ func ReadSnapshot(ctx context.Context, ex Executor, pod PodRef, runID string, in
 	}
 	return runstate.ParseSnapshot(out.Bytes())
 }
+
+// LiveLaunchers tells, for every run in namespace, which launcher indexes still have a pod that
+// can finish their workloads: one that exists, is not being deleted and has not ended. A result
+// folder whose workload has not finished and whose launcher is not live is incomplete
+// (runstate.Decide).
+func LiveLaunchers(ctx context.Context, cs kubernetes.Interface, namespace string) (func(run string, index int) bool, error) {
+	pods, err := cs.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: launcher.LabelManagedBy + "=" + launcher.ManagedBy + "," + launcher.LabelRun})
+	if err != nil {
+		return nil, fmt.Errorf("listing launcher pods in namespace %s: %w", namespace, err)
+	}
+	live := map[string]bool{}
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if p.DeletionTimestamp == nil && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+			live[p.Labels[launcher.LabelRun]+"/"+strconv.Itoa(PodIndex(p))] = true
+		}
+	}
+	return func(run string, index int) bool { return live[run+"/"+strconv.Itoa(index)] }, nil
+}

@@ -25,14 +25,20 @@ const (
 
 // Status is a run's state, as `status -o json` prints it.
 type Status struct {
-	Run       string          `json:"run"`
-	Namespace string          `json:"namespace"`
-	Preset    string          `json:"preset,omitempty"`
-	Stack     string          `json:"stack,omitempty"`
-	Harness   string          `json:"harness,omitempty"`
-	Phase     string          `json:"phase"`
-	Message   string          `json:"message,omitempty"`
-	Created   time.Time       `json:"created"`
+	Run       string    `json:"run"`
+	Namespace string    `json:"namespace"`
+	Preset    string    `json:"preset,omitempty"`
+	Stack     string    `json:"stack,omitempty"`
+	Harness   string    `json:"harness,omitempty"`
+	Phase     string    `json:"phase"`
+	Message   string    `json:"message,omitempty"`
+	Created   time.Time `json:"created"`
+	// Succeeded, Failed and Total count the workloads (of every launcher): a workload that
+	// failed, timed out or was cut short by a lost launcher is failed; one still pending or
+	// running is neither.
+	Succeeded int             `json:"succeeded"`
+	Failed    int             `json:"failed"`
+	Total     int             `json:"total"`
 	Workloads []WorkloadState `json:"workloads"`
 }
 
@@ -47,20 +53,28 @@ type WorkloadState struct {
 	StartedAt  *time.Time `json:"startedAt"`
 	FinishedAt *time.Time `json:"finishedAt"`
 	ResultsDir string     `json:"resultsDir,omitempty"`
-	Message    string     `json:"message,omitempty"`
+	// Outcome is the workload's verdict word (runstate.Verdict*), "" while pending.
+	Outcome string `json:"verdict,omitempty"`
+	// HarnessFailed: the image's entry script reported a failed harness and the workload was
+	// stopped instead of retried; Stderr holds the harness's last stderr lines.
+	HarnessFailed bool     `json:"harnessFailed,omitempty"`
+	Stderr        []string `json:"stderr,omitempty"`
+	Message       string   `json:"message,omitempty"`
 }
 
 // Verdict is the human word for a workload's outcome.
 func (w WorkloadState) Verdict() string {
 	switch {
 	case w.Phase == PhaseSucceeded:
-		return "succeeded"
-	case w.TimedOut:
-		return "timed out"
-	case w.Phase == PhaseFailed && w.ExitCode != nil:
-		return fmt.Sprintf("failed (exit %d)", *w.ExitCode)
+		return runstate.VerdictSucceeded
+	case w.Outcome == runstate.VerdictFailed && w.HarnessFailed:
+		return runstate.VerdictFailed + " (harness failed)"
+	case w.Outcome == runstate.VerdictFailed && w.ExitCode != nil:
+		return fmt.Sprintf("%s (exit %d)", runstate.VerdictFailed, *w.ExitCode)
+	case w.Outcome != "":
+		return w.Outcome
 	case w.Phase == PhaseFailed:
-		return "failed"
+		return runstate.VerdictFailed
 	}
 	return w.Phase
 }
@@ -76,6 +90,19 @@ func (w WorkloadState) Duration(now time.Time) time.Duration {
 	return now.Sub(*w.StartedAt)
 }
 
+// count sets Succeeded, Failed and Total from the workloads' phases.
+func (s *Status) count() {
+	s.Succeeded, s.Failed, s.Total = 0, 0, len(s.Workloads)
+	for _, w := range s.Workloads {
+		switch w.Phase {
+		case PhaseSucceeded:
+			s.Succeeded++
+		case PhaseFailed:
+			s.Failed++
+		}
+	}
+}
+
 // Finished tells whether the run has ended, one way or the other.
 func (s Status) Finished() bool { return s.Phase == PhaseSucceeded || s.Phase == PhaseFailed }
 
@@ -89,7 +116,9 @@ type launcherView struct {
 // Inspect reads a run's state once: the launcher pods, then each live launcher's run folder.
 func Inspect(ctx context.Context, cs kubernetes.Interface, ex Executor, run Run) (Status, error) {
 	if run.Final != nil && len(run.Pods) == 0 {
-		return *run.Final, nil // the launchers were removed after the run finished
+		st := *run.Final // the launchers were removed after the run finished
+		st.count()       // (recorded before the counts existed, maybe)
+		return st, nil
 	}
 	views := make([]launcherView, run.Parallelism)
 	byIndex := map[int]*corev1.Pod{}
@@ -156,6 +185,8 @@ func summarize(run Run, views []launcherView, now time.Time) Status {
 				ws.ResultsDir = s.ResultsDir
 				ws.TimedOut = s.TimedOut
 				ws.ExitCode = s.ExitCode
+				ws.HarnessFailed, ws.Stderr = s.HarnessFailed, s.Stderr
+				ws.Outcome = s.Verdict(true) // a lost launcher is handled below
 				if !s.StartedAt.IsZero() {
 					t := s.StartedAt
 					ws.StartedAt = &t
@@ -164,16 +195,20 @@ func summarize(run Run, views []launcherView, now time.Time) Status {
 					t := s.FinishedAt
 					ws.FinishedAt = &t
 				}
-				switch {
-				case s.Succeeded():
+				switch ws.Outcome {
+				case runstate.VerdictSucceeded:
 					ws.Phase = PhaseSucceeded
-				case s.Finished():
-					ws.Phase = PhaseFailed
-				default:
+				case runstate.VerdictRunning:
 					ws.Phase = PhaseRunning
+				default:
+					ws.Phase = PhaseFailed
 				}
 			}
 			if v.lost != "" && !done && (ws.Phase == PhaseRunning || ws.Phase == PhasePending) {
+				// A workload that had started is cut short; one that had not never ran.
+				if ws.Phase == PhaseRunning {
+					ws.Outcome = runstate.VerdictIncomplete
+				}
 				ws.Phase, ws.Message = PhaseFailed, v.lost
 			}
 			switch ws.Phase {
@@ -185,6 +220,7 @@ func summarize(run Run, views []launcherView, now time.Time) Status {
 			st.Workloads = append(st.Workloads, ws)
 		}
 	}
+	st.count()
 	switch {
 	case allDone && !anyFailed:
 		st.Phase = PhaseSucceeded
