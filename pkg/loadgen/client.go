@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -26,7 +25,11 @@ type Record struct {
 	OutputTokens int
 	// ServerUsage is false when the server sent no usage block.
 	ServerUsage bool
-	// ChunkTimes are the arrival times of the SSE chunks that carried content.
+	// ReasoningTokens is the server's usage.completion_tokens_details.reasoning_tokens (part
+	// of OutputTokens), nil when its usage block does not say.
+	ReasoningTokens *int
+	// ChunkTimes are the arrival times of the SSE events that carried a generated token (text,
+	// content, reasoning or a tool call).
 	ChunkTimes  []float64
 	RequestSize int
 	Err         *RequestError
@@ -68,14 +71,7 @@ func newHTTPClient() *http.Client {
 	}}
 }
 
-var (
-	dataPrefix = []byte("data:")
-	doneMarker = []byte("[DONE]")
-	textKey    = []byte(`"text":"`)
-	contentKey = []byte(`"content":"`)
-	usageKey   = []byte(`"usage":{`)
-	errorEvent = []byte(`{"error"`)
-)
+var doneMarker = []byte("[DONE]")
 
 type usage struct {
 	PromptTokens        int `json:"prompt_tokens"`
@@ -83,6 +79,9 @@ type usage struct {
 	PromptTokensDetails *struct {
 		CachedTokens int `json:"cached_tokens"`
 	} `json:"prompt_tokens_details"`
+	CompletionTokensDetails *struct {
+		ReasoningTokens *int `json:"reasoning_tokens"`
+	} `json:"completion_tokens_details"`
 }
 
 type apiError struct {
@@ -157,125 +156,27 @@ func httpError(status int, body []byte) *RequestError {
 	return e
 }
 
-// readStream times each SSE event as it arrives. Events are scanned for the one string field
-// that carries content instead of being decoded, which keeps a streamed token to a few hundred
-// nanoseconds of CPU; only the final usage event (and an error event) is decoded.
+// readStream times each SSE event as it arrives (see sseReader): the bytes of one read are
+// timed together, when the read returns.
 func (s *sender) readStream(body io.Reader, p prompt, rec *Record) error {
-	r := bufio.NewReaderSize(body, 16<<10)
-	st := s.newStream()
+	buf := make([]byte, 16<<10)
+	sr := newSSEReader(rec, s.keepBodies)
 	for {
-		line, err := r.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			// An event larger than the buffer (a huge usage block): gather it whole.
-			rest, rerr := r.ReadBytes('\n')
-			line, err = append(append([]byte{}, line...), rest...), rerr
-		}
-		if s.onLine(line, s.clock(), &st, rec) {
-			s.finish(p, rec, st.chunks)
+		n, err := body.Read(buf)
+		if n > 0 && sr.feed(buf[:n], s.clock()) {
+			// [DONE], an error event or an unreadable event: the rest is not read.
+			sr.finish(p, s.clock())
 			return nil
 		}
 		if err == io.EOF {
 			// Servers that omit [DONE] still end the stream cleanly.
-			s.finish(p, rec, st.chunks)
+			sr.finish(p, s.clock())
 			return nil
 		}
 		if err != nil {
 			return err
 		}
 	}
-}
-
-// stream is the state of one SSE response.
-type stream struct {
-	key    []byte // the field that carries content: "text" or "content"
-	chunks int
-}
-
-func (s *sender) newStream() stream {
-	if s.chat {
-		return stream{key: contentKey}
-	}
-	return stream{key: textKey}
-}
-
-// onLine handles one SSE line that arrived at now; it reports true when the stream is over
-// ([DONE], or an error event).
-func (s *sender) onLine(line []byte, now float64, st *stream, rec *Record) bool {
-	payload, ok := bytes.CutPrefix(bytes.TrimSpace(line), dataPrefix)
-	if !ok {
-		return false
-	}
-	payload = bytes.TrimSpace(payload)
-	switch {
-	case bytes.Equal(payload, doneMarker):
-		return true
-	case bytes.Contains(payload, usageKey):
-		var u struct {
-			Usage *usage `json:"usage"`
-		}
-		if json.Unmarshal(payload, &u) == nil && u.Usage != nil {
-			rec.ServerUsage = true
-			rec.InputTokens, rec.OutputTokens = u.Usage.PromptTokens, u.Usage.CompletionTokens
-			if u.Usage.PromptTokensDetails != nil {
-				rec.CachedTokens = u.Usage.PromptTokensDetails.CachedTokens
-			}
-		}
-	case bytes.HasPrefix(payload, errorEvent):
-		var ae apiError
-		if json.Unmarshal(payload, &ae) == nil && ae.Error != nil {
-			rec.Err = &RequestError{Status: http.StatusOK, Type: ae.Error.Type, Message: ae.Error.Message}
-			return true
-		}
-	}
-	if text, ok := stringField(payload, st.key); ok && len(text) > 0 {
-		st.chunks++
-		rec.ChunkTimes = append(rec.ChunkTimes, now)
-		if s.keepBodies {
-			rec.Response = append(rec.Response, text...)
-		}
-	}
-	return false
-}
-
-func (s *sender) finish(p prompt, rec *Record, chunks int) {
-	if !rec.ServerUsage {
-		rec.InputTokens, rec.OutputTokens = p.inputTokens, chunks
-	}
-	if s.keepBodies {
-		rec.Response = unescape(rec.Response)
-	}
-}
-
-// stringField returns the still-escaped value of the first `"key":"…"` in an event.
-func stringField(payload, key []byte) ([]byte, bool) {
-	i := bytes.Index(payload, key)
-	if i < 0 {
-		return nil, false
-	}
-	v := payload[i+len(key):]
-	for j := 0; j < len(v); j++ {
-		switch v[j] {
-		case '\\':
-			j++
-		case '"':
-			return v[:j], true
-		}
-	}
-	return nil, false
-}
-
-// unescape turns concatenated JSON string bodies back into text.
-func unescape(escaped []byte) []byte {
-	if bytes.IndexByte(escaped, '\\') < 0 {
-		return escaped
-	}
-	quoted := make([]byte, 0, len(escaped)+2)
-	quoted = append(append(append(quoted, '"'), escaped...), '"')
-	var s string
-	if json.Unmarshal(quoted, &s) != nil {
-		return escaped
-	}
-	return []byte(s)
 }
 
 type wholeResponse struct {
@@ -285,7 +186,8 @@ type wholeResponse struct {
 			Content string `json:"content"`
 		} `json:"message"`
 	} `json:"choices"`
-	Usage *usage `json:"usage"`
+	Usage *usage          `json:"usage"`
+	Error json.RawMessage `json:"error"`
 }
 
 func (s *sender) readWhole(body io.Reader, p prompt, rec *Record) error {
@@ -298,12 +200,22 @@ func (s *sender) readWhole(body io.Reader, p prompt, rec *Record) error {
 		rec.Err = &RequestError{Status: http.StatusOK, Type: "invalid_response", Message: err.Error()}
 		return nil
 	}
+	if len(w.Error) > 0 && string(w.Error) != "null" {
+		// An error sent with status 200.
+		var ev event
+		_ = parseEvent(raw, &ev, nil)
+		rec.Err = &RequestError{Status: http.StatusOK, Type: ev.errorType(), Message: ev.errMessage}
+		return nil
+	}
 	rec.InputTokens = p.inputTokens
 	if w.Usage != nil {
 		rec.ServerUsage = true
 		rec.InputTokens, rec.OutputTokens = w.Usage.PromptTokens, w.Usage.CompletionTokens
 		if w.Usage.PromptTokensDetails != nil {
 			rec.CachedTokens = w.Usage.PromptTokensDetails.CachedTokens
+		}
+		if d := w.Usage.CompletionTokensDetails; d != nil {
+			rec.ReasoningTokens = d.ReasoningTokens
 		}
 	}
 	if s.keepBodies && len(w.Choices) > 0 {

@@ -62,7 +62,6 @@ type evconn struct {
 	inChunk     bool
 	closeAfter  bool
 	body        []byte // non-streamed or error body
-	line        []byte // partial SSE line
 	streamDone  bool
 
 	mu    sync.Mutex // orders a cancel's shutdown against the loop closing the descriptor
@@ -74,9 +73,10 @@ type evconn struct {
 type evreq struct {
 	rec      *Record
 	p        prompt
-	stream   stream
+	stream   sseReader
 	reused   bool
 	gotBytes bool
+	status   int // the response's status, once its headers are read
 	done     chan struct{}
 	result   error // set before done is closed
 }
@@ -206,7 +206,7 @@ func (ev *evloop) send(ctx context.Context, p prompt, rec *Record) {
 			rec.Err = &RequestError{Type: "connection_error", Message: err.Error()}
 			return
 		}
-		req := &evreq{rec: rec, p: p, stream: ev.s.newStream(), reused: reused, done: make(chan struct{})}
+		req := &evreq{rec: rec, p: p, stream: newSSEReader(rec, ev.s.keepBodies), reused: reused, done: make(chan struct{})}
 		err = ev.do(ctx, c, req)
 		// A kept-alive connection the server had already closed fails before any byte of the
 		// response: send once more on a fresh one, as net/http does.
@@ -220,8 +220,8 @@ func (ev *evloop) send(ctx context.Context, p prompt, rec *Record) {
 		if rec.Err == nil && err != nil {
 			rec.Err = transportError(run, err)
 		}
-		if rec.Err == nil && ev.s.streaming {
-			ev.s.finish(p, rec, req.stream.chunks)
+		if err == nil && ev.s.streaming && req.status == http.StatusOK {
+			req.stream.finish(p, ev.s.clock())
 		}
 		return
 	}
@@ -337,7 +337,7 @@ func (ev *evloop) do(ctx context.Context, c *evconn, req *evreq) error {
 
 // reset readies a connection for a new request (its owner alone touches it here).
 func (c *evconn) reset(req *evreq) {
-	c.in, c.body, c.line = c.in[:0], c.body[:0], c.line[:0]
+	c.in, c.body = c.in[:0], c.body[:0]
 	c.status, c.headerDone, c.chunked, c.lengthKnown = 0, false, false, false
 	c.remaining, c.inChunk, c.closeAfter, c.streamDone = 0, false, false, false
 	c.ended, c.req = false, req
@@ -407,7 +407,8 @@ func (ev *evloop) handle(c *evconn, events uint32) {
 		}
 		if n == 0 {
 			if c.headerDone && !c.chunked && !c.lengthKnown {
-				ev.end(c, nil, false) // a body delimited by the connection's end
+				_, err := ev.bodyEnd(c) // a body delimited by the connection's end
+				ev.end(c, err, false)
 			} else {
 				ev.end(c, errors.New("the server closed the connection before the response ended"), false)
 			}
@@ -489,6 +490,7 @@ func (ev *evloop) parse(c *evconn, data []byte, now float64) (bool, error) {
 			return false, err
 		}
 		c.headerDone = true
+		c.req.status = c.status
 		data = append([]byte(nil), c.in[i+4:]...)
 		c.in = c.in[:0]
 		if !c.chunked && c.lengthKnown && c.remaining == 0 {
@@ -600,23 +602,9 @@ func (ev *evloop) bodyBytes(c *evconn, data []byte, now float64) {
 		}
 		return
 	}
-	for len(data) > 0 {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			c.line = append(c.line, data...)
-			return
-		}
-		line := data[:i+1]
-		if len(c.line) > 0 {
-			c.line = append(c.line, line...)
-			line = c.line
-		}
-		if !c.streamDone && ev.s.onLine(line, now, &c.req.stream, c.req.rec) {
-			c.streamDone = true
-			c.req.rec.End = now
-		}
-		c.line = c.line[:0]
-		data = data[i+1:]
+	if !c.streamDone && c.req.stream.feed(data, now) {
+		c.streamDone = true
+		c.req.rec.End = now
 	}
 }
 
@@ -628,10 +616,6 @@ func (ev *evloop) bodyEnd(c *evconn) (bool, error) {
 	case !ev.s.streaming:
 		if err := ev.s.readWhole(bytes.NewReader(c.body), c.req.p, c.req.rec); err != nil {
 			return true, err
-		}
-	default:
-		if len(c.line) > 0 && !c.streamDone {
-			ev.s.onLine(c.line, ev.s.clock(), &c.req.stream, c.req.rec)
 		}
 	}
 	return true, nil

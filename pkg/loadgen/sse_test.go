@@ -1,0 +1,170 @@
+package loadgen
+
+import (
+	"bytes"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// readSSE feeds a stream to an sseReader in the given pieces, the i-th arriving at time i+1, and
+// finishes it at the clean end of the body (time len(pieces)+1).
+func readSSE(p prompt, pieces ...[]byte) Record {
+	var rec Record
+	r := newSSEReader(&rec, true)
+	for i, b := range pieces {
+		if r.feed(b, float64(i+1)) {
+			break
+		}
+	}
+	r.finish(p, float64(len(pieces)+1))
+	return rec
+}
+
+func case17(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/sse-json-with-spaces.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// The case-17 stream (json.dumps spacing): 2 tokens "tok ", usage 20 prompt / 2 completion.
+var case17Want = Record{InputTokens: 20, OutputTokens: 2, ServerUsage: true, ChunkTimes: []float64{1, 1}, Response: []byte("tok tok ")}
+
+var asked = prompt{inputTokens: 20, outputTokens: 8}
+
+func sameRecord(t *testing.T, what string, got, want Record) {
+	t.Helper()
+	if len(got.Response) == 0 {
+		got.Response = nil
+	}
+	if len(want.Response) == 0 {
+		want.Response = nil
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s:\n got  %+v (err %+v)\n want %+v", what, got, got.Err, want)
+	}
+}
+
+// Every form of the same events that the SSE spec allows reads the same, however the bytes are
+// split between reads.
+func TestSSEReaderReadsEverySpellingOfTheCase17Stream(t *testing.T) {
+	lf := case17(t)
+	spellings := map[string][]byte{
+		"case 17 as sent (LF)": lf,
+		"CRLF":                 bytes.ReplaceAll(lf, []byte("\n"), []byte("\r\n")),
+		"CR":                   bytes.ReplaceAll(lf, []byte("\n"), []byte("\r")),
+		"no space after data:": bytes.ReplaceAll(lf, []byte("data: "), []byte("data:")),
+		"BOM, comments, event, id and retry fields, unknown fields": append([]byte("\xEF\xBB\xBF: hello\nretry: 3000\n"),
+			bytes.ReplaceAll(lf, []byte("data: "), []byte(": keep-alive\r\nevent: message\nid: 7\nfoo: bar\nnocolon\ndata: "))...),
+		"one newline per event, no [DONE], no final newline": bytes.TrimSuffix(bytes.ReplaceAll(lf, []byte("\n\n"), []byte("\n")), []byte("\ndata: [DONE]\n")),
+		"keep-alive events": append([]byte("data:\n\ndata: \r\n\r\n"), lf...),
+	}
+	for name, stream := range spellings {
+		sameRecord(t, name, readSSE(asked, stream), case17Want)
+		// Split in two at every byte; the token times are those of the read that completed each event.
+		for i := 1; i < len(stream); i++ {
+			got := readSSE(asked, stream[:i], stream[i:])
+			for k, at := range got.ChunkTimes {
+				if at != 1 && at != 2 {
+					t.Fatalf("%s split at %d: token %d at %v", name, i, k, at)
+				}
+			}
+			got.ChunkTimes = nil
+			want := case17Want
+			want.ChunkTimes = nil
+			sameRecord(t, name+" split", got, want)
+		}
+	}
+	// Byte by byte (byte i arrives at time i+1): an event is read when the line end after its
+	// JSON's closing brace arrives, without waiting for the blank line. The token events are the
+	// first two lines.
+	var ends []float64
+	for _, line := range bytes.SplitAfter(lf, []byte("\n")) {
+		if bytes.Contains(line, []byte(`"text": "tok "`)) {
+			ends = append(ends, float64(bytes.Index(lf, line)+bytes.LastIndexByte(line, '}')+2))
+		}
+	}
+	var pieces [][]byte
+	for i := range lf {
+		pieces = append(pieces, lf[i:i+1])
+	}
+	got := readSSE(asked, pieces...)
+	if len(ends) != 2 || !reflect.DeepEqual(got.ChunkTimes, ends) {
+		t.Errorf("byte by byte: token times %v, want %v", got.ChunkTimes, ends)
+	}
+}
+
+func TestSSEReaderJoinsMultiLineData(t *testing.T) {
+	// One JSON value over three data lines, joined with "\n"; the token arrives with its last line.
+	got := readSSE(asked, []byte("data: {\"choices\":\n"), []byte("data:  [{\"text\": \"a\"}],\r\ndata: \"usage\": {\"prompt_tokens\": 3, \"completion_tokens\": 1}}\n"), []byte("\ndata: [DONE]\n\n"))
+	sameRecord(t, "multi-line", got, Record{InputTokens: 3, OutputTokens: 1, ServerUsage: true, ChunkTimes: []float64{2}, Response: []byte("a")})
+}
+
+func TestSSEReaderReasoningToolCallsAndContinuousUsage(t *testing.T) {
+	// A Qwen3-style chat stream through vLLM's reasoning parser, with continuous_usage_stats:
+	// TTFT is the first reasoning token (read 1); the last usage block wins.
+	got := readSSE(asked,
+		[]byte(`data: {"choices":[{"delta":{"role":"assistant","content":""}}],"usage":{"prompt_tokens":9,"completion_tokens":0}}`+"\n\n"),
+		[]byte(`data: {"choices":[{"delta":{"reasoning_content":"Okay"}}],"usage":{"prompt_tokens":9,"completion_tokens":1}}`+"\n\n"),
+		[]byte(`data: {"choices":[{"delta":{"reasoning":" so"}}],"usage":{"prompt_tokens":9,"completion_tokens":2}}`+"\n\n"),
+		[]byte(`data: {"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]}}],"usage":{"prompt_tokens":9,"completion_tokens":3}}`+"\n\n"),
+		[]byte(`data: {"choices":[{"delta":{"content":"Hi"}}],"usage":{"prompt_tokens":9,"completion_tokens":4,"completion_tokens_details":{"reasoning_tokens":2}}}`+"\n\ndata: [DONE]\n\n"))
+	two := 2
+	sameRecord(t, "reasoning", got, Record{InputTokens: 9, OutputTokens: 4, ServerUsage: true, ReasoningTokens: &two,
+		ChunkTimes: []float64{2, 3, 4, 5}, Response: []byte("Hi")})
+}
+
+func TestSSEReaderFailsWhatItCannotMeasure(t *testing.T) {
+	for _, tc := range []struct {
+		name, stream, errType, msg string
+		p                          prompt
+	}{
+		{"error object mid-stream", "data: {\"choices\":[{\"text\":\"a\"}]}\n\ndata: {\"error\": {\"message\": \"engine dead\", \"type\": \"InternalServerError\", \"code\": 500}}\n\ndata: {\"choices\":[{\"text\":\"b\"}]}\n\n",
+			"InternalServerError", "engine dead", asked},
+		{"TGI error string", "data:{\"error\":\"Request failed during generation: Server error\",\"error_type\":\"generation\"}\n\n",
+			"generation", "Request failed during generation: Server error", asked},
+		{"event: error with text", "event: error\ndata: upstream timed out\n\n", ErrTypeStreamError, `"upstream timed out"`, asked},
+		{"event: error with an error object", "event: error\ndata: {\"error\":{\"message\":\"x\",\"type\":\"Overloaded\"}}\n\n", "Overloaded", "x", asked},
+		{"garbage after the JSON", "data: {\"choices\": [{\"text\": \"a\"}]}garbage\n\n", ErrTypeInvalidEvent,
+			`unreadable SSE event (data after the JSON value at byte 28): "{\"choices\": [{\"text\": \"a\"}]}garbage"`, asked},
+		{"not JSON", "data: hello world\n\n", ErrTypeInvalidEvent, `unreadable SSE event (invalid character 'h' at byte 0): "hello world"`, asked},
+		{"a field of the wrong type", "data: {\"choices\": [{\"text\": 7}]}\n\n", ErrTypeInvalidEvent,
+			`unreadable SSE event (a text field is not a string at byte 22): "{\"choices\": [{\"text\": 7}]}"`, asked},
+		{"cut inside an event", "data: {\"choices\":[{\"text\":\"a\"}]}\n\ndata: {\"choices\":[{\"te", ErrTypeInvalidEvent,
+			`unreadable SSE event (the event's JSON ends before its value does): "{\"choices\":[{\"te"`, asked},
+		{"blank line inside a JSON value", "data: {\"choices\":\n\n", ErrTypeInvalidEvent,
+			`unreadable SSE event (the event's JSON ends before its value does): "{\"choices\":"`, asked},
+		{"no token", "data: {\"choices\":[{\"text\":\"\"}]}\n\ndata: [DONE]\n\n", ErrTypeEmptyStream,
+			"the stream held no generated token (1 events; 8 asked for)", asked},
+		{"no event at all", "", ErrTypeEmptyStream, "the stream held no generated token (0 events; 8 asked for)", asked},
+		{"an error as a JSON body with 200", "{\n  \"error\": {\n    \"message\": \"The model `x` does not exist.\",\n    \"type\": \"NotFoundError\"\n  }\n}\n",
+			"NotFoundError", "The model `x` does not exist.", asked},
+		{"a whole response to a streamed request", `{"choices":[{"text":"all at once"}]}`, ErrTypeEmptyStream,
+			`the 200 response is not an event stream: "{\"choices\":[{\"text\":\"all at once\"}]}"`, asked},
+	} {
+		got := readSSE(tc.p, []byte(tc.stream))
+		if got.Err == nil || got.Err.Status != 200 || got.Err.Type != tc.errType || got.Err.Message != tc.msg {
+			t.Errorf("%s: got %+v, want 200 %s %q", tc.name, got.Err, tc.errType, tc.msg)
+		}
+	}
+	// A long unreadable event is quoted in part: maxQuote bytes, then an ellipsis.
+	long := "data: " + strings.Repeat("x", 500) + "\n\n"
+	got := readSSE(asked, []byte(long))
+	want := `unreadable SSE event (invalid character 'x' at byte 0): "` + strings.Repeat("x", 120) + `"…`
+	if got.Err == nil || got.Err.Message != want {
+		t.Errorf("long event: %+v", got.Err)
+	}
+	// Nothing asked for, nothing received: a success.
+	if got := readSSE(prompt{inputTokens: 3}, []byte("data: [DONE]\n\n")); got.Err != nil || got.OutputTokens != 0 || got.InputTokens != 3 {
+		t.Errorf("max_tokens 0: %+v", got)
+	}
+}
+
+func TestSSEReaderWithoutUsageCountsTokenEvents(t *testing.T) {
+	got := readSSE(asked, []byte("data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"\\u00e9\"}}]}\n\n"))
+	sameRecord(t, "no usage", got, Record{InputTokens: 20, OutputTokens: 2, ChunkTimes: []float64{1, 1}, Response: []byte("a\xc3\xa9")})
+}
