@@ -30,6 +30,11 @@ type Gateway struct {
 	// Address is the Gateway's first status address (managed gateways have only this), or the
 	// Service's cluster IP when the Gateway object is not readable.
 	Address string
+	// Port is the Gateway's HTTP listener port (its first listener's when none says HTTP), 0 when
+	// the Gateway object was not read.
+	Port int64
+	// Warning says what discovery could not read and did without (a Forbidden on gateways).
+	Warning string
 }
 
 // DiscoverGateway finds the Service labelled for gateway in namespace, falling back to the
@@ -40,6 +45,9 @@ func DiscoverGateway(ctx context.Context, cs kubernetes.Interface, dyn dynamic.I
 	}
 	svcs, err := cs.CoreV1().Services(namespace).List(ctx, metav1.ListOptions{LabelSelector: GatewayNameLabel + "=" + gateway})
 	if err != nil {
+		if nsErr := namespaceMissing(ctx, cs, namespace); nsErr != nil {
+			return Gateway{}, nsErr
+		}
 		return Gateway{}, fmt.Errorf("discovering gateway %s in namespace %s (pass --base-url to skip it): %w", gateway, namespace, err)
 	}
 	var g Gateway
@@ -56,39 +64,70 @@ func DiscoverGateway(ctx context.Context, cs kubernetes.Interface, dyn dynamic.I
 		sort.Strings(names)
 		return Gateway{}, fmt.Errorf("%d Services in namespace %s carry %s=%s (%s): pass --base-url to choose one", len(names), namespace, GatewayNameLabel, gateway, strings.Join(names, ", "))
 	}
-	if addr, err := gatewayAddress(ctx, dyn, namespace, gateway); err != nil {
+	addr, port, err := gatewayAddress(ctx, dyn, namespace, gateway)
+	switch {
+	case apierrors.IsForbidden(err):
+		// Reading Gateways is optional: their Services are enough for in-cluster gateways.
+		g.Warning = fmt.Sprintf("cannot read Gateway %s in namespace %s (forbidden), so a managed gateway's address cannot be found; looked for its Service only (grant gateways get in gateway.networking.k8s.io, or pass --base-url)", gateway, namespace)
+	case err != nil:
 		return Gateway{}, err
-	} else if addr != "" {
-		g.Address = addr
+	case addr != "":
+		g.Address, g.Port = addr, port
 	}
 	if g.Service != "" || g.Address != "" {
 		return g, nil
 	}
+	if nsErr := namespaceMissing(ctx, cs, namespace); nsErr != nil {
+		return Gateway{}, nsErr
+	}
 	return Gateway{}, noGatewayError(ctx, cs, namespace, gateway)
 }
 
-// gatewayAddress reads status.addresses[0].value of the Gateway; a cluster without the Gateway
-// API, or without that Gateway, simply has no address.
-func gatewayAddress(ctx context.Context, dyn dynamic.Interface, namespace, gateway string) (string, error) {
+// namespaceMissing returns the error to show first when namespace does not exist: everything
+// else discovery could say depends on it. It is nil when the namespace exists or cannot be read.
+func namespaceMissing(ctx context.Context, cs kubernetes.Interface, namespace string) error {
+	if _, err := cs.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		return fmt.Errorf("namespace %s does not exist: pass -n with the namespace of the llm-d stack (kubectl get namespaces lists them)", namespace)
+	}
+	return nil
+}
+
+// gatewayAddress reads status.addresses[0].value of the Gateway and the port of its HTTP
+// listener; a cluster without the Gateway API, or without that Gateway, simply has no address.
+func gatewayAddress(ctx context.Context, dyn dynamic.Interface, namespace, gateway string) (string, int64, error) {
 	if dyn == nil {
-		return "", nil
+		return "", 0, fmt.Errorf("no dynamic client to read Gateway %s", gateway)
 	}
 	gw, err := dyn.Resource(GatewayResource).Namespace(namespace).Get(ctx, gateway, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
-		return "", nil
+		return "", 0, nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("reading Gateway %s in namespace %s: %w", gateway, namespace, err)
+		return "", 0, fmt.Errorf("reading Gateway %s in namespace %s: %w", gateway, namespace, err)
 	}
+	var addr string
 	addrs, _, _ := unstructured.NestedSlice(gw.Object, "status", "addresses")
 	for _, a := range addrs {
 		if m, ok := a.(map[string]any); ok {
 			if v, _ := m["value"].(string); v != "" {
-				return v, nil
+				addr = v
+				break
 			}
 		}
 	}
-	return "", nil
+	var port int64
+	listeners, _, _ := unstructured.NestedSlice(gw.Object, "spec", "listeners")
+	for i, l := range listeners {
+		m, _ := l.(map[string]any)
+		p, _ := m["port"].(int64)
+		if proto, _ := m["protocol"].(string); proto == "HTTP" || i == 0 {
+			port = p
+			if proto == "HTTP" {
+				break
+			}
+		}
+	}
+	return addr, port, nil
 }
 
 func noGatewayError(ctx context.Context, cs kubernetes.Interface, namespace, gateway string) error {

@@ -93,11 +93,11 @@ func completeRuns(f cmdutil.Factory) func(*cobra.Command, []string, string) ([]s
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		cs, err := f.KubernetesClientSet()
+		cl, err := newClients(f)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		runs, err := cluster.ListRuns(cmd.Context(), cs, ns)
+		runs, err := cluster.ListRuns(cmd.Context(), cl.Kube, ns)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}

@@ -75,14 +75,11 @@ func (o *DoctorOptions) Complete(f cmdutil.Factory, cmd *cobra.Command) error {
 	if cmd.Flags().Changed("parallelism") {
 		o.source.Overrides.Parallelism = &o.Parallelism
 	}
-	if o.Client == nil {
-		cs, _, err := clients(f)
-		if err != nil {
-			return err
-		}
-		o.Client = cs
+	cl, err := o.source.conn.get()
+	if err != nil {
+		return err
 	}
-	o.source.Clientset = o.Client
+	o.Client = cl.Kube
 	return nil
 }
 

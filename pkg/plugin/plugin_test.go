@@ -219,6 +219,10 @@ func TestRunBadFlags(t *testing.T) {
 		{append(base[:len(base)-1], "--dry-run=server"), "--dry-run=server is not supported"},
 		{[]string{"run", "-f", "/does/not/exist.yaml", "--dry-run=client"}, "reading the config: open /does/not/exist.yaml"},
 		{[]string{"run", "-f", "-", "--dry-run=client"}, "stdin: the file is empty"},
+		// Field case 11: concurrent stages written as rate/duration, refused before any object.
+		{[]string{"run", "-f", "../config/testdata/cases/11-concurrent-stages-with-rate-duration/config.yaml", "-n", "bench-ns", "--pvc", "results-pvc",
+			"--base-url", "http://10.0.0.7:80", "--dry-run=client", "-o", "yaml"},
+			"workload concurrent_users: load.stages[0]: a concurrent stage needs num_requests and concurrency_level"},
 		// Without --base-url the gateway must be discovered, and there is no cluster here.
 		{[]string{"run", "--preset", "pd", "-n", "x", "--pvc", "p", "--dry-run=client"}, "discovering gateway infra-pd-inference-gateway in namespace x (pass --base-url to skip it)"},
 	}
@@ -276,17 +280,20 @@ func TestRunDiscoversTheGatewayService(t *testing.T) {
 		return u
 	}
 	cases := []struct {
-		name     string
-		services []runtime.Object
-		gateways []*unstructured.Unstructured
-		want     string
-		wantErr  string
+		name        string
+		services    []runtime.Object
+		gateways    []*unstructured.Unstructured
+		noNamespace bool
+		want        string
+		wantErr     string
 	}{
 		{name: "one service", services: []runtime.Object{svc("infra-pd-inference-gateway-istio", "infra-pd-inference-gateway")},
 			want: "base_url: http://infra-pd-inference-gateway-istio.llm-d.svc.cluster.local:80"},
 		{name: "managed gateway", gateways: []*unstructured.Unstructured{gateway("34.1.2.3")}, want: "base_url: http://34.1.2.3:80"},
 		{name: "none", services: []runtime.Object{svc("other-istio", "other")},
 			wantErr: "gateway infra-pd-inference-gateway not found in namespace llm-d: gateway Services there: other-istio (gateway other); pass --gateway NAME or --base-url URL"},
+		{name: "no namespace", noNamespace: true,
+			wantErr: "namespace llm-d does not exist: pass -n with the namespace of the llm-d stack (kubectl get namespaces lists them)"},
 		{name: "two", services: []runtime.Object{svc("a", "infra-pd-inference-gateway"), svc("b", "infra-pd-inference-gateway")},
 			wantErr: "2 Services in namespace llm-d carry gateway.networking.k8s.io/gateway-name=infra-pd-inference-gateway (a, b): pass --base-url to choose one"},
 	}
@@ -296,7 +303,6 @@ func TestRunDiscoversTheGatewayService(t *testing.T) {
 			tf := cmdtesting.NewTestFactory().WithNamespace("llm-d")
 			defer tf.Cleanup()
 			o := NewRunOptions(streams)
-			o.source.Clientset = fake.NewClientset(tc.services...)
 			dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
 				map[schema.GroupVersionResource]string{cluster.GatewayResource: "GatewayList"})
 			for _, gw := range tc.gateways {
@@ -304,7 +310,11 @@ func TestRunDiscoversTheGatewayService(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			o.source.Dynamic = dyn
+			objs := tc.services
+			if !tc.noNamespace {
+				objs = append(objs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "llm-d"}})
+			}
+			o.source.conn.clients = &Clients{Kube: fake.NewClientset(objs...), Dynamic: dyn}
 			o.source.lookupEnv = func(string) (string, bool) { return "", false }
 			cmd := newCmdRun(tf, o)
 			cmd.SilenceUsage = true

@@ -53,7 +53,8 @@ type RunOptions struct {
 	PrintFlags *genericclioptions.PrintFlags
 	DryRun     cmdutil.DryRunStrategy
 
-	// Client and Executor reach the cluster; Complete fills them unless a test already did.
+	// Client and Executor reach the cluster; Complete fills them from the one set of clients
+	// that discovery uses too.
 	Client   kubernetes.Interface
 	Executor cluster.Executor
 
@@ -201,12 +202,11 @@ func (o *RunOptions) Complete(f cmdutil.Factory, cmd *cobra.Command) error {
 		}
 		return nil
 	}
-	if o.Client == nil {
-		if o.Client, o.Executor, err = clients(f); err != nil {
-			return err
-		}
-		o.source.Clientset = o.Client
+	cl, err := o.source.conn.get()
+	if err != nil {
+		return err
 	}
+	o.Client, o.Executor = cl.Kube, cl.Executor
 	return nil
 }
 
@@ -224,22 +224,13 @@ func (k *kube) complete(f cmdutil.Factory) error {
 		return err
 	}
 	if k.Client == nil {
-		k.Client, k.Executor, err = clients(f)
+		var cl *Clients
+		if cl, err = newClients(f); err != nil {
+			return err
+		}
+		k.Client, k.Executor = cl.Kube, cl.Executor
 	}
-	return err
-}
-
-// clients builds the API client and kubectl's exec machinery from the kube flags.
-func clients(f cmdutil.Factory) (kubernetes.Interface, cluster.Executor, error) {
-	cfg, err := f.ToRESTConfig()
-	if err != nil {
-		return nil, nil, err
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	return cs, &cluster.RemoteExecutor{Client: cs, Config: cfg}, nil
+	return nil
 }
 
 func (o *RunOptions) launcherSpec(cmd *cobra.Command) (launcher.Launcher, error) {

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"slices"
+	"strconv"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
@@ -34,10 +34,8 @@ type configSource struct {
 	lookupEnv         func(string) (string, bool)
 	in                io.Reader
 
-	// Clients for discovery; created from the factory only when discovery is needed.
-	Clientset kubernetes.Interface
-	Dynamic   dynamic.Interface
-	factory   cmdutil.Factory
+	// conn reaches the cluster for discovery (and for the command that owns this source).
+	conn connector
 }
 
 func (s *configSource) addFlags(cmd *cobra.Command) {
@@ -71,7 +69,7 @@ func (s *configSource) complete(f cmdutil.Factory, in io.Reader) error {
 	if s.lookupEnv == nil {
 		s.lookupEnv = os.LookupEnv
 	}
-	s.factory, s.in = f, in
+	s.conn.factory, s.in = f, in
 	return nil
 }
 
@@ -185,18 +183,26 @@ func (s *configSource) discover(ctx context.Context, doc *config.Document, vars 
 			return fmt.Errorf("endpoint.namespace: %w", err)
 		}
 	}
-	if err := s.ensureClients(); err != nil {
+	cl, err := s.conn.get()
+	if err != nil {
 		return fmt.Errorf("discovering gateway %s needs the cluster (or pass --base-url): %w", gateway, err)
 	}
-	g, err := cluster.DiscoverGateway(ctx, s.Clientset, s.Dynamic, ns, gateway)
+	g, err := cluster.DiscoverGateway(ctx, cl.Kube, cl.Dynamic, ns, gateway)
 	if err != nil {
 		return err
+	}
+	if g.Warning != "" {
+		warn(g.Warning)
 	}
 	if g.Service != "" {
 		vars.Values[config.VarGatewaySvc] = g.Service
 	} else if needSvc {
 		// A managed gateway has no Service: reach it at its address instead.
-		url := "http://" + g.Address + ":80"
+		port := g.Port
+		if port == 0 {
+			port = 80
+		}
+		url := "http://" + net.JoinHostPort(g.Address, strconv.FormatInt(port, 10))
 		warn(fmt.Sprintf("gateway %s has no Service in namespace %s; using its address: --base-url %s", gateway, ns, url))
 		doc.Apply(config.Overrides{BaseURL: url})
 	}
@@ -209,22 +215,6 @@ func (s *configSource) discover(ctx context.Context, doc *config.Document, vars 
 func (s *configSource) inEnv(name string) bool {
 	_, ok := s.lookupEnv(name)
 	return ok
-}
-
-func (s *configSource) ensureClients() error {
-	if s.Clientset != nil {
-		return nil
-	}
-	cs, err := s.factory.KubernetesClientSet()
-	if err != nil {
-		return err
-	}
-	dyn, err := s.factory.DynamicClient()
-	if err != nil {
-		return err
-	}
-	s.Clientset, s.Dynamic = cs, dyn
-	return nil
 }
 
 func parseEnvPairs(pairs []string) ([]config.EnvVar, error) {
