@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"strings"
 )
 
 // FileLimit is the open-file budget of the process: the RLIMIT_NOFILE soft and hard limits and
@@ -82,8 +83,9 @@ func connectionsNeeded(l Load, st Stage) (n int, hard bool) {
 
 // checkCapacity refuses, before the first request, a stage that needs more connections than
 // the open-file limit leaves; a rate stage that would need more only if its answers took
-// longer than rateBoundSeconds is let through with a warning. what names the stages
-// ("load.stages", say); lim nil means the limit is unknown and nothing is checked.
+// longer than rateBoundSeconds is let through with a warning. what names the stages: with a
+// %d for the stage's index ("load.stages[%d]"), or without for a single one; lim nil means the
+// limit is unknown and nothing is checked.
 func checkCapacity(l Load, stages []Stage, what string, lim *FileLimit) (warnings []string, err error) {
 	if lim == nil {
 		return nil, nil
@@ -94,12 +96,16 @@ func checkCapacity(l Load, stages []Stage, what string, lim *FileLimit) (warning
 		if need <= avail {
 			continue
 		}
-		if hard {
-			return nil, fmt.Errorf("%s[%d] needs up to %d connections but only %d file descriptors are available (ulimit -n %d, hard limit %d): lower its load or raise the open-file limit",
-				what, i, need, avail, lim.Soft, lim.Hard)
+		name := what
+		if strings.Contains(what, "%d") {
+			name = fmt.Sprintf(what, i)
 		}
-		warnings = append(warnings, fmt.Sprintf("%s[%d] at %g req/s would hold more than the %d connections the open-file limit leaves (ulimit -n %d) if answers took over %d s; those requests would fail: set load.request_timeout or raise the limit",
-			what, i, st.Rate, avail, lim.Soft, rateBoundSeconds))
+		if hard {
+			return nil, fmt.Errorf("%s needs up to %d connections but only %d file descriptors are available (ulimit -n %d, hard limit %d): lower its load or raise the open-file limit",
+				name, need, avail, lim.Soft, lim.Hard)
+		}
+		warnings = append(warnings, fmt.Sprintf("%s at %g req/s would hold more than the %d connections the open-file limit leaves (ulimit -n %d) if answers took over %d s; those requests would fail: set load.request_timeout or raise the limit",
+			name, st.Rate, avail, lim.Soft, rateBoundSeconds))
 	}
 	return warnings, nil
 }

@@ -93,7 +93,7 @@ func Run(ctx context.Context, w *Workload, o Options) (*Result, error) {
 		seed = w.Load.BaseSeed
 	}
 	files := o.fileLimit()
-	warnings, err := checkCapacity(w.Load, w.Load.Stages, "load.stages", files)
+	warnings, err := checkCapacity(w.Load, w.Load.Stages, "load.stages[%d]", files)
 	if err != nil {
 		return nil, err
 	}

@@ -98,7 +98,7 @@ func (g *generator) sweep(ctx context.Context, res *Result, files *FileLimit) ([
 	}
 	fmt.Fprintf(g.o.Progress, "sweep: %d requests (%d failed); saturation %.2f req/s; stages at %v req/s\n",
 		sent, failed.Load(), sat, rates)
-	warnings, err := checkCapacity(g.w.Load, stages, "load.sweep's stages", files)
+	warnings, err := checkCapacity(g.w.Load, stages, "load.sweep's stage %d", files)
 	if err != nil {
 		return nil, err
 	}
