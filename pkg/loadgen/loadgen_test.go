@@ -392,3 +392,85 @@ data: {type: random, input_distribution: {min: 1, max: 9, mean: 5}, output_distr
 		}
 	}
 }
+
+// A failed request's prompt_len is the length its prompt was built with (20 words here), never
+// a placeholder 0; a rate over no elapsed time is null.
+func TestFailuresKeepTheirPromptLength(t *testing.T) { transports(t, failuresKeepPromptLength) }
+
+func failuresKeepPromptLength(t *testing.T, o Options) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprint(w, `{"error":{"message":"overloaded","type":"ServiceUnavailableError"}}`)
+	}))
+	defer srv.Close()
+	profile := `
+load: {type: constant, interval: 0, stages: [{rate: 20, duration: 0.5}, {rate: 1, duration: 1}]}
+api: {type: completion, streaming: true}
+server: {model_name: m, base_url: %s}
+data: {type: random, input_distribution: {min: 20, max: 20, mean: 20}, output_distribution: {min: 4, max: 4, mean: 4}}
+report: {request_lifecycle: {per_request: true}}
+`
+	w, err := ParseWorkload(fmt.Appendf(nil, profile, srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), w, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sent, failed := res.Counts(); sent != 11 || failed != 11 {
+		t.Fatalf("%d sent, %d failed; want 11, 11", sent, failed)
+	}
+	dir := t.TempDir()
+	if _, err := Write(dir, res, Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	var summary, stage0, stage1 map[string]any
+	readJSON(t, filepath.Join(dir, SummaryFile), &summary)
+	readJSON(t, filepath.Join(dir, StageFile(0)), &stage0)
+	readJSON(t, filepath.Join(dir, StageFile(1)), &stage1)
+	pl := summary["failures"].(map[string]any)["prompt_len"].(map[string]any)
+	if pl["mean"] != 20.0 || pl["min"] != 20.0 || pl["max"] != 20.0 {
+		t.Errorf("failures.prompt_len %v, want 20 throughout", pl)
+	}
+	var perRequest []map[string]any
+	readJSON(t, filepath.Join(dir, PerRequestFile), &perRequest)
+	for i, r := range perRequest {
+		if n := r["info"].(map[string]any)["input_tokens"]; n != 20.0 {
+			t.Errorf("request %d input_tokens %v, want 20", i, n)
+		}
+	}
+	// Stage 1 sent one request: no send time, so no achieved rate could be measured.
+	ls1 := stage1["load_summary"].(map[string]any)
+	if v, ok := ls1["achieved_rate"]; !ok || v != nil {
+		t.Errorf("one-request stage achieved_rate %v (present %v), want null", v, ok)
+	}
+	// Stage 0 sent 10 over 9 × 50 ms: achieved = 10 / send_duration.
+	ls0 := stage0["load_summary"].(map[string]any)
+	if a, d := ls0["achieved_rate"].(float64), ls0["send_duration"].(float64); d < 0.44 || math.Abs(a-10/d) > 1e-9 {
+		t.Errorf("stage 0 achieved %v over %v s", a, d)
+	}
+}
+
+func TestEmptySummaryHasNullTimesAndRates(t *testing.T) {
+	s := summarize(nil, 100)
+	l := s.lifecycle(&stageInfo{})
+	raw, err := json.Marshal(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	_ = json.Unmarshal(raw, &got)
+	if got["benchmark_time_seconds"] != nil {
+		t.Errorf("benchmark_time_seconds %v over no request", got["benchmark_time_seconds"])
+	}
+	ls := got["load_summary"].(map[string]any)
+	if ls["send_duration"] != nil || ls["achieved_rate"] != nil || ls["count"] != 0.0 {
+		t.Errorf("load summary %v", ls)
+	}
+	for k, v := range got["successes"].(map[string]any)["throughput"].(map[string]any) {
+		if v != nil {
+			t.Errorf("throughput %s = %v over no time", k, v)
+		}
+	}
+}
