@@ -114,6 +114,10 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 		}
 		deleted++
 		fmt.Fprintf(o.Out, "run %s deleted\n", r.ID)
+		if !st.Finished() {
+			// Its result folders stay on the PVC; 'results' lists the unfinished ones as incomplete.
+			fmt.Fprintf(o.ErrOut, "Run %s was stopped before it finished: the result folders of its unfinished workloads are incomplete.\n", r.ID)
+		}
 	}
 	if deleted == 0 && o.AllFinished {
 		fmt.Fprintf(o.ErrOut, "No finished runs in namespace %s.\n", o.namespace)

@@ -133,13 +133,7 @@ func (f *follower) printVerdict(st cluster.Status) error {
 	if err := printWorkloads(f.Out, st, time.Now()); err != nil {
 		return err
 	}
-	ok := 0
-	for _, w := range st.Workloads {
-		if w.Phase == cluster.PhaseSucceeded {
-			ok++
-		}
-	}
-	msg := fmt.Sprintf("run %s %s: %d of %d workload(s) succeeded", st.Run, strings.ToLower(st.Phase), ok, len(st.Workloads))
+	msg := fmt.Sprintf("run %s %s: %d of %d workload(s) succeeded, %d failed", st.Run, strings.ToLower(st.Phase), st.Succeeded, st.Total, st.Failed)
 	if st.Message != "" {
 		msg += " (" + st.Message + ")"
 	}
@@ -166,7 +160,22 @@ func printWorkloads(out io.Writer, st cluster.Status, now time.Time) error {
 		}
 		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\n", ws.Launcher, ws.Name, verdict, d, results)
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	// A failed harness explains itself with its last stderr lines.
+	for _, ws := range st.Workloads {
+		if len(ws.Stderr) == 0 {
+			continue
+		}
+		fmt.Fprintf(out, "Workload %s (launcher %d), %s; its last stderr lines:\n", ws.Name, ws.Launcher, ws.Verdict())
+		for _, line := range ws.Stderr {
+			if _, err := fmt.Fprintf(out, "    %s\n", line); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // progress shows the run log, and on a terminal a progress bar of finished workloads.

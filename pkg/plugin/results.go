@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/results"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 )
 
@@ -98,7 +101,19 @@ func (a *resultsAccess) list(ctx context.Context, acc *cluster.Access) ([]runsta
 	if err := a.Executor.Exec(ctx, acc.Pod, runstate.ResultsListCommand(), &out, &stderr); err != nil {
 		return nil, fmt.Errorf("listing the results: %w %s", err, strings.TrimSpace(stderr.String()))
 	}
-	return runstate.ParseResultsList(out.Bytes())
+	folders, err := runstate.ParseResultsList(out.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	// A folder whose workload has not finished is running only while its launcher exists. When
+	// the launchers cannot be listed nothing is known to be gone, so no folder is called
+	// incomplete.
+	live, err := cluster.LiveLaunchers(ctx, a.Client, a.namespace)
+	if err != nil {
+		live = func(string, int) bool { return true }
+	}
+	runstate.Decide(folders, live)
+	return folders, nil
 }
 
 // ResultsOptions holds the flags of `results` (the listing).
@@ -127,7 +142,10 @@ func NewCmdResults(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 			List the result folders on the results PVC, read through a running launcher that mounts
 			it, or else through a short-lived reader pod on the same claim (removed afterwards).
 			PER-REQUEST shows the size of inference-perf's per-request file, which 'cp' skips
-			unless asked.`),
+			unless asked. VERDICT is the workload's: succeeded, failed, timed-out, running (its
+			launcher still runs it) or incomplete (its launcher is gone, deleted or removed with
+			'delete --force', before the workload finished: the folder holds only part of it);
+			'-' for folders not written by kubectl llmdbench.`),
 		Example: templates.Examples(`
 			# Every result folder on the newest run's PVC
 			kubectl llmdbench results -n llm-d
@@ -186,31 +204,27 @@ func (o *ResultsOptions) Run(ctx context.Context) error {
 		_, err := fmt.Fprintln(o.ErrOut, "No result folders.")
 		return err
 	}
-	w := printers.GetNewTabWriter(o.Out)
+	return printFolders(o.Out, shown, time.Now())
+}
+
+// printFolders prints the result folder table, with each folder's verdict (runstate.Decide).
+func printFolders(out io.Writer, shown []runstate.ResultFolder, now time.Time) error {
+	w := printers.GetNewTabWriter(out)
 	fmt.Fprintln(w, "NAME\tHARNESS\tRUN\tWORKLOAD\tSTACK\tSTARTED\tSIZE\tPER-REQUEST\tVERDICT\tLABELS")
 	for _, f := range shown {
-		started, verdict, labels := duration.HumanDuration(time.Since(f.Modified))+" ago", "-", "-"
+		started, verdict, labels := duration.HumanDuration(now.Sub(f.Modified))+" ago", dash(f.Verdict), "-"
 		if m := f.Metadata; m != nil {
 			// The metadata outlives the run folder (delete removes that, never results).
-			started, verdict = duration.HumanDuration(time.Since(m.StartedAt()))+" ago", m.Verdict
+			started = duration.HumanDuration(now.Sub(m.StartedAt())) + " ago"
 			if len(m.Labels) > 0 {
 				labels = formatLabels(m.Labels)
 			}
 		}
-		if f.Status != nil {
-			if !f.Status.StartedAt.IsZero() {
-				started = duration.HumanDuration(time.Since(f.Status.StartedAt)) + " ago"
-			}
-			switch {
-			case f.Status.Succeeded():
-				verdict = "succeeded"
-			case f.Status.TimedOut:
-				verdict = "timed out"
-			case f.Status.Finished():
-				verdict = fmt.Sprintf("failed (exit %d)", *f.Status.ExitCode)
-			default:
-				verdict = "running"
-			}
+		if f.Status != nil && !f.Status.StartedAt.IsZero() {
+			started = duration.HumanDuration(now.Sub(f.Status.StartedAt)) + " ago"
+		}
+		if f.Verdict == runstate.VerdictFailed && f.Status != nil && f.Status.ExitCode != nil && !f.Status.HarnessFailed {
+			verdict = fmt.Sprintf("%s (exit %d)", f.Verdict, *f.Status.ExitCode)
 		}
 		pr := "-"
 		if f.PerRequestBytes > 0 {
@@ -251,4 +265,75 @@ func humanBytes(n int64) string {
 		}
 	}
 	return fmt.Sprintf("%dB", n)
+}
+
+// ExitPartial is the exit code of `results show` when it printed the numbers of a folder known to
+// be partial: its workload did not succeed (still running, incomplete, failed or timed out), so
+// its stages cover only what was written before it stopped. Every such folder is also named on
+// stderr and marked PARTIAL in the table's header; -o json carries "complete": false in its
+// metadata.
+const ExitPartial = 3
+
+// partialNote says why a report's folder holds only part of its workload, or "" when it is
+// complete or not known to be partial (no metadata).
+func partialNote(r *results.Report) string {
+	m := r.Metadata
+	if m == nil || m.IsComplete() {
+		return ""
+	}
+	why := map[string]string{
+		runstate.VerdictRunning:    "is still running",
+		runstate.VerdictIncomplete: "was cut short (its launcher is gone)",
+		runstate.VerdictFailed:     "failed",
+		runstate.VerdictTimedOut:   "timed out",
+	}[m.Verdict]
+	if why == "" {
+		why = "did not succeed (" + m.Verdict + ")"
+	}
+	name := m.Entry
+	if name == "" {
+		name = m.Workload
+	}
+	return fmt.Sprintf("PARTIAL: workload %s %s; these numbers cover only what it wrote before that", name, why)
+}
+
+// warnPartial names every partial folder among reports on stderr and returns the error that ends
+// the command with ExitPartial once the numbers are printed, or nil when none is partial.
+func warnPartial(errOut io.Writer, reports []*results.Report) error {
+	n := 0
+	for _, r := range reports {
+		if note := partialNote(r); note != "" {
+			n++
+			fmt.Fprintf(errOut, "Warning: %s: %s\n", r.Source, note)
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return &ExitError{Code: ExitPartial, Err: fmt.Errorf("%d of %d result folder(s) are partial", n, len(reports))}
+}
+
+// folderVerdicts maps folder names to the verdicts the listing decided (runstate.Decide).
+func folderVerdicts(folders []runstate.ResultFolder) map[string]string {
+	v := make(map[string]string, len(folders))
+	for _, f := range folders {
+		v[f.Name] = f.Verdict
+	}
+	return v
+}
+
+// settleVerdict gives a fetched folder's report the verdict decided on the volume, which knows
+// more than the folder's own metadata (that says "running" until the workload ends, even when
+// its launcher is gone).
+func settleVerdict(r *results.Report, verdicts map[string]string) {
+	if r.Metadata != nil {
+		r.Metadata.Settle(verdicts[filepath.Base(filepath.Clean(r.Source))])
+	}
+}
+
+// cacheable tells whether a fetched folder may be kept: not while its workload was still running
+// when it was fetched (a later fetch gets more of it).
+func cacheable(dir string) bool {
+	m, err := runstate.ReadMetadata(dir)
+	return err != nil || m == nil || m.Verdict != runstate.VerdictRunning
 }

@@ -35,6 +35,8 @@ type ResultsShowOptions struct {
 	selector map[string]string
 	// CacheDir keeps result folders fetched from the PVC.
 	CacheDir string
+	// verdicts are the fetched folders' verdicts as the PVC's run state decides them.
+	verdicts map[string]string
 	genericiooptions.IOStreams
 }
 
@@ -53,7 +55,12 @@ func NewCmdResultsShow(f cmdutil.Factory, streams genericiooptions.IOStreams) *c
 
 			Given a run (its ID, or a local folder holding its result folders), every workload is
 			shown once: repeats (run --repeat) are averaged stage by stage, with each number's
-			standard deviation across them.`),
+			standard deviation across them.
+
+			A folder whose workload did not succeed (still running, incomplete because its
+			launcher is gone, failed or timed out) is PARTIAL: its numbers are printed, marked
+			PARTIAL in the header and named on stderr, -o json has "complete": false in its
+			metadata, and the command exits with code 3.`),
 		Example: templates.Examples(`
 			# A local folder
 			kubectl llmdbench results show ./llmdbench-results/1795740000-ab12/inference-perf_1795740000-ab12_sanity_random_pd
@@ -118,10 +125,18 @@ func (o *ResultsShowOptions) Run(ctx context.Context, f cmdutil.Factory) error {
 	if err != nil {
 		return err
 	}
+	partial := warnPartial(o.ErrOut, reports)
 	shown, err := results.AggregateRepeats(reports)
 	if err != nil {
 		return err
 	}
+	if err := o.print(shown); err != nil {
+		return err
+	}
+	return partial
+}
+
+func (o *ResultsShowOptions) print(shown []*results.Report) error {
 	switch o.Output {
 	case "":
 		for i, r := range shown {
@@ -161,6 +176,7 @@ func (o *ResultsShowOptions) readTarget(ctx context.Context, f cmdutil.Factory, 
 				if rerr != nil {
 					return nil, rerr
 				}
+				settleVerdict(r, o.verdicts)
 				all = append(all, r)
 			}
 		}
@@ -206,7 +222,7 @@ func (o *ResultsShowOptions) fetch(ctx context.Context, f cmdutil.Factory, targe
 	}
 	cached := func(name string) bool {
 		dir := filepath.Join(cache, name)
-		return fileExists(filepath.Join(dir, runstate.PerRequestFile)) || (!o.PerRequest && dirExists(dir))
+		return (fileExists(filepath.Join(dir, runstate.PerRequestFile)) || (!o.PerRequest && dirExists(dir))) && cacheable(dir)
 	}
 	if !launcher.IsRunID(target) && cached(target) {
 		return []string{filepath.Join(cache, target)}, nil
@@ -219,6 +235,7 @@ func (o *ResultsShowOptions) fetch(ctx context.Context, f cmdutil.Factory, targe
 	if err != nil {
 		return nil, err
 	}
+	o.verdicts = folderVerdicts(folders)
 	defer closeAccess(ctx, acc, warn)
 	var dirs, missing []string
 	for _, fl := range folders {
@@ -304,6 +321,9 @@ func printReport(out io.Writer, r *results.Report) error {
 		fmt.Fprintf(out, ", model %s", r.Model)
 	}
 	fmt.Fprintln(out, ")")
+	if note := partialNote(r); note != "" {
+		fmt.Fprintln(out, note)
+	}
 	w := printers.GetNewTabWriter(out)
 	fmt.Fprintln(w, "STAGE\tRATE REQ/ACH\tCONC\tOK\tFAILED\tTTFT ms mean/p50/p90/p99\tTPOT ms\tITL ms\tNTPOT ms\tE2E ms\tREQ/S\tIN TOK/S\tOUT TOK/S")
 	row := func(label string, m results.Metrics) {

@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -109,21 +110,21 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 		_, err := fmt.Fprintf(o.ErrOut, "No runs in namespace %s.\n", o.namespace)
 		return err
 	}
-	w := printers.GetNewTabWriter(o.Out)
-	fmt.Fprintln(w, "RUN\tPRESET/STACK\tHARNESS\tPHASE\tWORKLOADS\tAGE")
+	return printRuns(o.Out, statuses, time.Now())
+}
+
+// printRuns prints one line per run. Workloads that succeeded and failed are counted apart (a
+// Failed run is not "2/2"); pending and running ones are in neither count.
+func printRuns(out io.Writer, statuses []cluster.Status, now time.Time) error {
+	w := printers.GetNewTabWriter(out)
+	fmt.Fprintln(w, "RUN\tPRESET/STACK\tHARNESS\tPHASE\tSUCCEEDED\tFAILED\tTOTAL\tAGE")
 	for _, st := range statuses {
-		done := 0
-		for _, ws := range st.Workloads {
-			if ws.Phase == cluster.PhaseSucceeded || ws.Phase == cluster.PhaseFailed {
-				done++
-			}
-		}
 		label := st.Stack
 		if st.Preset != "" {
 			label = st.Preset + "/" + st.Stack
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d/%d\t%s\n", st.Run, label, st.Harness, st.Phase, done, len(st.Workloads),
-			duration.HumanDuration(time.Since(st.Created)))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", st.Run, label, st.Harness, st.Phase, st.Succeeded, st.Failed, st.Total,
+			duration.HumanDuration(now.Sub(st.Created)))
 	}
 	return w.Flush()
 }
