@@ -235,8 +235,10 @@ func (o obj) num(path ...string) *float64 {
 		return f64(float64(v))
 	case int64:
 		return f64(float64(v))
-	case string:
-		if f, err := strconv.ParseFloat(v, 64); err == nil && !math.IsInf(f, 0) {
+	case uint64: // YAML integers above MaxInt64
+		return f64(float64(v))
+	case string: // vLLM writes the rate "inf"; a rate that is not a finite number is none
+		if f, err := strconv.ParseFloat(v, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
 			return f64(f)
 		}
 	}
@@ -584,9 +586,9 @@ func readNativeFile(path string) ([]*Report, error) {
 		}
 		o := obj(m)
 		switch {
-		case o.get("benchmarks") != nil:
-			list, ok := o.get("benchmarks").([]any)
-			if !ok || len(list) == 0 {
+		case isGuideLLM(o):
+			list := o.get("benchmarks").([]any)
+			if len(list) == 0 {
 				return nil, fmt.Errorf("%s: a GuideLLM report with no benchmark in its benchmarks list", path)
 			}
 			r, err := readGuideLLM(o, list)
@@ -598,6 +600,12 @@ func readNativeFile(path string) ([]*Report, error) {
 			out = append(out, readVLLM(o))
 		}
 	}
+}
+
+// isGuideLLM recognises a GuideLLM report by its list of benchmarks.
+func isGuideLLM(o obj) bool {
+	_, ok := o.get("benchmarks").([]any)
+	return ok
 }
 
 // isVLLM recognises a `vllm bench serve` (or benchmark_serving.py) result by the keys every
@@ -765,7 +773,9 @@ func readVLLM(m obj) *Report {
 	}}
 	if dur := m.num("duration"); dur != nil && *dur > 0 {
 		if in := m.num("total_input_tokens"); in != nil {
-			st.Throughput.InputTokensPerSec = f64(*in / *dur)
+			if v := *in / *dur; !math.IsInf(v, 0) {
+				st.Throughput.InputTokensPerSec = f64(v)
+			}
 		}
 	}
 	return &Report{Format: FormatVLLM, Harness: "vllm-benchmark", Model: m.str("model_id"), Definitions: definitionsOf(FormatVLLM), Stages: []Stage{st}}
