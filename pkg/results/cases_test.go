@@ -109,7 +109,7 @@ func wantLen(t *testing.T, doc any, path string, want int) {
 
 const cases = "testdata/cases"
 
-// Case 01: GuideLLM >= 0.7 (schema v2, config.spec…); right values from ../shared/cases/README.md.
+// Case 01: GuideLLM >= 0.7 (schema v2, config.spec…); right values from the field cases' README (reference material, not in the repository).
 func TestCase01GuideLLMv07ConfigSchema(t *testing.T) {
 	doc := showJSON(t, filepath.Join(cases, "01-guidellm-v07-config-schema"))
 	wantStr(t, doc, "format", FormatGuideLLM)

@@ -11,8 +11,8 @@ import (
 )
 
 // Inputs of each kind beyond the field cases, written here in the shapes each harness version
-// writes (../shared/research/results-formats.md; GuideLLM's schemas at its v0.3, v0.5 and v0.7
-// tags). Every expected value is worked out by hand in the comment beside it.
+// writes (the reference material's research/results-formats.md; GuideLLM's schemas at its v0.3,
+// v0.5 and v0.7 tags). Every expected value is worked out by hand in the comment beside it.
 
 func writeFiles(t *testing.T, files map[string]string) string {
 	t.Helper()
