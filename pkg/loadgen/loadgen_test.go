@@ -474,3 +474,35 @@ func TestEmptySummaryHasNullTimesAndRates(t *testing.T) {
 		}
 	}
 }
+
+// Reasoning tokens the server's usage reports go where inference-perf keeps the usage block.
+func TestPerRequestRecordCarriesReasoningTokens(t *testing.T) {
+	four, adapter := 4, "a1"
+	for _, tc := range []struct {
+		reasoning *int
+		want      any
+	}{{&four, 4.0}, {nil, nil}} {
+		rec := &Record{ServerUsage: true, InputTokens: 5, OutputTokens: 9, ReasoningTokens: tc.reasoning}
+		raw, err := json.Marshal(perRequestRecord(rec, &adapter))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct {
+			Info struct {
+				LoRAAdapter     string `json:"lora_adapter"`
+				ResponseMetrics struct {
+					ServerUsage map[string]any `json:"server_usage"`
+				} `json:"response_metrics"`
+			} `json:"info"`
+		}
+		_ = json.Unmarshal(raw, &got)
+		u := got.Info.ResponseMetrics.ServerUsage
+		var reasoning any
+		if d, ok := u["completion_tokens_details"].(map[string]any); ok {
+			reasoning = d["reasoning_tokens"]
+		}
+		if reasoning != tc.want || u["total_tokens"] != 14.0 || got.Info.LoRAAdapter != "a1" {
+			t.Errorf("reasoning %v: server_usage %v, adapter %q", tc.reasoning, u, got.Info.LoRAAdapter)
+		}
+	}
+}

@@ -221,11 +221,17 @@ func perRequestRecord(rec *Record, adapter *string) ordered {
 	}
 	response := ordered{{"output_tokens", rec.OutputTokens}}
 	if rec.ServerUsage {
-		response = append(response, field{"server_usage", ordered{
+		// inference-perf writes the server's usage block as it came; the reasoning tokens sit
+		// where OpenAI-compatible servers put them.
+		usage := ordered{
 			{"prompt_tokens", rec.InputTokens}, {"completion_tokens", rec.OutputTokens},
 			{"total_tokens", rec.InputTokens + rec.OutputTokens},
 			{"prompt_tokens_details", ordered{{"cached_tokens", rec.CachedTokens}}},
-		}})
+		}
+		if rec.ReasoningTokens != nil {
+			usage = append(usage, field{"completion_tokens_details", ordered{{"reasoning_tokens", *rec.ReasoningTokens}}})
+		}
+		response = append(response, field{"server_usage", usage})
 	}
 	if rec.ChunkTimes != nil {
 		response = append(response, field{"chunk_times", rec.ChunkTimes}, field{"output_token_times", rec.ChunkTimes})
