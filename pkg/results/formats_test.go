@@ -371,3 +371,17 @@ func TestReadLocalRunFolder(t *testing.T) {
 		t.Errorf("folder without sub-folders: %v", err)
 	}
 }
+
+// A per-request file with records but no stage or summary file is not "recorded no requests":
+// it is a folder without a result of a known format, said in one line.
+func TestPerRequestOnlyFolder(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"per_request_lifecycle_metrics.json": `[{"start_time": 1.0, "end_time": 2.0, "info": {}, "error": null}]`})
+	_, err := ReadLocal(dir)
+	if !errors.Is(err, ErrNoResults) || errors.Is(err, ErrNoRequests) || !strings.Contains(err.Error(), "only per_request_lifecycle_metrics.json") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("got %v", err)
+	}
+	dir = writeFiles(t, map[string]string{"per_request_lifecycle_metrics.json": " [\n ] \n"})
+	if _, err := ReadLocal(dir); !errors.Is(err, ErrNoRequests) {
+		t.Errorf("[] with white space: %v", err)
+	}
+}

@@ -94,7 +94,7 @@ func ReadDir(dir string) (*Report, error) {
 			if empty {
 				return nil, fmt.Errorf("%w in %s (%s is [] and there is no stage or summary file)", ErrNoRequests, dir, runstate.PerRequestFile)
 			}
-			return nil, fmt.Errorf("%s: %w: only %s, no stage or summary file (show it with --per-request)", dir, ErrNoResults, runstate.PerRequestFile)
+			return nil, fmt.Errorf("%s: %w: only %s, no stage or summary lifecycle file", dir, ErrNoResults, runstate.PerRequestFile)
 		}
 		return nil, fmt.Errorf("%s: %w (inference-perf stage_N_lifecycle_metrics.json, benchmark_report*.yaml, GuideLLM or vLLM JSON)", dir, ErrNoResults)
 	}
