@@ -301,3 +301,32 @@ func (r *sseReader) finish(p prompt, now float64) {
 		rec.Response = r.text
 	}
 }
+
+// StreamFailures returns the failure of the first request, in schedule order, whose stream could
+// not be measured (an unreadable event, else a stream without a generated token), and how many
+// requests failed so. Its Message quotes the event (at most maxQuote bytes, one line); nil and 0
+// when every stream was read.
+func (r *Result) StreamFailures() (first *RequestError, count int) {
+	var firstEmpty *RequestError
+	for _, s := range r.Stages {
+		for i := range s.Records {
+			switch e := s.Records[i].Err; {
+			case e == nil || e.Status != http.StatusOK:
+			case e.Type == ErrTypeInvalidEvent:
+				if first == nil {
+					first = e
+				}
+				count++
+			case e.Type == ErrTypeEmptyStream:
+				if firstEmpty == nil {
+					firstEmpty = e
+				}
+				count++
+			}
+		}
+	}
+	if first == nil {
+		first = firstEmpty
+	}
+	return first, count
+}

@@ -207,6 +207,9 @@ func (o *LoadgenOptions) Run(ctx context.Context) error {
 	if res == nil {
 		return runErr
 	}
+	if first, n := res.StreamFailures(); first != nil {
+		fmt.Fprintf(o.ErrOut, "warning: %d request(s) failed on a stream that could not be measured (%d - %s), the first: %s\n", n, first.Status, first.Type, first.Message)
+	}
 	// Whatever completed is written, also after Ctrl-C.
 	if _, err := loadgen.Write(o.Output, res, loadgen.Meta{
 		ToolVersion: o.version, ExperimentID: o.ExperimentID, Description: o.description, Keywords: o.keywords,
