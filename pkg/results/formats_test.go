@@ -385,3 +385,34 @@ func TestPerRequestOnlyFolder(t *testing.T) {
 		t.Errorf("[] with white space: %v", err)
 	}
 }
+
+// Benchmark report v0.1 keeps the harness's arguments: vLLM's max_concurrency is its load level,
+// GuideLLM's is a worker cap and no concurrency.
+func TestBenchmarkReportV01HarnessArgs(t *testing.T) {
+	report := func(tool string) string {
+		return `version: '0.1'
+scenario:
+  model: {name: m/v01}
+  load:
+    name: ` + tool + `
+    args: {request_rate: 4, max_concurrency: 64}
+metrics:
+  time: {duration: 10}
+  requests: {total: 40, failures: 2, input_length: {units: count, mean: 100}, output_length: {units: count, mean: 10}}
+  latency:
+    time_to_first_token: {units: ms, mean: 25, p50: 20, p90: 40, p99: 80}
+  throughput: {total_tokens_per_sec: 440}
+`
+	}
+	doc := showJSON(t, writeFiles(t, map[string]string{"benchmark_report,_a.yaml": report("vllm-benchmark")}))
+	wantStr(t, doc, "model", "m/v01")
+	wantNum(t, doc, "stages.0.requested_rate", 4)
+	wantNum(t, doc, "stages.0.concurrency", 64)
+	wantNum(t, doc, "stages.0.requests.succeeded", 38) // 40 sent - 2 failures
+	wantNull(t, doc, "stages.0.requests.incomplete")
+	wantNum(t, doc, "stages.0.latency.ttft.p90", 0.040) // 40 ms
+	wantNull(t, doc, "stages.0.throughput.requests_per_sec")
+	wantNull(t, doc, "stages.0.achieved_rate")
+	doc = showJSON(t, writeFiles(t, map[string]string{"benchmark_report,_a.yaml": report("guidellm")}))
+	wantNull(t, doc, "stages.0.concurrency")
+}

@@ -515,9 +515,13 @@ func br01Stage(m obj, r *Report, index int) (Stage, error) {
 	if s := m.num("scenario", "load", "metadata", "stage"); s != nil {
 		st.Stage = int(*s)
 	}
+	// v0.1 keeps the harness's own arguments: vLLM's request_rate and max_concurrency are the
+	// load; GuideLLM's max_concurrency is its worker cap, not a concurrency level.
 	if args := m.sub("scenario", "load", "args"); args != nil {
 		st.RequestedRate = args.num("request_rate")
-		st.Concurrency = args.num("max_concurrency")
+		if toolFormat(r.Harness) != FormatGuideLLM {
+			st.Concurrency = args.num("max_concurrency")
+		}
 	}
 	return st, nil
 }
