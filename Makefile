@@ -1,7 +1,7 @@
 # kubectl-llmdbench — TL;DR:
 #   make demo        the whole flow on an embedded local cluster with llm-d's simulator (make demo-down)
 #   make build       build bin/kubectl-llmdbench
-#   make test        lint + unit tests + end-to-end tests on the local control plane (builds it if needed)
+#   make test        lint + unit tests + bounded fuzzing + end-to-end tests on the local control plane (builds it if needed)
 #   make install     install the plugin into $(GOBIN) (or $(GOPATH)/bin) so kubectl finds it
 #   make localcluster / make sim / make e2e   build the local control plane / the simulator / run only the e2e tests
 #   make dist krew-manifest verify-krew   release archives, plugins.yaml, and krew's own proof
@@ -25,7 +25,7 @@ demo:
 demo-down:
 	hack/demo.sh down
 
-.PHONY: all demo demo-down build install test unit lint e2e localcluster sim deps dist krew-manifest verify-krew image verify-image clean
+.PHONY: all demo demo-down build install test unit fuzz lint e2e localcluster sim deps dist krew-manifest verify-krew image verify-image clean
 
 all: build
 
@@ -44,6 +44,10 @@ lint:
 
 unit:
 	$(GO) test ./pkg/... ./cmd/...
+
+# Every fuzz target, FUZZTIME (default 10s) each, beyond the seed corpora that unit already runs.
+fuzz:
+	hack/fuzz.sh
 
 # System packages the local cluster's pod roots need (busybox-static), installed when missing.
 deps:
@@ -81,7 +85,7 @@ image:
 verify-image:
 	@hack/verify-image.sh $$(hack/image.sh)
 
-test: lint unit e2e verify-krew verify-image
+test: lint unit fuzz e2e verify-krew verify-image
 
 clean:
 	rm -rf bin dist .localcluster

@@ -22,7 +22,7 @@ cp -r test/e2e/testdata/overlay/. "$dir/overlay/"
 mkdir -p "$dir/overlay/usr/local/bin"
 cp bin/kubectl-llmdbench "$dir/overlay/usr/local/bin/"
 mkdir -p "$dir/overlay/fixtures/inference-perf"
-cp ../shared/fixtures/inference-perf/vllm/*_lifecycle_metrics.json "$dir/overlay/fixtures/inference-perf/"
+cp pkg/results/testdata/inference-perf/vllm/*_lifecycle_metrics.json "$dir/overlay/fixtures/inference-perf/"
 export KUBECONFIG=$dir/kubeconfig
 kubectl create namespace bench >/dev/null
 kubectl apply -n bench -f - >/dev/null 2>&1 <<'PVC'

@@ -168,16 +168,16 @@ func (c *Cluster) ClaimDir(ns, claim string) string { return filepath.Join(c.Dir
 func (c *Cluster) OverlayDir() string { return filepath.Join(c.Dir, "overlay") }
 
 // InstallHarnessStandIn puts the test stand-in for the llm-d-benchmark image's entry point
-// (test/e2e/testdata/overlay) and the real inference-perf fixture files it copies (under
+// (test/e2e/testdata/overlay) and the real inference-perf result files it copies (under
 // /fixtures/inference-perf) into every new pod root.
 func (c *Cluster) InstallHarnessStandIn() error {
 	if err := copyDir(filepath.Join(c.RepoRoot, "test/e2e/testdata/overlay"), c.OverlayDir()); err != nil {
 		return err
 	}
-	src := filepath.Join(c.SharedDir(), "fixtures/inference-perf/vllm")
+	src := c.FixtureDir()
 	entries, err := os.ReadDir(src)
 	if err != nil {
-		return fmt.Errorf("the fixtures in ../shared are needed: %w", err)
+		return fmt.Errorf("the inference-perf fixtures: %w", err)
 	}
 	dst := filepath.Join(c.OverlayDir(), "fixtures/inference-perf")
 	if err := os.MkdirAll(dst, 0o755); err != nil {

@@ -45,8 +45,11 @@ func PluginBinary() (string, error) {
 	return builtPlugin, buildErr
 }
 
-// SharedDir is the project's read-only reference folder beside the repository.
-func (c *Cluster) SharedDir() string { return filepath.Join(c.RepoRoot, "..", "shared") }
+// FixtureDir holds the real inference-perf result files the harness stand-in copies (kept with the
+// results package's test inputs; see pkg/results/testdata/README.md for their source).
+func (c *Cluster) FixtureDir() string {
+	return filepath.Join(c.RepoRoot, "pkg/results/testdata/inference-perf/vllm")
+}
 
 // Result is what a plugin invocation did.
 type Result struct {

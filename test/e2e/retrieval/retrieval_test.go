@@ -159,7 +159,7 @@ func TestRunFetchesAndCpCopiesWithoutThePerRequestFile(t *testing.T) {
 		t.Errorf("the per-request file was copied without --per-request: %v", err)
 	}
 	// the fixture files arrive byte for byte
-	fixture := filepath.Join(cl.SharedDir(), "fixtures/inference-perf/vllm/stage_3_lifecycle_metrics.json")
+	fixture := filepath.Join(cl.FixtureDir(), "stage_3_lifecycle_metrics.json")
 	if sum(t, fixture) != sum(t, filepath.Join(dest, folder, "stage_3_lifecycle_metrics.json")) {
 		t.Error("a copied file differs from the original")
 	}
