@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -193,7 +194,9 @@ func (o *ResultsShowOptions) readTarget(ctx context.Context, f cmdutil.Factory, 
 			path := filepath.Join(r.Source, runstate.PerRequestFile)
 			if _, err := os.Stat(path); err != nil {
 				fmt.Fprintf(o.ErrOut, "Warning: %s has no %s; its per-request numbers are skipped\n", r.Source, runstate.PerRequestFile)
-			} else if r.PerRequest, err = results.AnalyzePerRequestFile(path, o.slos); err != nil {
+			} else if r.PerRequest, err = results.AnalyzePerRequestFile(path, o.slos); errors.Is(err, results.ErrNoRequests) {
+				fmt.Fprintf(o.ErrOut, "Warning: %s is an empty array; %s has no per-request numbers\n", path, r.Source)
+			} else if err != nil {
 				return nil, fmt.Errorf("--per-request: %w", err)
 			}
 		}

@@ -118,3 +118,21 @@ func TestResultsShowTableNulls(t *testing.T) {
 		t.Errorf("row %q", lines[2])
 	}
 }
+
+// Stage files beside an empty per-request file: --per-request shows the stages and warns that
+// there are no per-request numbers, rather than failing or printing a row of zeros.
+func TestResultsShowPerRequestEmptyBesideStages(t *testing.T) {
+	dir := t.TempDir()
+	stage := `{"load_summary": {"count": 2, "requested_rate": 1.0, "achieved_rate": 1.0},
+	  "successes": {"count": 2, "latency": {"time_to_first_token": {"mean": 0.1, "median": 0.1, "p90": 0.1, "p99": 0.1}}},
+	  "failures": {"count": 0}}`
+	for name, body := range map[string]string{"stage_0_lifecycle_metrics.json": stage, "per_request_lifecycle_metrics.json": "[]"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, errOut, err := execute(t, "", "results", "show", dir, "--per-request")
+	if err != nil || !strings.Contains(errOut, "is an empty array") || strings.Contains(out, "per-request") || !strings.Contains(out, "100.0/100.0/100.0/100.0") {
+		t.Errorf("err %v\nstdout %s\nstderr %s", err, out, errOut)
+	}
+}
