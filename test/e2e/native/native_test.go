@@ -345,7 +345,7 @@ func TestSweepRepeatsMetadataAndCompare(t *testing.T) {
 		}
 		if m.Run != first || m.Harness != loadgen.Tool || m.Preset != "inference-scheduling" || m.Model != model ||
 			m.Labels["sut"] != "fast" || m.Description != "stack fast" || m.Verdict != "succeeded" || m.Repeats != 2 ||
-			(m.Repeat != 1 && m.Repeat != 2) || m.Finished < m.Started || !strings.Contains(m.Config, "rate: 6") ||
+			(m.Repeat != 1 && m.Repeat != 2) || m.Finished == nil || *m.Finished < m.Started || !strings.Contains(m.Config, "rate: 6") ||
 			!strings.HasSuffix(f.Name, "_run"+strconv.Itoa(m.Repeat)+"_"+m.Stack) {
 			t.Errorf("%s: metadata %+v", f.Name, m)
 		}
