@@ -416,3 +416,27 @@ metrics:
 	doc = showJSON(t, writeFiles(t, map[string]string{"benchmark_report,_a.yaml": report("guidellm")}))
 	wantNull(t, doc, "stages.0.concurrency")
 }
+
+// Case 04's two results saved as two files under vLLM's default names: both are stages, in the
+// order they ran ("date"), though the names sort concurrency16 before concurrency8.
+func TestVLLMCase04SplitIntoFiles(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(cases, "04-vllm-append-result-jsonl", "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	dir := writeFiles(t, map[string]string{
+		"openai-chat-infqps-concurrency8-Qwen3-0.6B-20260301-101500.json":  lines[0],
+		"openai-chat-infqps-concurrency16-Qwen3-0.6B-20260301-102000.json": lines[1],
+	})
+	doc := showJSON(t, dir)
+	wantLen(t, doc, "stages", 2)
+	wantNum(t, doc, "stages.0.concurrency", 8)
+	wantNum(t, doc, "stages.0.requests.succeeded", 200)
+	wantNum(t, doc, "stages.1.concurrency", 16)
+	wantNum(t, doc, "stages.1.requests.failed", 2)
+	wantNum(t, doc, "stages.1.throughput.output_tokens_per_sec", 889.26)
+}

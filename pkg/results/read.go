@@ -530,6 +530,8 @@ func br01Stage(m obj, r *Report, index int) (Stage, error) {
 type nativeResult struct {
 	file   string
 	report *Report
+	// date is when a vLLM benchmark ran (its "date", YYYYMMDD-HHMMSS): stages are in run order.
+	date string
 }
 
 // readNativeFiles reads every GuideLLM or vLLM result among a folder's JSON files (in name order)
@@ -540,16 +542,22 @@ type nativeResult struct {
 func readNativeFiles(files []string) (*Report, error) {
 	var found []nativeResult
 	for _, f := range files {
-		reports, err := readNativeFile(f)
+		results, err := readNativeFile(f)
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range reports {
-			found = append(found, nativeResult{f, r})
-		}
+		found = append(found, results...)
 	}
 	if len(found) == 0 {
 		return nil, nil
+	}
+	// vLLM results in several files are put in the order they ran (file names sort 16 before 8).
+	dated := true
+	for _, n := range found {
+		dated = dated && n.date != ""
+	}
+	if dated {
+		sort.SliceStable(found, func(i, j int) bool { return found[i].date < found[j].date })
 	}
 	out := found[0].report
 	for _, n := range found[1:] {
@@ -569,14 +577,14 @@ func readNativeFiles(files []string) (*Report, error) {
 }
 
 // readNativeFile decodes every JSON value in a file (one, or JSON Lines) and keeps the results.
-func readNativeFile(path string) ([]*Report, error) {
+func readNativeFile(path string) ([]nativeResult, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	dec := json.NewDecoder(bufio.NewReaderSize(f, 1<<20))
-	var out []*Report
+	var out []nativeResult
 	for {
 		var v any
 		if err := dec.Decode(&v); err == io.EOF {
@@ -599,9 +607,9 @@ func readNativeFile(path string) ([]*Report, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", path, err)
 			}
-			out = append(out, r)
+			out = append(out, nativeResult{file: path, report: r})
 		case isVLLM(o):
-			out = append(out, readVLLM(o))
+			out = append(out, nativeResult{file: path, report: readVLLM(o), date: o.str("date")})
 		}
 	}
 }
