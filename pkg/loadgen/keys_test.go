@@ -210,3 +210,29 @@ func TestLoadRulesOfInferencePerf(t *testing.T) {
 		t.Errorf("sweep %+v, want %+v", *w.Load.Sweep, want)
 	}
 }
+
+// Any document decodes to a workload or to one line of error, and never panics.
+func FuzzDecodeWorkload(f *testing.F) {
+	f.Add([]byte(baseProfile))
+	for _, name := range []string{"multilora-profile.yaml", "inference-perf-vllm-config-sweep.yml", "inference-perf-vllm-config-trace-replay.yml"} {
+		data, err := os.ReadFile("testdata/" + name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte("load: [1, 2]\ndata: {shared_prefix: {num_groups: 1, num_unique_system_prompts: x}}"))
+	f.Add([]byte("report: {request_lifecycle: {percentiles: [a]}}\nload: {stages: [null, 3]}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		w, err := DecodeWorkload(data)
+		if err != nil {
+			if w != nil || strings.Contains(err.Error(), "\n") && !strings.Contains(err.Error(), "YAML") && !strings.Contains(err.Error(), "wrong type") {
+				t.Fatalf("workload %v with error %q", w, err)
+			}
+			return
+		}
+		if err := w.Validate(); err != nil && strings.Contains(err.Error(), "\n") {
+			t.Fatalf("validation error of more than one line: %q", err)
+		}
+	})
+}
