@@ -1,13 +1,16 @@
 package loadgen
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"runtime"
 	"strconv"
@@ -56,10 +59,12 @@ type evconn struct {
 
 	status      int
 	headerDone  bool
+	interim     int // 1xx responses skipped
 	chunked     bool
 	lengthKnown bool
 	remaining   int64 // body bytes left (Content-Length), or in the current chunk
-	inChunk     bool
+	chunk       chunkState
+	excess      int64 // chunk overhead beyond what net/http tolerates (see chunkSize)
 	closeAfter  bool
 	body        []byte // non-streamed or error body
 	streamDone  bool
@@ -338,8 +343,8 @@ func (ev *evloop) do(ctx context.Context, c *evconn, req *evreq) error {
 // reset readies a connection for a new request (its owner alone touches it here).
 func (c *evconn) reset(req *evreq) {
 	c.in, c.body = c.in[:0], c.body[:0]
-	c.status, c.headerDone, c.chunked, c.lengthKnown = 0, false, false, false
-	c.remaining, c.inChunk, c.closeAfter, c.streamDone = 0, false, false, false
+	c.status, c.headerDone, c.interim, c.chunked, c.lengthKnown = 0, false, 0, false, false
+	c.remaining, c.chunk, c.excess, c.closeAfter, c.streamDone = 0, chunkSize, 0, false, false
 	c.ended, c.req = false, req
 }
 
@@ -467,33 +472,77 @@ func (ev *evloop) end(c *evconn, err error, keep bool) {
 	}
 }
 
+// The response parser follows net/http exactly (FuzzEvloopResponseParse checks it against
+// http.ReadResponse): the status line and headers go through http.ReadResponse itself (once per
+// response, a few microseconds), and the chunked transfer coding below ports
+// net/http/internal/chunked.go and body.readTrailer (Go 1.26): CRLF-terminated size lines of at
+// most 4 KiB, extensions ignored, at most 16 hex digits, bounded overhead, CRLF after each
+// chunk's data, and a trailer that ends within 4 KiB. Interim 1xx responses are skipped (at most
+// 5, as net/http's Transport does); 101 is refused.
+
+type chunkState uint8
+
+const (
+	chunkSize    chunkState = iota // waiting for a chunk-size line
+	chunkData                      // in a chunk's data (remaining bytes left)
+	chunkDataEnd                   // waiting for the CRLF after a chunk's data
+	chunkTrailer                   // after the last chunk: an empty line or trailer fields
+)
+
+const (
+	maxChunkLine    = 4096 // net/http's maxLineLength and its reader's buffer size
+	maxChunkExcess  = 16 << 10
+	maxInterim      = 5
+	maxHeaderBlock  = 64 << 10
+	errChunkTooMuch = "chunked encoding contains too much non-data"
+)
+
 var (
-	crlf        = []byte("\r\n")
-	headerEnd   = []byte("\r\n\r\n")
-	hdrLength   = []byte("content-length:")
-	hdrEncoding = []byte("transfer-encoding:")
-	hdrConn     = []byte("connection:")
+	crlf       = []byte("\r\n")
+	doubleCRLF = []byte("\r\n\r\n")
 )
 
 // parse consumes response bytes; it reports true when the response is complete.
 func (ev *evloop) parse(c *evconn, data []byte, now float64) (bool, error) {
-	if !c.headerDone {
+	for !c.headerDone {
 		c.in = append(c.in, data...)
-		i := bytes.Index(c.in, headerEnd)
-		if i < 0 {
-			if len(c.in) > 64<<10 {
+		data = nil
+		end := headerBlockEnd(c.in)
+		if end < 0 {
+			if len(c.in) > maxHeaderBlock {
 				return false, errors.New("response headers larger than 64 KiB")
 			}
 			return false, nil
 		}
-		if err := c.headers(c.in[:i]); err != nil {
-			return false, err
+		resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(c.in[:end])), nil)
+		if err != nil {
+			return false, fmt.Errorf("reading the response head: %w", err)
 		}
-		c.headerDone = true
+		rest := c.in[end:]
+		switch {
+		case resp.StatusCode == http.StatusSwitchingProtocols:
+			return false, errors.New("the server switched protocols (101)")
+		case resp.StatusCode >= 100 && resp.StatusCode < 200:
+			// An interim response (100 Continue, 103 Early Hints): the real one follows.
+			if c.interim++; c.interim > maxInterim {
+				return false, errors.New("too many 1xx informational responses")
+			}
+			c.in = append(c.in[:0], rest...)
+			if len(c.in) == 0 {
+				return false, nil
+			}
+			continue
+		}
+		c.status = resp.StatusCode
 		c.req.status = c.status
-		data = append([]byte(nil), c.in[i+4:]...)
+		c.headerDone = true
+		c.closeAfter = resp.Close
+		c.chunked = len(resp.TransferEncoding) > 0 && resp.TransferEncoding[0] == "chunked"
+		c.lengthKnown = !c.chunked && resp.ContentLength >= 0
+		c.remaining = max(resp.ContentLength, 0)
+		data = append([]byte(nil), rest...)
 		c.in = c.in[:0]
-		if !c.chunked && c.lengthKnown && c.remaining == 0 {
+		if !bodyAllowed(c.status) || c.lengthKnown && c.remaining == 0 {
 			return ev.bodyEnd(c)
 		}
 	}
@@ -510,88 +559,154 @@ func (ev *evloop) parse(c *evconn, data []byte, now float64) (bool, error) {
 		}
 		return false, nil
 	}
-	// Chunked transfer coding: size line, data, CRLF; a zero size (and trailers) ends it.
 	c.in = append(c.in, data...)
 	front := c.in[:0] // the buffer's start, where the unparsed tail goes back
-	for {
-		if c.inChunk {
-			take := min(int64(len(c.in)), c.remaining)
-			ev.bodyBytes(c, c.in[:take], now)
-			c.in = c.in[take:]
-			c.remaining -= take
-			if c.remaining > 0 {
-				break
-			}
-			c.inChunk = false
-			c.remaining = -2 // the CRLF after the data
+	done, err := ev.chunks(c, now)
+	if done || err != nil {
+		c.in = c.in[:0]
+		if err != nil {
+			return false, err
 		}
-		if c.remaining == -2 {
-			if len(c.in) < 2 {
-				break
-			}
-			c.in = c.in[2:]
-			c.remaining = 0
-		}
-		i := bytes.Index(c.in, crlf)
-		if i < 0 {
-			break
-		}
-		line := c.in[:i]
-		if semi := bytes.IndexByte(line, ';'); semi >= 0 {
-			line = line[:semi]
-		}
-		size, err := strconv.ParseInt(string(bytes.TrimSpace(line)), 16, 64)
-		if err != nil || size < 0 {
-			return false, fmt.Errorf("bad chunk size %q", line)
-		}
-		if size == 0 {
-			// The last chunk; trailers (rare) end with an empty line.
-			rest := c.in[i+2:]
-			if bytes.HasPrefix(rest, crlf) || bytes.Contains(rest, headerEnd) {
-				c.in = c.in[:0]
-				return ev.bodyEnd(c)
-			}
-			break
-		}
-		c.in = c.in[i+2:]
-		c.inChunk, c.remaining = true, size
+		return ev.bodyEnd(c)
 	}
 	// Move the unparsed tail to the front (an overlapping copy, no allocation per read).
 	c.in = append(front, c.in...)
 	return false, nil
 }
 
-func (c *evconn) headers(block []byte) error {
-	lines := bytes.Split(block, crlf)
-	f := bytes.Fields(lines[0])
-	if len(f) < 2 || !bytes.HasPrefix(f[0], []byte("HTTP/1.")) {
-		return fmt.Errorf("not an HTTP/1 response: %q", lines[0])
-	}
-	status, err := strconv.Atoi(string(f[1]))
-	if err != nil {
-		return fmt.Errorf("bad status line %q", lines[0])
-	}
-	c.status = status
-	c.closeAfter = bytes.Equal(f[0], []byte("HTTP/1.0"))
-	for _, l := range lines[1:] {
-		lower := bytes.ToLower(l)
-		switch {
-		case bytes.HasPrefix(lower, hdrLength):
-			n, err := strconv.ParseInt(string(bytes.TrimSpace(l[len(hdrLength):])), 10, 64)
-			if err != nil || n < 0 {
-				return fmt.Errorf("bad Content-Length %q", l)
+// chunks decodes the chunked body in c.in as far as it goes; it reports true after the last
+// chunk and its trailer.
+func (ev *evloop) chunks(c *evconn, now float64) (bool, error) {
+	for {
+		switch c.chunk {
+		case chunkSize:
+			i := bytes.IndexByte(c.in, '\n')
+			if i < 0 && len(c.in) < maxChunkLine {
+				return false, nil
 			}
-			c.remaining, c.lengthKnown = n, true
-		case bytes.HasPrefix(lower, hdrEncoding):
-			c.chunked = bytes.Contains(lower, []byte("chunked"))
-		case bytes.HasPrefix(lower, hdrConn):
-			c.closeAfter = c.closeAfter || bytes.Contains(lower, []byte("close"))
+			if i < 0 || i >= maxChunkLine {
+				return false, errors.New("chunk size line too long")
+			}
+			line := c.in[:i+1]
+			if cr := bytes.IndexByte(line, '\r'); cr < 0 {
+				return false, errors.New("chunked line ends with bare LF")
+			} else if cr != len(line)-2 {
+				return false, errors.New("invalid CR in chunked line")
+			}
+			line = line[:len(line)-2]
+			c.excess += int64(len(line)) + 2
+			line = bytes.TrimRight(line, " \t")
+			if semi := bytes.IndexByte(line, ';'); semi >= 0 {
+				line = line[:semi] // a chunk extension, ignored
+			}
+			size, err := parseChunkSize(line)
+			if err != nil {
+				return false, err
+			}
+			if c.excess -= 16 + 2*size; c.excess < 0 {
+				c.excess = 0
+			}
+			if c.excess > maxChunkExcess {
+				return false, errors.New(errChunkTooMuch)
+			}
+			c.in = c.in[i+1:]
+			if size == 0 {
+				c.chunk = chunkTrailer
+			} else {
+				c.chunk, c.remaining = chunkData, size
+			}
+		case chunkData:
+			take := min(int64(len(c.in)), c.remaining)
+			ev.bodyBytes(c, c.in[:take], now)
+			c.in = c.in[take:]
+			if c.remaining -= take; c.remaining > 0 {
+				return false, nil
+			}
+			c.chunk = chunkDataEnd
+		case chunkDataEnd:
+			if len(c.in) < 2 {
+				return false, nil
+			}
+			if !bytes.HasPrefix(c.in, crlf) {
+				return false, errors.New("malformed chunked encoding")
+			}
+			c.in = c.in[2:]
+			c.chunk = chunkSize
+		case chunkTrailer:
+			if len(c.in) < 2 {
+				return false, nil
+			}
+			if bytes.HasPrefix(c.in, crlf) {
+				return true, nil
+			}
+			// Trailer fields (rare): they must end within net/http's 4 KiB window.
+			window := c.in[:min(len(c.in), maxChunkLine)]
+			j := bytes.Index(window, doubleCRLF)
+			if j < 0 {
+				if len(c.in) >= maxChunkLine {
+					return false, errors.New("suspiciously long trailer after chunked body")
+				}
+				return false, nil
+			}
+			if _, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(c.in[:j+4]))).ReadMIMEHeader(); err != nil {
+				return false, fmt.Errorf("reading the trailer: %w", err)
+			}
+			return true, nil
 		}
 	}
-	if !c.chunked && !c.lengthKnown {
-		c.closeAfter = true
+}
+
+// parseChunkSize reads a chunk size: 1 to 16 hex digits (a size beyond int64 fails too).
+func parseChunkSize(v []byte) (int64, error) {
+	if len(v) == 0 {
+		return 0, errors.New("empty hex number for chunk length")
 	}
-	return nil
+	if len(v) > 16 {
+		return 0, errors.New("http chunk length too large")
+	}
+	var n uint64
+	for _, b := range v {
+		d := unhex(b)
+		if d < 0 {
+			return 0, errors.New("invalid byte in chunk length")
+		}
+		n = n<<4 | uint64(d)
+	}
+	if n > math.MaxInt64/4 {
+		return 0, errors.New("http chunk length too large")
+	}
+	return int64(n), nil
+}
+
+// headerBlockEnd returns the length of the response head (through its empty line, which ends
+// with LF or CRLF as textproto reads lines), or -1 while it is incomplete.
+func headerBlockEnd(b []byte) int {
+	if bytes.HasPrefix(b, []byte("\n")) {
+		return 1
+	}
+	if bytes.HasPrefix(b, crlf) {
+		return 2
+	}
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return -1
+		}
+		i += j + 1
+		switch {
+		case i < len(b) && b[i] == '\n':
+			return i + 1
+		case i+1 < len(b) && b[i] == '\r' && b[i+1] == '\n':
+			return i + 2
+		case i >= len(b) || i+1 >= len(b) && b[i] == '\r':
+			return -1
+		}
+	}
+}
+
+// bodyAllowed reports whether a response with this status may have a body (RFC 9110 §6.4.1).
+func bodyAllowed(status int) bool {
+	return !(status >= 100 && status < 200 || status == http.StatusNoContent || status == http.StatusNotModified)
 }
 
 // bodyBytes feeds decoded body bytes: SSE lines of a streamed 200, else the body is kept.
