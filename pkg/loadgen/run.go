@@ -76,7 +76,9 @@ func (r *Result) Records() []Record {
 
 // Run sends the workload's stages one after another. Requests are open loop: each is sent at its
 // scheduled time in its own goroutine, whatever earlier ones are doing, and the lag is recorded as
-// schedule delay. After a cancel it returns what completed, with the context's error.
+// schedule delay. After a cancel it returns what completed, with the context's error. A load it
+// cannot offer (too few file descriptors, a LoRA adapter the server does not serve, a sweep
+// whose probe finds no saturation rate) is refused with a nil result.
 func Run(ctx context.Context, w *Workload, o Options) (*Result, error) {
 	if o.Progress == nil {
 		o.Progress = io.Discard
@@ -142,8 +144,8 @@ func Run(ctx context.Context, w *Workload, o Options) (*Result, error) {
 	stages := w.Load.Stages
 	if w.Load.Sweep != nil {
 		if stages, err = g.sweep(ctx, res, files); err != nil {
-			res.Finished = time.Now()
-			return res, err
+			// The probe's requests are in no report: nothing was measured that could be written.
+			return nil, err
 		}
 	}
 	for i, st := range stages {

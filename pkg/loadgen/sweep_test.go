@@ -124,3 +124,24 @@ data: {type: random, input_distribution: {min: 3, max: 3, mean: 3}, output_distr
 		t.Errorf("stage 1 requested rate %v, want %v", r, want[1])
 	}
 }
+
+// A server that is never saturated gives the probe nothing to measure: refused, nothing to write.
+func TestSweepWithoutSaturationIsRefused(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"choices":[{"text":"a b"}],"usage":{"prompt_tokens":3,"completion_tokens":2}}`)
+	}))
+	defer srv.Close()
+	w, err := ParseWorkload([]byte(`
+load: {type: poisson, sweep: {type: geometric, num_requests: 20, timeout: 1}}
+server: {model_name: m, base_url: ` + srv.URL + `}
+data: {type: random, input_distribution: {min: 3, max: 3, mean: 3}, output_distribution: {min: 2, max: 2, mean: 2}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), w, Options{})
+	oneLine(t, "unsaturated", err, "load.sweep: the saturation probe saw the in-flight requests fall too rarely to estimate the saturation rate")
+	if res != nil {
+		t.Errorf("a result of %d stages after the probe failed", len(res.Stages))
+	}
+}
