@@ -166,7 +166,7 @@ func (o *ResultsShowOptions) readTarget(ctx context.Context, f cmdutil.Factory, 
 	var err error
 	switch {
 	case dirExists(target):
-		all, err = readLocal(target)
+		all, err = o.readLocal(target)
 	case strings.ContainsAny(target, `/\`):
 		err = fmt.Errorf("%s is not a result folder", target)
 	default:
@@ -209,8 +209,14 @@ func (o *ResultsShowOptions) readTarget(ctx context.Context, f cmdutil.Factory, 
 }
 
 // readLocal reads a local result folder, or every result folder inside a folder (a run fetched by
-// 'run' or 'cp').
-func readLocal(dir string) ([]*results.Report, error) { return results.ReadLocal(dir) }
+// 'run' or 'cp'), and names on stderr each sub-folder left out because it holds no results.
+func (o *ResultsShowOptions) readLocal(dir string) ([]*results.Report, error) {
+	reports, skipped, err := results.ReadLocal(dir)
+	for _, s := range skipped {
+		fmt.Fprintf(o.ErrOut, "Warning: %v; left out\n", s)
+	}
+	return reports, err
+}
 
 // fetch copies a result folder, or every folder of a run, from the PVC into the local cache and
 // returns their local paths. Folders already cached are not fetched again.

@@ -38,9 +38,19 @@ func TestResultsShowCSVOfSeveralWorkloads(t *testing.T) {
 	copyCase(t, "01-guidellm-v07-config-schema", filepath.Join(run, "guidellm_w1"))
 	copyCase(t, "03-guidellm-v03-args-runstats", filepath.Join(run, "guidellm_w2"))
 	copyCase(t, "04-vllm-append-result-jsonl", filepath.Join(run, "vllm_w3"))
-	out, _, err := execute(t, "", "results", "show", run, "-o", "csv")
+	// A workload whose harness wrote nothing is named on stderr, not dropped silently.
+	if err := os.MkdirAll(filepath.Join(run, "guidellm_w4"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(run, "guidellm_w4", "stdout.log"), []byte("Traceback …\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := execute(t, "", "results", "show", run, "-o", "csv")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(errOut, "Warning: "+filepath.Join(run, "guidellm_w4")+": no result files of a known format") {
+		t.Errorf("stderr %q", errOut)
 	}
 	records, err := csv.NewReader(strings.NewReader(out)).ReadAll() // errors on rows of another width
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 // the command's interface and not on Go values.
 func showJSON(t *testing.T, dir string) any {
 	t.Helper()
-	reports, err := ReadLocal(dir)
+	reports, _, err := ReadLocal(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func TestCase04VLLMAppendResultJSONL(t *testing.T) {
 // recorded no requests in DIR.
 func TestCase10InferencePerfNoRequestsRecorded(t *testing.T) {
 	dir := filepath.Join(cases, "10-inference-perf-no-requests-recorded")
-	_, err := ReadLocal(dir)
+	_, _, err := ReadLocal(dir)
 	if !errors.Is(err, ErrNoRequests) {
 		t.Fatalf("got %v, want ErrNoRequests", err)
 	}
@@ -206,7 +206,7 @@ func TestCase10InferencePerfNoRequestsRecorded(t *testing.T) {
 	// The same folder inside a run folder: the run is refused with the same line, not "no result folder".
 	run := t.TempDir()
 	copyDir(t, dir, filepath.Join(run, "inference-perf_x_sanity"))
-	if _, err := ReadLocal(run); !errors.Is(err, ErrNoRequests) {
+	if _, _, err := ReadLocal(run); !errors.Is(err, ErrNoRequests) {
 		t.Errorf("run folder: %v", err)
 	}
 }

@@ -175,7 +175,7 @@ func TestVLLMSeveralFilesAndNoCompleted(t *testing.T) {
 // folder are refused rather than one of them dropped.
 func TestNativeFilesRefusedInOneLine(t *testing.T) {
 	dir := writeFiles(t, map[string]string{"results.json": `{"completed": 3, "request_throughput": 1.0,` + "\n" + `"mean_ttft_ms": 12,,}`})
-	_, err := ReadLocal(dir)
+	_, _, err := ReadLocal(dir)
 	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "results.json")+": byte ") || strings.Contains(err.Error(), "\n") {
 		t.Errorf("broken JSON: %v", err)
 	}
@@ -183,17 +183,17 @@ func TestNativeFilesRefusedInOneLine(t *testing.T) {
 		"a-vllm.json":     vllmResult("1", "null", "5", "0", "10"),
 		"b-guidellm.json": `{"benchmarks": [{"config": {"strategy": {"type_": "synchronous"}}, "metrics": {}}]}`,
 	})
-	_, err = ReadLocal(dir)
+	_, _, err = ReadLocal(dir)
 	if err == nil || !strings.Contains(err.Error(), "a-vllm.json is a vllm-benchmark result but") || !strings.Contains(err.Error(), "b-guidellm.json is a guidellm result") {
 		t.Errorf("mixed harnesses: %v", err)
 	}
 	dir = writeFiles(t, map[string]string{"stage_0_lifecycle_metrics.json": `{"load_summary": {"count": 3}, "successes": `})
-	_, err = ReadLocal(dir)
+	_, _, err = ReadLocal(dir)
 	if err == nil || !strings.Contains(err.Error(), "stage_0_lifecycle_metrics.json") || strings.Contains(err.Error(), "\n") {
 		t.Errorf("truncated stage file: %v", err)
 	}
 	bad := writeFiles(t, map[string]string{"benchmark_report_v0.2,_stage_0.yaml": "version: '0.2'\nrun: [\n"})
-	_, err = ReadLocal(bad)
+	_, _, err = ReadLocal(bad)
 	if err == nil || !strings.Contains(err.Error(), "benchmark_report_v0.2,_stage_0.yaml") || strings.Contains(err.Error(), "\n") {
 		t.Errorf("broken YAML: %v", err)
 	}
@@ -349,7 +349,8 @@ func TestBenchmarkReportV01Counts(t *testing.T) {
 }
 
 // A run folder: result folders inside are read in name order, folders without results skipped;
-// a folder that holds nothing at all says so about itself.
+// a folder that holds nothing at all says so about itself. A workload folder whose harness wrote
+// nothing is returned as skipped, so that show can say so rather than drop it silently.
 func TestReadLocalRunFolder(t *testing.T) {
 	run := t.TempDir()
 	copyDir(t, filepath.Join(cases, "04-vllm-append-result-jsonl"), filepath.Join(run, "b_vllm"))
@@ -357,17 +358,20 @@ func TestReadLocalRunFolder(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(run, "analysis"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	reports, err := ReadLocal(run)
+	reports, skipped, err := ReadLocal(run)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(reports) != 2 || reports[0].Format != FormatGuideLLM || reports[1].Format != FormatVLLM {
 		t.Fatalf("%d reports", len(reports))
 	}
-	if _, err := ReadLocal(t.TempDir()); !errors.Is(err, ErrNoResults) {
+	if len(skipped) != 1 || !errors.Is(skipped[0], ErrNoResults) || !strings.Contains(skipped[0].Error(), filepath.Join(run, "analysis")) {
+		t.Errorf("skipped %v", skipped)
+	}
+	if _, _, err := ReadLocal(t.TempDir()); !errors.Is(err, ErrNoResults) {
 		t.Errorf("empty folder: %v", err)
 	}
-	if _, err := ReadLocal(filepath.Join(run, "analysis")); !errors.Is(err, ErrNoResults) || strings.Contains(err.Error(), "sub-folders") {
+	if _, _, err := ReadLocal(filepath.Join(run, "analysis")); !errors.Is(err, ErrNoResults) || strings.Contains(err.Error(), "sub-folders") {
 		t.Errorf("folder without sub-folders: %v", err)
 	}
 }
@@ -376,12 +380,12 @@ func TestReadLocalRunFolder(t *testing.T) {
 // it is a folder without a result of a known format, said in one line.
 func TestPerRequestOnlyFolder(t *testing.T) {
 	dir := writeFiles(t, map[string]string{"per_request_lifecycle_metrics.json": `[{"start_time": 1.0, "end_time": 2.0, "info": {}, "error": null}]`})
-	_, err := ReadLocal(dir)
+	_, _, err := ReadLocal(dir)
 	if !errors.Is(err, ErrNoResults) || errors.Is(err, ErrNoRequests) || !strings.Contains(err.Error(), "only per_request_lifecycle_metrics.json") || strings.Contains(err.Error(), "\n") {
 		t.Errorf("got %v", err)
 	}
 	dir = writeFiles(t, map[string]string{"per_request_lifecycle_metrics.json": " [\n ] \n"})
-	if _, err := ReadLocal(dir); !errors.Is(err, ErrNoRequests) {
+	if _, _, err := ReadLocal(dir); !errors.Is(err, ErrNoRequests) {
 		t.Errorf("[] with white space: %v", err)
 	}
 }

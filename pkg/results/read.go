@@ -112,43 +112,43 @@ func ReadDir(dir string) (*Report, error) {
 }
 
 // ReadLocal reads a local result folder, or every result folder directly inside a folder (a run
-// fetched by 'run' or 'cp'), in name order. Sub-folders without results (analysis/, logs) are
-// skipped; any other error of a sub-folder is returned. A folder with no result folder inside
-// gives its own ReadDir error.
-func ReadLocal(dir string) ([]*Report, error) {
+// fetched by 'run' or 'cp'), in name order. Sub-folders without results are skipped and returned
+// as skipped (each an ErrNoResults error naming the folder), so that the caller can say so; any
+// other error of a sub-folder is returned. A folder with no result folder inside gives its own
+// ReadDir error.
+func ReadLocal(dir string) (reports []*Report, skipped []error, err error) {
 	r, err := ReadDir(dir)
 	if err == nil {
-		return []*Report{r}, nil
+		return []*Report{r}, nil, nil
 	}
 	if !errors.Is(err, ErrNoResults) {
-		return nil, err
+		return nil, nil, err
 	}
 	entries, lerr := os.ReadDir(dir)
 	if lerr != nil {
-		return nil, lerr
+		return nil, nil, lerr
 	}
-	var reports []*Report
-	subdirs := 0
 	for _, e := range entries {
 		if !e.IsDir() {
 			continue
 		}
-		subdirs++
 		sub, serr := ReadDir(filepath.Join(dir, e.Name()))
 		switch {
 		case serr == nil:
 			reports = append(reports, sub)
-		case !errors.Is(serr, ErrNoResults):
-			return nil, serr
+		case errors.Is(serr, ErrNoResults):
+			skipped = append(skipped, serr)
+		default:
+			return nil, nil, serr
 		}
 	}
 	if len(reports) == 0 {
-		if subdirs == 0 {
-			return nil, err
+		if len(skipped) == 0 {
+			return nil, nil, err
 		}
-		return nil, fmt.Errorf("%s: %w, and none of its %d sub-folders holds results", dir, ErrNoResults, subdirs)
+		return nil, nil, fmt.Errorf("%s: %w, and none of its %d sub-folders holds results", dir, ErrNoResults, len(skipped))
 	}
-	return reports, nil
+	return reports, skipped, nil
 }
 
 // emptyArrayFile tells whether a JSON file holds an empty array (white space aside).
