@@ -411,3 +411,21 @@ func TestPackWritesZstdAndCheckWritesNothing(t *testing.T) {
 		t.Fatalf("pack: %v, %d bytes starting %q", err, len(out), out[:min(len(out), 4)])
 	}
 }
+
+// The native generator's refusals (a key it does not implement) come before any object, named.
+func TestRunNativeHarnessRefusesWhatTheGeneratorCannotDo(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	data := `endpoint: {stack_name: s, model: m, namespace: ns, base_url: "http://gw:80"}
+harness: {name: llmdbench, results_pvc: pvc, image: img}
+workload:
+  replay:
+    load: {type: trace_replay, stages: [{rate: 1, duration: 5}]}
+    api: {type: completion, streaming: true}
+    server: {type: vllm, model_name: m, base_url: "http://gw:80"}
+    data: {type: random}
+`
+	if err := os.WriteFile(cfg, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	refusesBadInput(t, []badInput{{[]string{"run", "-f", cfg, "--dry-run=client"}, `workload replay: load.type "trace_replay" is not supported by the native generator`}})
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/config"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/loadgen"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/preset"
 )
 
@@ -157,7 +158,18 @@ func (s *configSource) resolve(ctx context.Context, warn func(string)) (*config.
 	for _, w := range warnings {
 		warn(w)
 	}
-	return cfg, err
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Harness.Name == config.HarnessNative {
+		// The generator refuses, by key, what it does not implement: say so before the pod exists.
+		for _, w := range cfg.Workloads {
+			if _, err := loadgen.ParseWorkload(w.Profile); err != nil {
+				return nil, fmt.Errorf("%s: workload %s: %w", cfg.Source, w.Name, err)
+			}
+		}
+	}
+	return cfg, nil
 }
 
 // discover fills ${GATEWAY_SVC}/${GATEWAY_IP} from the cluster when the config still uses them
