@@ -109,9 +109,10 @@ var profileKeys = object(map[string]*keyRule{
 			"type": implemented, "num_requests": implemented, "timeout": implemented,
 			"num_stages": implemented, "stage_duration": implemented, "saturation_percentile": implemented,
 		}),
-		"num_workers":                implemented, // with worker_max_concurrency: the in-flight cap of rate stages
+		// The three make the in-flight cap of rate stages (see inflightCap).
+		"num_workers":                implemented,
 		"worker_max_concurrency":     implemented,
-		"worker_max_tcp_connections": implemented, // bounded by the open-file check instead; see checkCapacity
+		"worker_max_tcp_connections": implemented,
 		"trace":                      refused("it replays no trace"),
 		"circuit_breakers":           refused("it has no circuit breakers"),
 		"request_timeout":            implemented,

@@ -33,8 +33,9 @@ const (
 	SweepGeometric = "geometric"
 )
 
-// Workload is the subset of inference-perf's config the generator honours. Field names and
-// meanings are inference-perf's, so a profile written for it runs here unchanged.
+// Workload is the part of inference-perf's config the generator honours. Field names and
+// meanings are inference-perf's, so a profile written for it runs here unchanged; a profile
+// that sets any other key is refused by DecodeWorkload, naming the key (see profileKeys).
 type Workload struct {
 	Load   Load   `json:"load"`
 	API    API    `json:"api"`
