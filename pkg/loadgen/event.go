@@ -1,7 +1,9 @@
 package loadgen
 
 import (
+	"encoding/binary"
 	"errors"
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -228,12 +230,28 @@ var strSafe = func() (t [256]bool) {
 	return t
 }()
 
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
 // str reads a string at s.i (a '"'): its raw body between the quotes, and whether it has escapes.
 func (s *scanner) str() (raw []byte, esc bool, err error) {
 	b := s.b
 	start := s.i + 1
 	j := start
 	for {
+		// Eight bytes at a time while none of them is a quote, a backslash or a control
+		// character (the SWAR "has zero byte" test; its lowest flag is exact).
+		for j+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[j:])
+			q, e := x^(lsb*'"'), x^(lsb*'\\')
+			if t := ((x-lsb*0x20)&^x | (q-lsb)&^q | (e-lsb)&^e) & msb; t != 0 {
+				j += bits.TrailingZeros64(t) >> 3
+				break
+			}
+			j += 8
+		}
 		for j < len(b) && strSafe[b[j]] {
 			j++
 		}

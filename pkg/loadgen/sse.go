@@ -178,7 +178,7 @@ func (r *sseReader) onLine(line []byte, now float64) {
 // dispatch reads the current event's data; unless final (a blank line or the stream's end), an
 // event whose JSON is not complete yet is left pending and false returned.
 func (r *sseReader) dispatch(data []byte, final bool, now float64) bool {
-	d := bytes.Trim(data, " \t\r\n")
+	d := trimSpace(data)
 	if len(d) == 0 && !final {
 		return false
 	}
@@ -222,6 +222,19 @@ func (r *sseReader) dispatch(data []byte, final bool, now float64) bool {
 	}
 	return true
 }
+
+// trimSpace drops JSON whitespace at both ends.
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
 func (r *sseReader) reset() {
 	r.hasData, r.errorType = false, false

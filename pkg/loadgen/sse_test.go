@@ -168,3 +168,22 @@ func TestSSEReaderWithoutUsageCountsTokenEvents(t *testing.T) {
 	got := readSSE(asked, []byte("data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"\\u00e9\"}}]}\n\n"))
 	sameRecord(t, "no usage", got, Record{InputTokens: 20, OutputTokens: 2, ChunkTimes: []float64{1, 1}, Response: []byte("a\xc3\xa9")})
 }
+
+// A vLLM-sized completions event (the simulator's shape), fed one per call as it arrives.
+var benchEvent = []byte("data: {\"id\":\"cmpl-4f2a7c1e-9b3d-4e8a-a1c2-0d5e6f7a8b9c\",\"object\":\"text_completion\",\"created\":1764500000,\"model\":\"bench-model\",\"choices\":[{\"index\":0,\"text\":\"quick \",\"logprobs\":null,\"finish_reason\":null}]}\n\n")
+
+func BenchmarkSSEFeed(b *testing.B) {
+	var rec Record
+	r := newSSEReader(&rec, false)
+	b.SetBytes(int64(len(benchEvent)))
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		r.feed(benchEvent, 1)
+		if i%64 == 63 {
+			rec.ChunkTimes = rec.ChunkTimes[:0]
+		}
+	}
+	if r.chunks != b.N {
+		b.Fatalf("%d tokens read of %d", r.chunks, b.N)
+	}
+}
