@@ -29,6 +29,8 @@ const (
 	maxQuote = 120
 )
 
+var bom = []byte("\xEF\xBB\xBF")
+
 // sseReader reads one streamed response, fed the bytes as they arrive, and records its tokens in
 // rec: it is the one stream parser of both transports (net/http and the event loop).
 //
@@ -71,8 +73,16 @@ func newSSEReader(rec *Record, keepText bool) sseReader {
 // error event, an unreadable event); later bytes are ignored.
 func (r *sseReader) feed(b []byte, now float64) bool {
 	if !r.started {
+		// A byte order mark at the start is dropped, also when it arrives in pieces.
+		if len(r.line)+len(b) < len(bom) && bytes.HasPrefix(bom, append(r.line[:len(r.line):len(r.line)], b...)) {
+			r.line = append(r.line, b...)
+			return false
+		}
 		r.started = true
-		b = bytes.TrimPrefix(b, []byte("\xEF\xBB\xBF"))
+		if len(r.line) > 0 {
+			b, r.line = append(r.line, b...), nil
+		}
+		b = bytes.TrimPrefix(b, bom)
 	}
 	if r.skipLF && len(b) > 0 {
 		r.skipLF = false

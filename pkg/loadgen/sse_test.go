@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -22,7 +23,7 @@ func readSSE(p prompt, pieces ...[]byte) Record {
 	return rec
 }
 
-func case17(t *testing.T) []byte {
+func case17(t testing.TB) []byte {
 	t.Helper()
 	b, err := os.ReadFile("testdata/sse-json-with-spaces.txt")
 	if err != nil {
@@ -62,6 +63,7 @@ func TestSSEReaderReadsEverySpellingOfTheCase17Stream(t *testing.T) {
 			bytes.ReplaceAll(lf, []byte("data: "), []byte(": keep-alive\r\nevent: message\nid: 7\nfoo: bar\nnocolon\ndata: "))...),
 		"one newline per event, no [DONE], no final newline": bytes.TrimSuffix(bytes.ReplaceAll(lf, []byte("\n\n"), []byte("\n")), []byte("\ndata: [DONE]\n")),
 		"keep-alive events": append([]byte("data:\n\ndata: \r\n\r\n"), lf...),
+		"BOM before data":   append([]byte("\xEF\xBB\xBF"), lf...),
 	}
 	for name, stream := range spellings {
 		sameRecord(t, name, readSSE(asked, stream), case17Want)
@@ -186,4 +188,46 @@ func BenchmarkSSEFeed(b *testing.B) {
 	if r.chunks != b.N {
 		b.Fatalf("%d tokens read of %d", r.chunks, b.N)
 	}
+}
+
+// streamSeeds are whole streams: case 17 in every line-end spelling, comments, fields, multi-line
+// data, one-newline events, reasoning, tool calls, surrogate pairs, errors and garbage.
+var streamSeeds = []string{
+	"data: {\"choices\": [{\"text\": \"tok \"}]}\n\ndata: {\"choices\": [], \"usage\": {\"prompt_tokens\": 20, \"completion_tokens\": 2}}\n\ndata: [DONE]\n\n",
+	"data:{\"choices\":[{\"text\":\"a\"}]}\r\n\r\ndata:[DONE]\r\n\r\n",
+	"data: {\"choices\":[{\"text\":\"a\"}]}\r\rdata: [DONE]\r\r",
+	"\xEF\xBB\xBF: comment\nevent: message\nid: 1\nretry: 10\ndata: {\"choices\":\ndata: [{\"text\":\"\\ud83d\\ude00\"}]}\n\n",
+	"data: {\"choices\":[{\"delta\":{\"reasoning_content\":\"hm\"}}]}\ndata: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0}]}}]}\ndata: [DONE]\n",
+	"event: error\ndata: {\"error\":{\"message\":\"x\",\"type\":\"T\"}}\n\n",
+	"data: {\"choices\":[{\"text\":\"a\"}]}\n\ndata: {oops}\n\n",
+	"{\"error\": {\"message\": \"not found\", \"type\": \"NotFoundError\"}}",
+	"data: {\"choices\":[{\"text\":\"a\"",
+}
+
+// However a stream is cut into reads, and whichever line ends it uses, it reads the same.
+func FuzzSSEStream(f *testing.F) {
+	for _, s := range streamSeeds {
+		f.Add([]byte(s), uint16(len(s)/2))
+	}
+	f.Add(case17(f), uint16(137))
+	f.Fuzz(func(t *testing.T, stream []byte, cut uint16) {
+		whole := readSSE(asked, stream)
+		at := min(int(cut), len(stream))
+		split := readSSE(asked, stream[:at], stream[at:])
+		if len(whole.ChunkTimes) != len(split.ChunkTimes) {
+			t.Fatalf("%q: %d tokens whole, %d cut at %d", stream, len(whole.ChunkTimes), len(split.ChunkTimes), at)
+		}
+		whole.ChunkTimes, split.ChunkTimes = nil, nil
+		sameRecord(t, "split", split, whole)
+		if bytes.IndexByte(stream, '\r') < 0 {
+			for _, end := range []string{"\r\n", "\r"} {
+				other := readSSE(asked, bytes.ReplaceAll(stream, []byte("\n"), []byte(end)))
+				other.ChunkTimes = nil
+				sameRecord(t, fmt.Sprintf("line ends %q", end), other, whole)
+			}
+		}
+		if whole.Err != nil && strings.Contains(whole.Err.Message, "\n") {
+			t.Errorf("a failure message of several lines: %q", whole.Err.Message)
+		}
+	})
 }
