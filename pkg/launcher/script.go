@@ -228,7 +228,7 @@ run_workload() {
   complete=true
   if [ "$verdict" != {{.VSucceeded}} ]; then
     complete=false
-    tail -n {{.StderrLines}} "$errors" | while IFS= read -r line || [ -n "$line" ]; do record "$w" {{.KStderr}} "$line"; done
+    tail -n {{.StderrLines}} "$errors" | cut -c1-1000 | while IFS= read -r line || [ -n "$line" ]; do record "$w" {{.KStderr}} "$line"; done
   fi
   write_metadata "$started_at" "$finished_at" "$rc" "$verdict" "$complete"
   record "$w" {{.KFinished}} "$finished_at"
