@@ -514,7 +514,7 @@ func (ev *evloop) parse(c *evconn, data []byte, now float64) (bool, error) {
 			}
 			return false, nil
 		}
-		resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(c.in[:end])), nil)
+		resp, err := http.ReadResponse(bufio.NewReaderSize(bytes.NewReader(c.in[:end]), end), nil)
 		if err != nil {
 			return false, fmt.Errorf("reading the response head: %w", err)
 		}
