@@ -55,4 +55,7 @@ print(f"schedule delay p50/p99   {delay['median'] * 1e3:.3f} / {delay['p99'] * 1
 print(f"generator CPU            {user:.2f} s user + {sys_:.2f} s system = {per_k:.3f} CPU-s per 1,000 streamed requests (target <= 0.25)")
 print(f"  same load via net/http {nuser:.2f} s user + {nsys:.2f} s system = {nper_k:.3f} CPU-s per 1,000 ({nper_k / per_k:.2f}x the event loop)")
 print(f"TTFT / ITL mean          {lat['time_to_first_token']['mean'] * 1e3:.1f} / {lat['inter_token_latency']['mean'] * 1e3:.2f} ms (simulator: 50 / 10 ms)")
+# The stream parser must read every token: 64 per request, from the server's usage and the events.
+out = d["successes"].get("output_len") or {}
+print(f"output tokens/request    {out.get('mean', float('nan')):.1f} (simulator: 64); failures by label: {dict((k, v['count']) for k, v in d['failures'].get('by_label', {}).items()) or 'none'}")
 EOF2
