@@ -68,6 +68,7 @@ type evconn struct {
 	closeAfter  bool
 	body        []byte // non-streamed or error body
 	streamDone  bool
+	abandon     bool // the stream failed (an error or unreadable event): the rest is not read
 
 	mu    sync.Mutex // orders a cancel's shutdown against the loop closing the descriptor
 	ended bool
@@ -344,7 +345,7 @@ func (ev *evloop) do(ctx context.Context, c *evconn, req *evreq) error {
 func (c *evconn) reset(req *evreq) {
 	c.in, c.body = c.in[:0], c.body[:0]
 	c.status, c.headerDone, c.interim, c.chunked, c.lengthKnown = 0, false, 0, false, false
-	c.remaining, c.chunk, c.excess, c.closeAfter, c.streamDone = 0, chunkSize, 0, false, false
+	c.remaining, c.chunk, c.excess, c.closeAfter, c.streamDone, c.abandon = 0, chunkSize, 0, false, false, false
 	c.ended, c.req = false, req
 }
 
@@ -423,6 +424,10 @@ func (ev *evloop) handle(c *evconn, events uint32) {
 		done, err := ev.parse(c, c.buf[:n], now)
 		if err != nil || done {
 			ev.end(c, err, err == nil && !c.closeAfter)
+			return
+		}
+		if c.abandon {
+			ev.end(c, nil, false) // the connection goes with the rest of the failed stream
 			return
 		}
 		if n < len(c.buf) {
@@ -720,6 +725,7 @@ func (ev *evloop) bodyBytes(c *evconn, data []byte, now float64) {
 	if !c.streamDone && c.req.stream.feed(data, now) {
 		c.streamDone = true
 		c.req.rec.End = now
+		c.abandon = c.req.rec.Err != nil
 	}
 }
 

@@ -231,3 +231,28 @@ func TestStreamCutMidwayIsAFailure(t *testing.T) {
 		}
 	})
 }
+
+// A stream that fails midway ends its request at once, even when the server goes on: the
+// generator does not wait 1.5 s for the rest.
+func TestFailedStreamEndsTheRequestAtOnce(t *testing.T) {
+	transports(t, func(t *testing.T, o Options) {
+		srv := streamServer(t, [][]byte{
+			[]byte("data: {\"choices\": [{\"text\": \"tok \"}]}\n\n"),
+			[]byte("data: {\"error\": {\"message\": \"KV cache exhausted\", \"type\": \"InternalServerError\"}}\n\n"),
+			[]byte("data: {\"choices\": [{\"text\": \"late \"}]}\n\ndata: [DONE]\n\n"),
+		}, []time.Duration{0, 0, 1500 * time.Millisecond})
+		res, err := Run(context.Background(), shortWorkload(t, srv.URL), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res.Records() {
+			if r.Err == nil || r.Err.label() != "200 - InternalServerError" || r.Err.Message != "KV cache exhausted" || r.End-r.Start > 1 {
+				t.Fatalf("record %+v, err %+v, took %.3f s", r, r.Err, r.End-r.Start)
+			}
+		}
+		// The last request is sent at 0.4 s; waiting for its stream would end the stage after 1.9 s.
+		if took := res.Stages[0].Finished.Sub(res.Stages[0].Started); took > 1400*time.Millisecond {
+			t.Errorf("the stage took %s: its requests waited for the rest of failed streams", took)
+		}
+	})
+}
