@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -159,5 +161,47 @@ func TestPreflightOrderNamespaceFirst(t *testing.T) {
 	}
 	if !checks[1].OK || checks[2].Blocking || !strings.Contains(checks[2].Message, "get gateways.gateway.networking.k8s.io") {
 		t.Errorf("a missing gateways get warns only: %+v %+v", checks[1], checks[2])
+	}
+}
+
+// deletingExecutor answers one snapshot, then deletes the launcher pod (as a user deleting it
+// mid-run), and fails every later read.
+type deletingExecutor struct {
+	cs    *fake.Clientset
+	pod   string
+	first string
+	calls int
+}
+
+func (d *deletingExecutor) Exec(ctx context.Context, _ PodRef, _ []string, stdout, _ io.Writer) error {
+	d.calls++
+	if d.calls > 1 {
+		return errors.New("pod gone")
+	}
+	_, err := io.WriteString(stdout, d.first)
+	if err == nil {
+		err = d.cs.CoreV1().Pods("ns").Delete(ctx, d.pod, metav1.DeleteOptions{})
+	}
+	return err
+}
+
+// A follower that saw a workload start and then lost its launcher calls the workload incomplete.
+func TestFollowLauncherDeletedMidRunLeavesTheWorkloadIncomplete(t *testing.T) {
+	run := Run{ID: "1764000000-abcd", Namespace: "ns", Workloads: []string{"slow", "next"}, Parallelism: 1}
+	cs := fake.NewClientset(runningPod(run.ID, 0))
+	ex := &deletingExecutor{cs: cs, pod: launcher.PodName(run.ID, 0),
+		first: snapshotText(map[string]string{"slow": "workload=slow\nstarted=1764000000\n"}, false, "[llmdbench] workload 1/2 slow started\n")}
+	st, err := Follow(context.Background(), cs, ex, run, FollowOptions{Wait: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Phase != PhaseFailed || st.Succeeded != 0 || st.Failed != 2 || !strings.Contains(st.Message, "is gone") {
+		t.Fatalf("%+v", st)
+	}
+	if v := st.Workloads[0].Verdict(); v != runstate.VerdictIncomplete {
+		t.Errorf("slow: %q", v)
+	}
+	if v := st.Workloads[1]; v.Verdict() != runstate.VerdictFailed || v.Outcome != "" || !strings.Contains(v.Message, "is gone") {
+		t.Errorf("next (never started): %+v", v)
 	}
 }

@@ -306,6 +306,9 @@ func Follow(ctx context.Context, cs kubernetes.Interface, ex Executor, run Run, 
 // followLauncher reads one launcher until it is done or lost, sending every read.
 func followLauncher(ctx context.Context, cs kubernetes.Interface, ex Executor, run Run, index int, wait time.Duration, updates chan<- launcherUpdate) {
 	var offset int64
+	// The last snapshot read: when the launcher is lost it still tells which workloads had
+	// started (and are now incomplete).
+	var last *runstate.Snapshot
 	pause := 500 * time.Millisecond
 	send := func(u launcherUpdate) bool {
 		select {
@@ -339,6 +342,11 @@ func followLauncher(ctx context.Context, cs kubernetes.Interface, ex Executor, r
 		pause = 500 * time.Millisecond
 		if v.snapshot != nil {
 			offset += int64(len(v.snapshot.Log))
+			last = v.snapshot
+		} else if v.lost != "" && last != nil {
+			known := *last
+			known.Log = nil
+			v.snapshot = &known
 		}
 		if !send(launcherUpdate{index: index, view: v}) || v.lost != "" || v.snapshot != nil && v.snapshot.Done {
 			return
