@@ -193,11 +193,14 @@ workload:
   fails:
     e2e_exit_code: 3
     server: {model_name: *model, base_url: *url}
+    load: {type: constant, stages: [{rate: 1, duration: 10}]}
   hangs:
     e2e_sleep: 600
     server: {model_name: *model, base_url: *url}
+    load: {type: constant, stages: [{rate: 1, duration: 10}]}
   works:
     server: {model_name: *model, base_url: *url}
+    load: {type: constant, stages: [{rate: 1, duration: 10}]}
 `
 
 func TestFailedAndTimedOutWorkloads(t *testing.T) {
@@ -232,7 +235,7 @@ func TestFailedAndTimedOutWorkloads(t *testing.T) {
 	if st.Phase != cluster.PhaseFailed {
 		t.Errorf("run phase %s", st.Phase)
 	}
-	for _, want := range []string{"failed (exit 3)", "timed out", "succeeded"} {
+	for _, want := range []string{"failed (exit 3)", "timed-out", "succeeded"} {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("verdict table lacks %q:\n%s", want, r.Stdout)
 		}
@@ -341,6 +344,14 @@ func TestPreflightRefusesBeforeCreatingAnything(t *testing.T) {
 			t.Errorf("exit %d:\n%s", r.Code, r.Stderr)
 		}
 	})
+	t.Run("missing namespace before gateway discovery", func(t *testing.T) {
+		// Field case: without --base-url, discovery looked into the namespace first and named the
+		// gateway (suggesting --gateway) instead of the namespace.
+		r := cl.Plugin(t, "", timeout, "run", "--preset", "pd", "-n", "nosuchns", "--pvc", "p")
+		if r.Code == 0 || !strings.Contains(r.Stderr, "namespace nosuchns does not exist") || strings.Contains(r.Stderr, "--gateway") {
+			t.Errorf("exit %d:\n%s", r.Code, r.Stderr)
+		}
+	})
 	t.Run("no gateway service", func(t *testing.T) {
 		ns := cl.Namespace(t)
 		gatewayService(t, ns, "other-istio", "other-gateway")
@@ -368,7 +379,7 @@ func TestPreflightRefusesBeforeCreatingAnything(t *testing.T) {
 func slowConfig(t *testing.T, seconds int) string {
 	t.Helper()
 	body := strings.Replace(failingConfig, "wait_timeout: 3", "wait_timeout: 0", 1)
-	body = body[:strings.Index(body, "workload:")] + fmt.Sprintf("workload:\n  slow:\n    e2e_sleep: %d\n", seconds)
+	body = body[:strings.Index(body, "workload:")] + fmt.Sprintf("workload:\n  slow:\n    e2e_sleep: %d\n    load: {type: constant, stages: [{rate: 1, duration: 10}]}\n", seconds)
 	path := filepath.Join(t.TempDir(), "slow.yaml")
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
@@ -421,6 +432,7 @@ func TestLauncherDeletedMidRunIsAClearFailure(t *testing.T) {
 	if d := cl.Plugin(t, "", timeout, "delete", id, "-n", ns); d.Code == 0 || !strings.Contains(d.Stderr, "pass --force") {
 		t.Errorf("delete of a running run: %d %s", d.Code, d.Stderr)
 	}
+	folder := waitWorkloadRunning(t, ns, id)
 	if err := cl.Client.CoreV1().Pods(ns).Delete(context.Background(), launcher.PodName(id, 0), metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -428,9 +440,12 @@ func TestLauncherDeletedMidRunIsAClearFailure(t *testing.T) {
 	if a.Code != 1 || !strings.Contains(a.Stderr, "launcher pod "+launcher.PodName(id, 0)+" is gone") {
 		t.Errorf("attach after the launcher was deleted: %d\n%s\n%s", a.Code, a.Stdout, a.Stderr)
 	}
-	if st := status(t, ns, id); st.Phase != cluster.PhaseFailed {
-		t.Errorf("status %s", st.Phase)
+	st := status(t, ns, id)
+	if st.Phase != cluster.PhaseFailed || st.Succeeded != 0 || st.Failed != 1 || st.Total != 1 {
+		t.Errorf("status %+v", st)
 	}
+	// Its result folder is incomplete, never "running" forever, and shown as PARTIAL.
+	provesPartialFolder(t, ns, id, folder)
 }
 
 func TestConcurrentRunsAndParallelism(t *testing.T) {
@@ -490,6 +505,7 @@ var RunRole = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create", "get", "list", "patch", "delete"}},
 	{APIGroups: []string{""}, Resources: []string{"persistentvolumeclaims"}, Verbs: []string{"get", "create"}},
 	{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"list"}},
+	{APIGroups: []string{"gateway.networking.k8s.io"}, Resources: []string{"gateways"}, Verbs: []string{"get"}},
 	{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}},
 	{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"list"}},
 }
