@@ -326,7 +326,7 @@ func (o *RunOptions) output() string {
 func (o *RunOptions) Run(ctx context.Context) error {
 	spec, err := o.plan(ctx)
 	if err != nil {
-		return namespaceFirst(ctx, o.Client, o.source.namespace, err) // a missing namespace, not what is missing in it
+		return err
 	}
 	objs, err := launcher.Objects(spec)
 	if err != nil {

@@ -2,17 +2,12 @@ package plugin
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/results"
@@ -154,24 +149,5 @@ func TestWorkloadTableShowsTheHarnessStderr(t *testing.T) {
 	want := "Workload fails (launcher 0), failed (harness failed); its last stderr lines:\n    Traceback (most recent call last):\n    ValueError: x\n"
 	if !strings.Contains(out.String(), "failed (harness failed)") || !strings.HasSuffix(out.String(), want) {
 		t.Errorf("table:\n%s", out.String())
-	}
-}
-
-// Field case: `run -n nosuchns` said the gateway was not found and suggested --gateway.
-func TestNamespaceFirst(t *testing.T) {
-	discovery := errors.New("gateway infra-pd-inference-gateway not found in namespace nosuchns: no Service in it carries that label; pass --gateway NAME or --base-url URL")
-	err := namespaceFirst(context.Background(), fake.NewClientset(), "nosuchns", discovery)
-	if err == nil || !strings.HasPrefix(err.Error(), "namespace nosuchns does not exist: ") || strings.Contains(err.Error(), "gateway") {
-		t.Errorf("missing namespace: %v", err)
-	}
-	exists := fake.NewClientset(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "llm-d"}})
-	if err := namespaceFirst(context.Background(), exists, "llm-d", discovery); err != discovery {
-		t.Errorf("existing namespace: %v", err)
-	}
-	if err := namespaceFirst(context.Background(), nil, "nosuchns", discovery); err != discovery {
-		t.Errorf("no client: %v", err)
-	}
-	if err := namespaceFirst(context.Background(), exists, "nosuchns", nil); err != nil {
-		t.Errorf("no error: %v", err)
 	}
 }
