@@ -205,14 +205,13 @@ run_workload() {
   rc=$?
   if [ -n "$watchdog" ]; then kill -TERM -"$watchdog" 2>/dev/null || kill -TERM "$watchdog" 2>/dev/null; fi
   # Nothing a finished workload started may outlive it (or hold the log open); once its group is
-  # gone the relays see the end of their FIFOs.
-  if [ -n "$detach" ]; then
-    kill -KILL -"$pid" 2>/dev/null
-    wait "$relay" "$relay_err"
-  else
-    sleep 1
-    kill "$relay" "$relay_err" 2>/dev/null
-  fi
+  # gone the relays see the end of their FIFOs. A process that left the group could keep a FIFO
+  # open: the relays get 2 s to drain, then they are stopped.
+  if [ -n "$detach" ]; then kill -KILL -"$pid" 2>/dev/null; fi
+  sh -c 'sleep 2; kill "$1" "$2" 2>/dev/null' reaper "$relay" "$relay_err" >/dev/null 2>&1 </dev/null &
+  reaper=$!
+  wait "$relay" "$relay_err"
+  kill "$reaper" 2>/dev/null
   rm -f "$out_fifo" "$err_fifo"
   timed_out=false
   if [ -e "$state/$w.timedout" ]; then timed_out=true; fi

@@ -22,6 +22,7 @@ harness_script() {
   echo "Stage 0 - run started"
   case $workload in
     fails) echo "Traceback (most recent call last):" >&2; echo "ValueError: concurrency_level is required" >&2; return 1 ;;
+    escapes) setsid sleep 30 & sleep 1 ;;
   esac
   return 0
 }
@@ -118,7 +119,8 @@ func readMeta(t *testing.T, st runstate.WorkloadStatus) *runstate.Metadata {
 // A harness that always fails: the image's entry script would retry it every 30 s forever; the run
 // script stops the workload at the first failure line, well within one retry period, and keeps the
 // harness's last stderr lines. The next workload still runs, and an analyzer's retry line is not a
-// harness failure.
+// harness failure. A process the harness left behind in a session of its own (holding its output
+// open) delays the script by the relays' 2 s grace, not its own 30 s.
 func TestScriptStopsAFailingHarnessAtItsFirstRetry(t *testing.T) {
 	// The real image runs it with dash (Debian's sh), the local test cluster with busybox sh.
 	shells := [][]string{{"sh"}}
@@ -131,7 +133,7 @@ func TestScriptStopsAFailingHarnessAtItsFirstRetry(t *testing.T) {
 }
 
 func stopsAFailingHarness(t *testing.T, shell []string) {
-	state, took := runScriptLocally(t, shell, "fails", "works", "analyzer-retry")
+	state, took := runScriptLocally(t, shell, "fails", "works", "analyzer-retry", "escapes")
 	if took > 20*time.Second {
 		t.Errorf("the script took %s: the failing harness was not stopped at its first retry", took)
 	}
@@ -146,7 +148,7 @@ func stopsAFailingHarness(t *testing.T, shell []string) {
 	if m := readMeta(t, fails); m.Verdict != runstate.VerdictFailed || m.IsComplete() || m.ExitCode == nil || m.Finished == nil {
 		t.Errorf("fails metadata: %+v", m)
 	}
-	for _, w := range []string{"works", "analyzer-retry"} {
+	for _, w := range []string{"works", "analyzer-retry", "escapes"} {
 		st := readStatus(t, state, w)
 		if st.Verdict(false) != runstate.VerdictSucceeded || st.HarnessFailed || len(st.Stderr) != 0 {
 			t.Errorf("%s: %+v", w, st)
@@ -160,11 +162,12 @@ func stopsAFailingHarness(t *testing.T, shell []string) {
 		t.Fatal(err)
 	}
 	for _, line := range []string{
-		"workload 1/3 fails failed after",
+		"workload 1/4 fails failed after",
 		"the harness failed (the image would retry it every 30 s); stopped",
 		"    ValueError: concurrency_level is required",
-		"workload 2/3 works succeeded",
-		"run " + testRunID + " launcher 0 finished: 1 of 3 workload(s) failed",
+		"workload 2/4 works succeeded",
+		"workload 4/4 escapes succeeded",
+		"run " + testRunID + " launcher 0 finished: 1 of 4 workload(s) failed",
 	} {
 		if !strings.Contains(string(log), line) {
 			t.Errorf("run log lacks %q:\n%s", line, log)
