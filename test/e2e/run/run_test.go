@@ -483,8 +483,9 @@ func TestConcurrentRunsAndParallelism(t *testing.T) {
 	}
 	list := cl.Plugin(t, "", timeout, "status", "-n", ns)
 	for id := range ids {
-		if !regexp.MustCompile(id+`\s+wide-ep/wide-ep-deepseek-r1-0528\s+inference-perf\s+Succeeded\s+1/1`).MatchString(list.Stdout) &&
-			!regexp.MustCompile(id+`\s+wide-ep/wide-ep-deepseek-r1-0528\s+inference-perf\s+Succeeded\s+2/2`).MatchString(list.Stdout) {
+		// SUCCEEDED FAILED TOTAL: one launcher runs one workload, two run it twice.
+		if !regexp.MustCompile(id+`\s+wide-ep/wide-ep-deepseek-r1-0528\s+inference-perf\s+Succeeded\s+1\s+0\s+1\s`).MatchString(list.Stdout) &&
+			!regexp.MustCompile(id+`\s+wide-ep/wide-ep-deepseek-r1-0528\s+inference-perf\s+Succeeded\s+2\s+0\s+2\s`).MatchString(list.Stdout) {
 			t.Errorf("status list lacks %s:\n%s", id, list.Stdout)
 		}
 	}
