@@ -82,10 +82,13 @@ func TestStatusCountsSucceededFailedAndTotal(t *testing.T) {
 
 // A final status recorded before the counts existed gets them when read back.
 func TestInspectCountsARecordedFinalStatus(t *testing.T) {
-	final := &Status{Run: "r", Phase: PhaseFailed, Workloads: []WorkloadState{{Name: "a", Phase: PhaseFailed}, {Name: "b", Phase: PhaseFailed}}}
+	final := &Status{Run: "r", Phase: PhaseFailed, Workloads: []WorkloadState{{Name: "a", Phase: PhaseFailed}, {Name: "b", Phase: PhaseFailed, TimedOut: true}}}
 	st, err := Inspect(context.Background(), fake.NewClientset(), nil, Run{ID: "r", Final: final})
 	if err != nil || st.Succeeded != 0 || st.Failed != 2 || st.Total != 2 {
 		t.Errorf("%+v %v", st, err)
+	}
+	if v := st.Workloads[1].Verdict(); v != "timed-out" {
+		t.Errorf("an old record's timed-out workload: %q", v)
 	}
 }
 

@@ -73,6 +73,8 @@ func (w WorkloadState) Verdict() string {
 		return fmt.Sprintf("%s (exit %d)", runstate.VerdictFailed, *w.ExitCode)
 	case w.Outcome != "":
 		return w.Outcome
+	case w.TimedOut: // recorded before the verdict was
+		return runstate.VerdictTimedOut
 	case w.Phase == PhaseFailed:
 		return runstate.VerdictFailed
 	}
