@@ -322,9 +322,10 @@ type ResultFolder struct {
 	Status          *WorkloadStatus `json:"status,omitempty"`
 	Metadata        *Metadata       `json:"metadata,omitempty"`
 	// Verdict is the folder's verdict (see FolderVerdict), "" for folders not made by the
-	// plugin; Complete is false when the folder is known to hold only part of its workload.
+	// plugin; Complete says whether the folder holds its whole workload (null when the verdict
+	// is not known).
 	Verdict  string `json:"verdict,omitempty"`
-	Complete bool   `json:"complete"`
+	Complete *bool  `json:"complete,omitempty"`
 }
 
 // Decide sets each folder's Verdict and Complete; alive tells whether the launcher of a run's
@@ -340,7 +341,11 @@ func Decide(folders []ResultFolder, alive func(run string, index int) bool) {
 			run, index = f.Metadata.Run, f.Metadata.ParallelIndex
 		}
 		f.Verdict = FolderVerdict(f.Status, f.Metadata, run != "" && alive(run, index))
-		f.Complete = Complete(f.Verdict)
+		f.Complete = nil
+		if f.Verdict != "" {
+			c := Complete(f.Verdict)
+			f.Complete = &c
+		}
 	}
 }
 

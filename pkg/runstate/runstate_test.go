@@ -165,13 +165,13 @@ func TestDecideFromTheListing(t *testing.T) {
 		if alive {
 			slow = VerdictRunning
 		}
-		if f := folders[0]; f.Verdict != slow || f.Complete {
+		if f := folders[0]; f.Verdict != slow || f.Complete == nil || *f.Complete {
 			t.Errorf("alive=%v slow: %q complete=%v", alive, f.Verdict, f.Complete)
 		}
-		if f := folders[1]; f.Verdict != VerdictSucceeded || !f.Complete {
+		if f := folders[1]; f.Verdict != VerdictSucceeded || f.Complete == nil || !*f.Complete {
 			t.Errorf("alive=%v quick: %q complete=%v", alive, f.Verdict, f.Complete)
 		}
-		if f := folders[2]; f.Verdict != "" || !f.Complete {
+		if f := folders[2]; f.Verdict != "" || f.Complete != nil {
 			t.Errorf("foreign folder: %q complete=%v", f.Verdict, f.Complete)
 		}
 		if len(asked) != 2 || asked[0] != "1795754512-4cc6/0" {

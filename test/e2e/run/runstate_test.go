@@ -46,7 +46,7 @@ func provesPartialFolder(t *testing.T, ns, id, folder string) {
 	if err := json.Unmarshal([]byte(list.Stdout), &folders); err != nil || list.Code != 0 {
 		t.Fatalf("results -o json: %d %v\n%s\n%s", list.Code, err, list.Stdout, list.Stderr)
 	}
-	if len(folders) != 1 || folders[0].Name != folder || folders[0].Verdict != runstate.VerdictIncomplete || folders[0].Complete {
+	if len(folders) != 1 || folders[0].Name != folder || folders[0].Verdict != runstate.VerdictIncomplete || folders[0].Complete == nil || *folders[0].Complete {
 		t.Errorf("listing: %+v", folders)
 	}
 	table := cl.Plugin(t, "", timeout, "results", "-n", ns, "--pvc", "workload-pvc", "--run", id)
@@ -189,7 +189,7 @@ func TestFailingHarnessFailsWithinARetryPeriod(t *testing.T) {
 		t.Fatalf("results: %v\n%s\n%s", err, list.Stdout, list.Stderr)
 	}
 	for _, f := range folders {
-		if f.Verdict != runstate.VerdictFailed || f.Complete || f.Metadata == nil || f.Metadata.Verdict != runstate.VerdictFailed {
+		if f.Verdict != runstate.VerdictFailed || f.Complete == nil || *f.Complete || f.Metadata == nil || f.Metadata.Verdict != runstate.VerdictFailed {
 			t.Errorf("folder %s: %q complete=%v %+v", f.Name, f.Verdict, f.Complete, f.Metadata)
 		}
 	}
