@@ -83,14 +83,24 @@ func DiscoverGateway(ctx context.Context, cs kubernetes.Interface, dyn dynamic.I
 	return Gateway{}, noGatewayError(ctx, cs, namespace, gateway)
 }
 
-// namespaceMissing returns the error to show first when namespace does not exist: everything
-// else discovery could say depends on it. It is nil when the namespace exists or cannot be read.
+// namespaceMissing returns the error to show first when namespace does not exist (or is being
+// deleted): everything else discovery could say depends on it. It is nil when the namespace is
+// fine or cannot be read.
 func namespaceMissing(ctx context.Context, cs kubernetes.Interface, namespace string) error {
-	if _, err := cs.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{}); apierrors.IsNotFound(err) {
-		return fmt.Errorf("namespace %s does not exist: pass -n with the namespace of the llm-d stack (kubectl get namespaces lists them)", namespace)
+	if c, err := CheckNamespace(ctx, cs, namespace); err == nil && !c.OK {
+		return &NamespaceError{Namespace: namespace, Check: c}
 	}
 	return nil
 }
+
+// NamespaceError is discovery's failure when the namespace itself is missing or being deleted:
+// the same finding as the preflight's namespace check, which a caller that runs both reports once.
+type NamespaceError struct {
+	Namespace string
+	Check     Check
+}
+
+func (e *NamespaceError) Error() string { return e.Check.Message + ": " + e.Check.Fix }
 
 // gatewayAddress reads status.addresses[0].value of the Gateway and the port of its HTTP
 // listener; a cluster without the Gateway API, or without that Gateway, simply has no address.

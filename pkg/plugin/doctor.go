@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -99,9 +100,14 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 	spec := cluster.PreflightSpec{Namespace: o.source.namespace, PVC: o.source.Overrides.PVC, CreatePVC: o.CreatePVC, Parallelism: o.Parallelism}
 	if o.source.Preset != "" || o.source.ConfigFile != "" {
 		cfg, err := o.source.resolve(ctx, func(w string) { checks = append(checks, cluster.Check{Name: "config", Message: w}) })
-		if err != nil {
+		var nsErr *cluster.NamespaceError
+		switch {
+		case errors.As(err, &nsErr):
+			// The preflight's namespace check below says it, once.
+			spec.Namespace = nsErr.Namespace
+		case err != nil:
 			checks = append(checks, cluster.Check{Name: "config", Blocking: true, Message: err.Error()})
-		} else {
+		default:
 			checks = append(checks, cluster.Check{Name: "config", OK: true,
 				Message: fmt.Sprintf("%s renders: %d workload(s), endpoint %s", cfg.Source, len(cfg.Workloads), cfg.Endpoint.BaseURL)})
 			spec = cluster.PreflightSpec{Namespace: cfg.Harness.Namespace, PVC: cfg.Harness.ResultsPVC, CreatePVC: o.CreatePVC,

@@ -293,7 +293,7 @@ func TestRunDiscoversTheGatewayService(t *testing.T) {
 		{name: "none", services: []runtime.Object{svc("other-istio", "other")},
 			wantErr: "gateway infra-pd-inference-gateway not found in namespace llm-d: gateway Services there: other-istio (gateway other); pass --gateway NAME or --base-url URL"},
 		{name: "no namespace", noNamespace: true,
-			wantErr: "namespace llm-d does not exist: pass -n with the namespace of the llm-d stack (kubectl get namespaces lists them)"},
+			wantErr: "namespace llm-d does not exist: pass -n with the stack's namespace, or kubectl create namespace llm-d"},
 		{name: "two", services: []runtime.Object{svc("a", "infra-pd-inference-gateway"), svc("b", "infra-pd-inference-gateway")},
 			wantErr: "2 Services in namespace llm-d carry gateway.networking.k8s.io/gateway-name=infra-pd-inference-gateway (a, b): pass --base-url to choose one"},
 	}
@@ -428,4 +428,25 @@ workload:
 		t.Fatal(err)
 	}
 	refusesBadInput(t, []badInput{{[]string{"run", "-f", cfg, "--dry-run=client"}, `workload replay: load.type "trace_replay" is not supported by the native generator`}})
+}
+
+// doctor in a namespace that does not exist says so once, not also as a config failure.
+func TestDoctorReportsAMissingNamespaceOnce(t *testing.T) {
+	streams, _, out, _ := genericiooptions.NewTestIOStreams()
+	o := NewDoctorOptions(streams)
+	o.source.Preset = "pd"
+	o.source.Overrides.PVC = "p"
+	o.source.namespace = "nosuchns"
+	o.source.lookupEnv = func(string) (string, bool) { return "", false }
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
+		map[schema.GroupVersionResource]string{cluster.GatewayResource: "GatewayList"})
+	o.source.conn.clients = &Clients{Kube: fake.NewClientset(), Dynamic: dyn}
+	o.Client = o.source.conn.clients.Kube
+	err := o.Run(context.Background())
+	if err == nil {
+		t.Fatal("doctor passed in a namespace that does not exist")
+	}
+	if n := strings.Count(out.String(), "namespace nosuchns does not exist"); n != 1 {
+		t.Errorf("the missing namespace is reported %d times:\n%s", n, out)
+	}
 }

@@ -330,8 +330,12 @@ func TestLogsAndTheReaderPod(t *testing.T) {
 endpoint: {stack_name: logs, model: m/one, base_url: "http://gw.example:80"}
 harness: {name: inference-perf, results_pvc: workload-pvc, wait_timeout: 0, image: ghcr.io/llm-d/llm-d-benchmark:v0.4.0}
 workload:
-  first: {e2e_sleep: 2}
-  second: {e2e_sleep: 1}
+  first:
+    e2e_sleep: 2
+    load: {stages: [{rate: 1, duration: 1}]}
+  second:
+    e2e_sleep: 1
+    load: {stages: [{rate: 1, duration: 1}]}
 `
 	cfg := filepath.Join(t.TempDir(), "c.yaml")
 	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
