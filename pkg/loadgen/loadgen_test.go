@@ -506,3 +506,19 @@ func TestPerRequestRecordCarriesReasoningTokens(t *testing.T) {
 		}
 	}
 }
+
+// A success with no output tokens (none were asked for) has no time per output token: NTPOT is
+// over the requests that have tokens only, never pulled down by a placeholder 0.
+func TestNTPOTLeavesOutRequestsWithoutTokens(t *testing.T) {
+	recs := []Record{
+		{Start: 0, End: 2, InputTokens: 5, OutputTokens: 4, ServerUsage: true}, // 2 s / 4 = 0.5 s per token
+		{Start: 0, End: 1, InputTokens: 5, OutputTokens: 0, ServerUsage: true},
+	}
+	s := summarize(recs, 10)
+	if len(s.ntpot) != 1 || s.ntpot[0] != 0.5 {
+		t.Errorf("NTPOT samples %v, want [0.5]", s.ntpot)
+	}
+	if none := summarize(recs[1:], 10); none.ntpot.inferencePerf() != nil {
+		t.Errorf("NTPOT of requests without tokens: %v, want null", none.ntpot.inferencePerf())
+	}
+}

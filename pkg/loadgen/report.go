@@ -154,10 +154,8 @@ func summarize(recs []Record, maxMessages int) *summary {
 		s.inputTotal += r.InputTokens
 		s.cachedTotal += r.CachedTokens
 		s.outputTotal += r.OutputTokens
-		if r.OutputTokens > 0 {
+		if r.OutputTokens > 0 { // no tokens, no time per token: left out, never a 0
 			ntpot = append(ntpot, e2e/float64(r.OutputTokens))
-		} else {
-			ntpot = append(ntpot, 0)
 		}
 		if n := len(r.ChunkTimes); n > 0 {
 			if r.ServerUsage && n != r.OutputTokens {
