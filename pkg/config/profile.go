@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -45,6 +46,9 @@ func checkInferencePerf(m map[string]any) error {
 	if err != nil {
 		return err
 	}
+	if err := knownKeys("load", load, ipLoadKeys); err != nil {
+		return err
+	}
 	typ := "constant" // LoadConfig's default
 	if v, ok := load["type"]; ok {
 		s, isStr := v.(string)
@@ -62,6 +66,9 @@ func checkInferencePerf(m map[string]any) error {
 		if !ok {
 			return fmt.Errorf("load.sweep must be a mapping (type, num_stages, stage_duration, …)")
 		}
+		if err := knownKeys("load.sweep", sw, ipSweepKeys); err != nil {
+			return err
+		}
 		if t, _ := sw["type"].(string); t != "linear" && t != "geometric" {
 			return fmt.Errorf("load.sweep.type %v: use linear or geometric", sw["type"])
 		}
@@ -72,8 +79,11 @@ func checkInferencePerf(m map[string]any) error {
 			return fmt.Errorf("load.stages must be a list of stages")
 		}
 	}
-	if len(stages) == 0 && (!hasSweep || sweep == nil) {
+	switch {
+	case len(stages) == 0 && (!hasSweep || sweep == nil):
 		return fmt.Errorf("load has no stages and no sweep (inference-perf refuses to start): add load.stages")
+	case len(stages) > 0 && hasSweep && sweep != nil:
+		return fmt.Errorf("load has both stages and a sweep, and inference-perf would replace the stages with the sweep's: remove one")
 	}
 	for i, raw := range stages {
 		st, ok := raw.(map[string]any)
@@ -97,6 +107,9 @@ func checkInferencePerf(m map[string]any) error {
 			if name == "" || !isNum {
 				return fmt.Errorf("load.lora_traffic_split[%d] needs a name and a numeric split", i)
 			}
+			if split < 0 {
+				return fmt.Errorf("load.lora_traffic_split[%d]: split %g is negative: use shares from 0 to 1", i, split)
+			}
 			total += split // summed in order, as Python's sum() does
 		}
 		if total != 1.0 {
@@ -107,6 +120,26 @@ func checkInferencePerf(m map[string]any) error {
 }
 
 func checkIPStage(typ string, st map[string]any) error {
+	keys := ipStandardStageKeys
+	switch typ {
+	case "concurrent":
+		keys = ipConcurrentStageKeys
+	case "trace_session_replay":
+		keys = ipSessionStageKeys
+	}
+	if err := knownKeys("a "+typ+" stage", st, keys); err != nil {
+		return err
+	}
+	for _, k := range []string{"rate", "duration", "num_requests", "concurrency_level"} {
+		if v, set := st[k]; set && v != nil {
+			if _, isNum := toFloat(v); !isNum {
+				if str, isStr := v.(string); isStr {
+					return fmt.Errorf("%s %q is text, not a number (write it without quotes or units)", k, str)
+				}
+				return fmt.Errorf("%s %v is not a number", k, v)
+			}
+		}
+	}
 	switch typ {
 	case "concurrent":
 		_, okN := positiveInt(st["num_requests"])
@@ -134,6 +167,33 @@ func checkIPStage(typ string, st map[string]any) error {
 		}
 	}
 	return nil
+}
+
+// The keys inference-perf's load section and its stages and sweep know (inference_perf/config/
+// loadgen/config.py). v0.6.1 ignores any other key and later releases refuse it; either way a
+// misspelt key loses the setting it was meant to make, so it is refused here.
+var (
+	ipLoadKeys = []string{"type", "interval", "stages", "sweep", "num_workers", "worker_max_concurrency",
+		"worker_max_tcp_connections", "trace", "circuit_breakers", "request_timeout", "lora_traffic_split", "base_seed"}
+	ipSweepKeys           = []string{"type", "num_requests", "timeout", "num_stages", "stage_duration", "saturation_percentile"}
+	ipStandardStageKeys   = []string{"rate", "duration", "num_requests", "concurrency_level"}
+	ipConcurrentStageKeys = []string{"num_requests", "concurrency_level", "rate", "duration"}
+	ipSessionStageKeys    = []string{"concurrent_sessions", "session_rate", "num_sessions", "timeout"}
+)
+
+// knownKeys refuses the first key of m (in sorted order, for a stable message) not in known.
+func knownKeys(where string, m map[string]any, known []string) error {
+	var unknown []string
+	for k := range m {
+		if !contains(known, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	slices.Sort(unknown)
+	return fmt.Errorf("%s has no key %q (inference-perf would ignore or refuse it): use %s", where, unknown[0], strings.Join(known, ", "))
 }
 
 // GuideLLM profile kinds (guidellm benchmark --profile / scenario profile).
