@@ -1,7 +1,7 @@
 package results
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -169,7 +169,18 @@ func emptyArrayFile(path string) (bool, error) {
 // obj is a decoded JSON or YAML document, read with lenient lookups: result formats drift.
 type obj map[string]any
 
-func readJSON(path string) (obj, error) { return readDoc(path, json.Unmarshal) }
+// readJSON reads one JSON document; Python's NaN and ±Infinity tokens are read as null.
+func readJSON(path string) (obj, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var m obj
+	if err := json.Unmarshal(nonFiniteToNull(b), &m); err != nil {
+		return nil, jsonError(path, b, err)
+	}
+	return m, nil
+}
 
 // readYAML uses the YAML library directly: reports hold values JSON cannot (concurrency: .inf).
 func readYAML(path string) (obj, error) { return readDoc(path, yaml.Unmarshal) }
@@ -294,7 +305,11 @@ func readInferencePerf(stages []string, summary string) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		r.Stages = append(r.Stages, Stage{Stage: stageNumber(f), Metrics: inferencePerfMetrics(m)})
+		st := Stage{Stage: stageNumber(f), Metrics: inferencePerfMetrics(m)}
+		if !st.measured() {
+			return nil, fmt.Errorf("%s: no inference-perf metrics in it (unknown schema?)", f)
+		}
+		r.Stages = append(r.Stages, st)
 	}
 	if summary != "" {
 		m, err := readJSON(summary)
@@ -302,6 +317,9 @@ func readInferencePerf(stages []string, summary string) (*Report, error) {
 			return nil, err
 		}
 		s := inferencePerfMetrics(m)
+		if !s.measured() {
+			return nil, fmt.Errorf("%s: no inference-perf metrics in it (unknown schema?)", summary)
+		}
 		r.Summary = &s
 		if len(r.Stages) == 0 {
 			r.Stages = []Stage{{Stage: 0, Metrics: inferencePerfMetrics(m)}}
@@ -341,6 +359,17 @@ func stageNumber(path string) int {
 	}
 	n, _ := strconv.Atoi(m[1])
 	return n
+}
+
+// measured tells whether a stage holds at least one number read from its file: a request count,
+// a latency or a throughput. One that holds none is not a result (an unknown schema, or a report
+// without results), and is refused rather than shown as a row of nulls; the rates and concurrency
+// of the load alone are settings, not measurements.
+func (m Metrics) measured() bool {
+	l, t := m.Latency, m.Throughput
+	return m.Requests != nil || m.AchievedRate != nil ||
+		l.TTFT != nil || l.TPOT != nil || l.ITL != nil || l.NTPOT != nil || l.E2E != nil ||
+		t.RequestsPerSec != nil || t.InputTokensPerSec != nil || t.OutputTokensPerSec != nil || t.TotalTokensPerSec != nil
 }
 
 // inferencePerfMetrics reads a lifecycle report of any inference-perf version: latencies under
@@ -401,6 +430,13 @@ func readBRs(files []string, format string) (*Report, error) {
 			st, err = br02Stage(m, r, i)
 		} else {
 			st, err = br01Stage(m, r, i)
+		}
+		if err == nil && !st.measured() {
+			if m.get("results") == nil && m.get("metrics") == nil {
+				err = errors.New("a benchmark report without results")
+			} else {
+				err = errors.New("a benchmark report whose results hold no request count, latency or throughput")
+			}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f, err)
@@ -577,20 +613,28 @@ func readNativeFiles(files []string) (*Report, error) {
 }
 
 // readNativeFile decodes every JSON value in a file (one, or JSON Lines) and keeps the results.
+// Python's NaN and ±Infinity tokens are read as null; a value that cannot be decoded is named by
+// the line it starts on.
 func readNativeFile(path string) ([]nativeResult, error) {
-	f, err := os.Open(path)
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	dec := json.NewDecoder(bufio.NewReaderSize(f, 1<<20))
+	b := nonFiniteToNull(raw)
+	dec := json.NewDecoder(bytes.NewReader(b))
 	var out []nativeResult
 	for {
+		start := dec.InputOffset()
 		var v any
 		if err := dec.Decode(&v); err == io.EOF {
 			return out, nil
 		} else if err != nil {
-			return nil, parseError(path, err)
+			// the value starts after the white space that precedes it
+			for start < int64(len(b)) && strings.ContainsRune(" \t\r\n", rune(b[start])) {
+				start++
+			}
+			line, _ := lineCol(b, start)
+			return nil, fmt.Errorf("%s: the JSON value starting on line %d: %w", path, line, jsonDetail(b, err))
 		}
 		m, ok := v.(map[string]any)
 		if !ok {
@@ -641,6 +685,7 @@ func isVLLM(o obj) bool {
 func readGuideLLM(m obj, list []any) (*Report, error) {
 	r := &Report{Format: FormatGuideLLM, Harness: "guidellm", Definitions: definitionsOf(FormatGuideLLM)}
 	r.Model = firstString(m.str("config", "spec", "backend", "model"), m.str("args", "model"))
+	measured := 0
 	for i, b := range list {
 		bo := obj{"b": b}.sub("b")
 		if bo == nil {
@@ -672,9 +717,22 @@ func readGuideLLM(m obj, list []any) (*Report, error) {
 		default: // constant, poisson, async: rate-driven
 			st.RequestedRate = strategy.num("rate")
 		}
+		if st.measured() {
+			measured++
+		}
 		r.Stages = append(r.Stages, st)
 		if r.Model == "" {
 			r.Model = firstString(bo.str("config", "backend", "model"), bo.str("worker", "backend_model"), bo.str("config", "requests", "model"))
+		}
+	}
+	switch {
+	case measured == 0:
+		return nil, errors.New("no benchmark holds GuideLLM metrics (unknown schema?)")
+	case measured < len(r.Stages):
+		for _, st := range r.Stages {
+			if !st.measured() {
+				return nil, fmt.Errorf("benchmark %d of %d holds no GuideLLM metrics (unknown schema?)", st.Stage, len(r.Stages))
+			}
 		}
 	}
 	return r, nil
