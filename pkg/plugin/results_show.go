@@ -211,7 +211,8 @@ func (o *ResultsShowOptions) readTarget(ctx context.Context, f cmdutil.Factory, 
 // readLocal reads a local result folder, or every result folder inside a folder (a run fetched by
 // 'run' or 'cp'), and names on stderr each sub-folder left out because it holds no results.
 func (o *ResultsShowOptions) readLocal(dir string) ([]*results.Report, error) {
-	reports, skipped, err := results.ReadLocal(dir)
+	// With --per-request a folder holding only the per-request file is read from that file alone.
+	reports, skipped, err := results.ReadLocalWith(dir, results.ReadOptions{PerRequestOnly: o.PerRequest})
 	for _, s := range skipped {
 		fmt.Fprintf(o.ErrOut, "Warning: %v; left out\n", s)
 	}

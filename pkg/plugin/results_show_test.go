@@ -146,3 +146,61 @@ func TestResultsShowPerRequestEmptyBesideStages(t *testing.T) {
 		t.Errorf("err %v\nstdout %s\nstderr %s", err, out, errOut)
 	}
 }
+
+// tester holds a tester's inputs (issue 14 §2), copied into pkg/results/testdata (see its README).
+const tester = "../results/testdata/tester"
+
+// Every request failed (20 of 20): goodput is measured, 0 of 20 (0.0%), 0 req/s; the stage row
+// and the per-request row agree that the throughput over the known window is 0.
+func TestResultsShowGoodputWhenAllFailed(t *testing.T) {
+	dir := filepath.Join(tester, "pr_all_failed")
+	out, _, err := execute(t, "", "results", "show", dir, "--per-request", "--slo", "ttft=500ms,tpot=50ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "Goodput: 0 of 20 requests (0.0%) met every SLO; 0.000 good requests/s") {
+		t.Errorf("no goodput line:\n%s", out)
+	}
+	var stageRow, prRow []string
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) > 0 && f[0] == "0":
+			stageRow = f
+		case len(f) > 0 && f[0] == "per-request":
+			prRow = f
+		}
+	}
+	if len(stageRow) < 3 || len(prRow) < 3 {
+		t.Fatalf("rows missing:\n%s", out)
+	}
+	// the last three columns: REQ/S, IN TOK/S, OUT TOK/S
+	want := []string{"0.00", "0.0", "0.0"}
+	for _, row := range [][]string{stageRow, prRow} {
+		if got := row[len(row)-3:]; strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("row %v: throughput %v, want %v", row[0], got, want)
+		}
+	}
+	js, _, err := execute(t, "", "results", "show", dir, "--per-request", "--slo", "ttft=500ms,tpot=50ms", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(js, `"goodput"`) {
+		t.Errorf("no goodput key in JSON:\n%s", js)
+	}
+}
+
+// A folder with only a per-request file is read with --per-request, refused without it.
+func TestResultsShowPerRequestOnly(t *testing.T) {
+	dir := filepath.Join(tester, "pr_only")
+	out, _, err := execute(t, "", "results", "show", dir, "--per-request")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "per-request") || !strings.Contains(out, " 20 ") {
+		t.Errorf("no per-request row of 20 requests:\n%s", out)
+	}
+	if _, _, err := execute(t, "", "results", "show", dir); err == nil || !strings.Contains(err.Error(), "only per_request_lifecycle_metrics.json") {
+		t.Errorf("without --per-request: %v", err)
+	}
+}

@@ -4,6 +4,7 @@
 package results
 
 import (
+	"encoding/json"
 	"path/filepath"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
@@ -152,4 +153,17 @@ func definitionsOf(format string) map[string]string {
 			"itl":  "every gap between consecutive chunks, pooled over requests",
 		},
 	}[format]
+}
+
+// MarshalJSON writes the report with "model": null when no model is known (never "").
+func (r Report) MarshalJSON() ([]byte, error) {
+	type plain Report // without this method
+	var model *string
+	if r.Model != "" {
+		model = &r.Model
+	}
+	return json.Marshal(struct {
+		plain
+		Model *string `json:"model"`
+	}{plain(r), model})
 }

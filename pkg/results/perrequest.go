@@ -315,13 +315,14 @@ type accumulator struct {
 	e2e                    series
 	rec                    record
 	res                    PerRequest
-	minStart, maxEnd       float64
+	minStart, maxEnd       float64 // window of the successful requests
+	allStart, allEnd       float64 // window of every request, failed ones included
 	inSum, outSum          float64
 	good                   int
 }
 
 func newAccumulator(slos SLOs) *accumulator {
-	a := &accumulator{slos: slos, minStart: math.Inf(1), maxEnd: math.Inf(-1)}
+	a := &accumulator{slos: slos, minStart: math.Inf(1), maxEnd: math.Inf(-1), allStart: math.Inf(1), allEnd: math.Inf(-1)}
 	a.res.Requests = &Requests{}
 	return a
 }
@@ -333,6 +334,7 @@ func (a *accumulator) record(s *scanner) error {
 		return err
 	}
 	a.res.Records++
+	a.allStart, a.allEnd = math.Min(a.allStart, rec.start), math.Max(a.allEnd, rec.end)
 	if rec.failed {
 		a.res.Requests.Failed++
 		return nil
@@ -378,6 +380,7 @@ func (a *accumulator) merge(b *accumulator) {
 	a.res.Requests.Succeeded += b.res.Requests.Succeeded
 	a.res.Requests.Failed += b.res.Requests.Failed
 	a.minStart, a.maxEnd = math.Min(a.minStart, b.minStart), math.Max(a.maxEnd, b.maxEnd)
+	a.allStart, a.allEnd = math.Min(a.allStart, b.allStart), math.Max(a.allEnd, b.allEnd)
 	a.inSum += b.inSum
 	a.outSum += b.outSum
 	a.good += b.good
@@ -394,14 +397,28 @@ func (a *accumulator) result() *PerRequest {
 	wg.Wait()
 	res.Latency = Latency{TTFT: dists[0], TPOT: dists[1], ITL: dists[2], NTPOT: dists[3], E2E: dists[4]}
 	res.CDF = map[string][]float64{"ttft": a.ttft.percentiles(), "e2e": a.e2e.percentiles()}
-	if total := a.maxEnd - a.minStart; res.Requests.Succeeded > 0 && total > 0 {
+	// Throughputs are over the window of the successful requests. When none succeeded, the rule
+	// (the same as the harnesses' stage files, which write 0 for such a stage) is: 0 if a window
+	// is known (the requests' own start and end times span some time), null if it is not.
+	// Goodput is measured whenever SLOs are given and there is a request: good of all requests;
+	// its rate is 0 when no request was good, else good requests over the successful window.
+	total := a.maxEnd - a.minStart
+	switch {
+	case res.Requests.Succeeded > 0 && total > 0:
 		res.Throughput = Throughput{
 			RequestsPerSec:     f64(float64(res.Requests.Succeeded) / total),
 			InputTokensPerSec:  f64(a.inSum / total),
 			OutputTokensPerSec: f64(a.outSum / total),
 			TotalTokensPerSec:  f64((a.inSum + a.outSum) / total),
 		}
-		if len(a.slos) > 0 {
+	case res.Requests.Succeeded == 0 && a.allEnd-a.allStart > 0:
+		res.Throughput = Throughput{RequestsPerSec: f64(0), InputTokensPerSec: f64(0), OutputTokensPerSec: f64(0), TotalTokensPerSec: f64(0)}
+	}
+	if len(a.slos) > 0 && res.Records > 0 {
+		switch {
+		case a.good == 0:
+			res.Goodput = &Goodput{SLOs: a.slos, Good: 0, Total: res.Records, Share: 0, RatePerS: 0}
+		case total > 0:
 			res.Goodput = &Goodput{SLOs: a.slos, Good: a.good, Total: res.Records,
 				Share: float64(a.good) / float64(res.Records), RatePerS: float64(a.good) / total}
 		}

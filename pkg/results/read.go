@@ -40,7 +40,18 @@ const summaryFile = "summary_lifecycle_metrics.json"
 // vLLM result one stage), then benchmark report v0.1. Errors: ErrNoResults (wrapped, naming the
 // folder) when no file of a known format is there; ErrNoRequests when the harness recorded no
 // request; a file that cannot be read or parsed is named with the reason.
-func ReadDir(dir string) (*Report, error) {
+func ReadDir(dir string) (*Report, error) { return ReadDirWith(dir, ReadOptions{}) }
+
+// ReadOptions change what ReadDir and ReadLocal accept.
+type ReadOptions struct {
+	// PerRequestOnly accepts a folder whose only result is a non-empty inference-perf
+	// per_request_lifecycle_metrics.json: its report has no stages, for the caller to fill from
+	// the per-request file (AnalyzePerRequestFile). Without it such a folder is ErrNoResults.
+	PerRequestOnly bool
+}
+
+// ReadDirWith is ReadDir with options.
+func ReadDirWith(dir string, opts ReadOptions) (*Report, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
@@ -94,8 +105,13 @@ func ReadDir(dir string) (*Report, error) {
 			if empty {
 				return nil, fmt.Errorf("%w in %s (%s is [] and there is no stage or summary file)", ErrNoRequests, dir, runstate.PerRequestFile)
 			}
-			return nil, fmt.Errorf("%s: %w: only %s, no stage or summary lifecycle file", dir, ErrNoResults, runstate.PerRequestFile)
+			if !opts.PerRequestOnly {
+				return nil, fmt.Errorf("%s: %w: only %s, no stage or summary lifecycle file", dir, ErrNoResults, runstate.PerRequestFile)
+			}
+			r = &Report{Format: FormatInferencePerf, Harness: "inference-perf", Definitions: definitionsOf(FormatInferencePerf)}
 		}
+	}
+	if r == nil {
 		return nil, fmt.Errorf("%s: %w (inference-perf stage_N_lifecycle_metrics.json, benchmark_report*.yaml, GuideLLM or vLLM JSON)", dir, ErrNoResults)
 	}
 	r.Source = dir
@@ -117,7 +133,12 @@ func ReadDir(dir string) (*Report, error) {
 // other error of a sub-folder is returned. A folder with no result folder inside gives its own
 // ReadDir error.
 func ReadLocal(dir string) (reports []*Report, skipped []error, err error) {
-	r, err := ReadDir(dir)
+	return ReadLocalWith(dir, ReadOptions{})
+}
+
+// ReadLocalWith is ReadLocal with options.
+func ReadLocalWith(dir string, opts ReadOptions) (reports []*Report, skipped []error, err error) {
+	r, err := ReadDirWith(dir, opts)
 	if err == nil {
 		return []*Report{r}, nil, nil
 	}
@@ -132,7 +153,7 @@ func ReadLocal(dir string) (reports []*Report, skipped []error, err error) {
 		if !e.IsDir() {
 			continue
 		}
-		sub, serr := ReadDir(filepath.Join(dir, e.Name()))
+		sub, serr := ReadDirWith(filepath.Join(dir, e.Name()), opts)
 		switch {
 		case serr == nil:
 			reports = append(reports, sub)

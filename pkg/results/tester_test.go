@@ -1,6 +1,8 @@
 package results
 
 import (
+	"encoding/json"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -103,5 +105,91 @@ func TestTruncatedAndBrokenJSONNamed(t *testing.T) {
 				t.Errorf("still says unexpected EOF: %v", err)
 			}
 		})
+	}
+}
+
+// Every request failed (testdata/tester/pr_all_failed: 20 failed requests, request i from
+// 0.1·i s to 0.1·i + 0.05 s, so the window 0 to 1.95 s is known). Goodput is measured: 0 of 20,
+// 0 req/s; the throughputs are 0, as the stage file (which inference-perf writes with 0) says.
+func TestPerRequestAllFailed(t *testing.T) {
+	pr, err := AnalyzePerRequestFile(filepath.Join(tester, "pr_all_failed", "per_request_lifecycle_metrics.json"), SLOs{"ttft": 0.5, "tpot": 0.05})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr.Records != 20 || pr.Requests.Succeeded != 0 || pr.Requests.Failed != 20 {
+		t.Errorf("records %d, requests %+v; want 20, 0 ok, 20 failed", pr.Records, *pr.Requests)
+	}
+	g := pr.Goodput
+	if g == nil || g.Good != 0 || g.Total != 20 || g.Share != 0 || g.RatePerS != 0 {
+		t.Errorf("goodput %+v, want 0 of 20, 0 req/s", g)
+	}
+	tp := pr.Throughput
+	for name, v := range map[string]*float64{"requests": tp.RequestsPerSec, "input": tp.InputTokensPerSec, "output": tp.OutputTokensPerSec, "total": tp.TotalTokensPerSec} {
+		if v == nil || *v != 0 {
+			t.Errorf("%s/s: got %v, want 0 (the window is known)", name, v)
+		}
+	}
+	if pr.Latency.TTFT != nil || pr.Latency.E2E != nil {
+		t.Errorf("latencies of no successful request: %+v", pr.Latency)
+	}
+	got := showJSON(t, filepath.Join(tester, "pr_all_failed"))
+	wantNum(t, got, "stages.0.throughput.requests_per_sec", 0)
+	wantNum(t, got, "stages.0.requests.failed", 20)
+
+	// No window: every failed request starts and ends at 0. Throughput null, goodput still 0 of 2.
+	pr, err = AnalyzePerRequest(strings.NewReader(`[{"start_time": 0, "end_time": 0, "error": {"error_type": "x"}},`+
+		`{"start_time": 0, "end_time": 0, "error": "refused"}]`), SLOs{"e2e": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr.Throughput.RequestsPerSec != nil || pr.Throughput.OutputTokensPerSec != nil {
+		t.Errorf("throughput over an unknown window: %+v", pr.Throughput)
+	}
+	if g := pr.Goodput; g == nil || g.Good != 0 || g.Total != 2 || g.RatePerS != 0 {
+		t.Errorf("goodput %+v, want 0 of 2", g)
+	}
+}
+
+// A folder with only a per-request file is read with PerRequestOnly (the stages come from that
+// file), and refused without it. testdata/tester/pr_only: 20 requests, none failed.
+func TestPerRequestOnlyFolderWithOption(t *testing.T) {
+	dir := filepath.Join(tester, "pr_only")
+	if _, _, err := ReadLocal(dir); !errors.Is(err, ErrNoResults) {
+		t.Errorf("without PerRequestOnly: %v, want ErrNoResults", err)
+	}
+	reports, _, err := ReadLocalWith(dir, ReadOptions{PerRequestOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reports) != 1 || reports[0].Harness != "inference-perf" || len(reports[0].Stages) != 0 || reports[0].Source != dir {
+		t.Fatalf("got %+v", reports)
+	}
+	pr, err := AnalyzePerRequestFile(filepath.Join(dir, "per_request_lifecycle_metrics.json"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr.Records != 20 || pr.Requests.Succeeded != 20 || pr.Requests.Failed != 0 {
+		t.Errorf("records %d, requests %+v", pr.Records, *pr.Requests)
+	}
+	// An empty per-request file is still "recorded no requests", with the option too.
+	empty := writeFiles(t, map[string]string{"per_request_lifecycle_metrics.json": "[]"})
+	if _, err := ReadDirWith(empty, ReadOptions{PerRequestOnly: true}); !errors.Is(err, ErrNoRequests) {
+		t.Errorf("empty per-request file: %v, want ErrNoRequests", err)
+	}
+}
+
+// A model that is not known is null in the JSON, never "" (a benchmark report's model: "").
+func TestEmptyModelIsNull(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"benchmark_report_v0.2,_x.yaml": "version: '0.2'\n" +
+		"scenario:\n  stack:\n  - standardized:\n      model: {name: ''}\n" +
+		"results:\n  request_performance:\n    aggregate:\n      requests: {total: 10, failures: 1}\n"})
+	got := showJSON(t, dir)
+	if v, ok := jget(got, "model"); !ok || v != nil {
+		t.Errorf("model %#v (present %v), want null", v, ok)
+	}
+	wantNum(t, got, "stages.0.requests.succeeded", 9)
+	b, err := json.Marshal(Report{Model: "m"})
+	if err != nil || !strings.Contains(string(b), `"model":"m"`) {
+		t.Errorf("a known model: %s %v", b, err)
 	}
 }
