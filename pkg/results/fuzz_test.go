@@ -43,6 +43,9 @@ func FuzzReadDir(f *testing.F) {
 	f.Add([]byte(`{"benchmarks": [{"args": {"strategy": {"type_": "synchronous"}}, "worker": {"backend_model": "m"}, "request_totals": {"successful": 46, "errored": 0, "incomplete": 1},
 	  "metrics": {"request_latency": {"successful": {"mean": 0.64, "median": 0.64, "count": 46, "percentiles": {"p90": 0.65, "p99": 0.68}}}}}]}`), uint8(0))
 	f.Add([]byte(`{"benchmarks": [{"config": {"strategy": {"type_": "concurrent", "streams": "x"}}, "metrics": {"request_totals": {"successful": -3}}}]}`), uint8(0))
+	// Python's non-finite floats, in a vLLM result and an inference-perf stage file.
+	f.Add([]byte(`{"completed": 2, "request_throughput": NaN, "mean_ttft_ms": -Infinity, "model_id": "NaN"}`), uint8(0))
+	f.Add([]byte(`{"successes": {"count": 1, "latency": {"time_to_first_token": {"mean": Infinity, "median": 0.1}}}}`), uint8(1))
 	f.Fuzz(func(t *testing.T, data []byte, kind uint8) {
 		dir := t.TempDir()
 		if err := os.WriteFile(filepath.Join(dir, fuzzNames[int(kind)%len(fuzzNames)]), data, 0o644); err != nil {
@@ -57,6 +60,36 @@ func FuzzReadDir(f *testing.F) {
 		}
 		if _, err := json.Marshal(r); err != nil {
 			t.Fatalf("report does not encode: %v", err)
+		}
+	})
+}
+
+// nonFiniteToNull leaves valid JSON as it is, keeps every line break, and turns Python's
+// non-finite tokens into what encoding/json reads as null.
+func FuzzNonFiniteToNull(f *testing.F) {
+	for _, s := range []string{`[NaN, Infinity, -Infinity]`, `{"a": "NaN\\", "b": NaN}`, `{"x":"\"Infinity"}`, `[1, -2.5e3, "I", null]`, "NaN\n-Inf"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out := nonFiniteToNull(data)
+		if json.Valid(data) && string(out) != string(data) {
+			t.Fatalf("valid JSON changed: %q -> %q", data, out)
+		}
+		if strings.Count(string(out), "\n") != strings.Count(string(data), "\n") {
+			t.Fatalf("line breaks changed: %q -> %q", data, out)
+		}
+		// A document valid once the tokens are read as null decodes the same as one written with null.
+		var a, b any
+		python := strings.NewReplacer("-Infinity", "null", "Infinity", "null", "NaN", "null").Replace(string(data))
+		if json.Unmarshal(out, &a) == nil && !strings.Contains(string(data), `"`) {
+			if err := json.Unmarshal([]byte(python), &b); err != nil {
+				t.Fatalf("%q read as %q, but with every token replaced it is invalid: %v", data, out, err)
+			}
+			ja, _ := json.Marshal(a)
+			jb, _ := json.Marshal(b)
+			if string(ja) != string(jb) {
+				t.Fatalf("%q: %s != %s", data, ja, jb)
+			}
 		}
 	})
 }
