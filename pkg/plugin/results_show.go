@@ -213,6 +213,9 @@ func (o *ResultsShowOptions) readTarget(ctx context.Context, f cmdutil.Factory, 
 func (o *ResultsShowOptions) readLocal(dir string) ([]*results.Report, error) {
 	// With --per-request a folder holding only the per-request file is read from that file alone.
 	reports, skipped, err := results.ReadLocalWith(dir, results.ReadOptions{PerRequestOnly: o.PerRequest})
+	if errors.Is(err, results.ErrOnlyPerRequest) {
+		err = fmt.Errorf("%w (--per-request reads it)", err)
+	}
 	for _, s := range skipped {
 		fmt.Fprintf(o.ErrOut, "Warning: %v; left out\n", s)
 	}

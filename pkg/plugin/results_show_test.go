@@ -200,7 +200,7 @@ func TestResultsShowPerRequestOnly(t *testing.T) {
 	if !strings.Contains(out, "per-request") || !strings.Contains(out, " 20 ") {
 		t.Errorf("no per-request row of 20 requests:\n%s", out)
 	}
-	if _, _, err := execute(t, "", "results", "show", dir); err == nil || !strings.Contains(err.Error(), "only per_request_lifecycle_metrics.json") {
+	if _, _, err := execute(t, "", "results", "show", dir); err == nil || !strings.HasSuffix(err.Error(), ": no result files of a known format: only per_request_lifecycle_metrics.json, no stage or summary lifecycle file (--per-request reads it)") {
 		t.Errorf("without --per-request: %v", err)
 	}
 }

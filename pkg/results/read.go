@@ -22,6 +22,10 @@ import (
 // ErrNoResults is returned for a folder that holds no result file of a known format.
 var ErrNoResults = errors.New("no result files of a known format")
 
+// ErrOnlyPerRequest is returned (wrapping ErrNoResults) for a folder whose only result is a
+// non-empty per-request file, read without ReadOptions.PerRequestOnly.
+var ErrOnlyPerRequest = fmt.Errorf("%w: only %s, no stage or summary lifecycle file", ErrNoResults, runstate.PerRequestFile)
+
 // ErrNoRequests is returned for a folder whose harness ran but recorded no request: its
 // per-request file is an empty array and it holds no stage or summary file.
 var ErrNoRequests = errors.New("the harness recorded no requests")
@@ -106,7 +110,7 @@ func ReadDirWith(dir string, opts ReadOptions) (*Report, error) {
 				return nil, fmt.Errorf("%w in %s (%s is [] and there is no stage or summary file)", ErrNoRequests, dir, runstate.PerRequestFile)
 			}
 			if !opts.PerRequestOnly {
-				return nil, fmt.Errorf("%s: %w: only %s, no stage or summary lifecycle file", dir, ErrNoResults, runstate.PerRequestFile)
+				return nil, fmt.Errorf("%s: %w", dir, ErrOnlyPerRequest)
 			}
 			r = &Report{Format: FormatInferencePerf, Harness: "inference-perf", Definitions: definitionsOf(FormatInferencePerf)}
 		}
