@@ -212,6 +212,9 @@ func analyze(s *scanner, slos SLOs) (*PerRequest, error) {
 // on every core; the numbers are the same. A file holding an empty array is ErrNoRequests.
 func AnalyzePerRequestFile(path string, slos SLOs) (*PerRequest, error) {
 	res, err := analyzeFile(path, slos, runtime.GOMAXPROCS(0), 64<<20)
+	if err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, ErrNoRequests) {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	if err == nil && res.Records == 0 {
 		return nil, fmt.Errorf("%w in %s (an empty array)", ErrNoRequests, path)
 	}

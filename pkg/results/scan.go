@@ -23,6 +23,11 @@ func newScanner(r io.Reader) *scanner {
 	return &scanner{r: r, buf: make([]byte, 1<<20)}
 }
 
+// truncated is the error of a file that ends inside a value.
+func (s *scanner) truncated() error {
+	return s.errorf("the file ends in the middle of a JSON value (truncated?)")
+}
+
 func (s *scanner) errorf(format string, args ...any) error {
 	return fmt.Errorf("per-request file, byte %d: %s", s.consumed+int64(s.pos), fmt.Sprintf(format, args...))
 }
@@ -60,7 +65,7 @@ func (s *scanner) peek() (byte, error) {
 			}
 		}
 		if !s.fill() {
-			return 0, s.errorf("unexpected end of file")
+			return 0, s.truncated()
 		}
 	}
 }
@@ -89,7 +94,7 @@ func (s *scanner) skipString() error {
 			}
 			s.pos = s.end - keep
 			if !s.fill() {
-				return s.errorf("unterminated string")
+				return s.truncated()
 			}
 			continue
 		}
@@ -119,7 +124,7 @@ func (s *scanner) key() ([]byte, error) {
 			return k, s.expect(':')
 		}
 		if !s.fill() {
-			return nil, s.errorf("unterminated key")
+			return nil, s.truncated()
 		}
 	}
 }
@@ -161,7 +166,7 @@ func (s *scanner) number() (float64, bool, error) {
 			return v, true, nil
 		}
 		if !s.fill() {
-			return 0, false, s.errorf("unexpected end of file in a number")
+			return 0, false, s.truncated()
 		}
 	}
 }
@@ -169,7 +174,7 @@ func (s *scanner) number() (float64, bool, error) {
 func (s *scanner) literal(word string) error {
 	for s.end-s.pos < len(word) {
 		if !s.fill() {
-			return s.errorf("unexpected end of file")
+			return s.truncated()
 		}
 	}
 	if string(s.buf[s.pos:s.pos+len(word)]) != word {

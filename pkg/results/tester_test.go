@@ -193,3 +193,21 @@ func TestEmptyModelIsNull(t *testing.T) {
 		t.Errorf("a known model: %s %v", b, err)
 	}
 }
+
+// A per-request file cut short says so, and its errors name the file.
+func TestPerRequestFileTruncatedNamed(t *testing.T) {
+	for _, in := range []string{
+		`[{"start_time": 1.0, "end_time": 2.0, "info": {}, "error": null}, {"start_ti`, // in a key
+		`[{"start_time": 1.0, "end_time": 2.`,                                          // in a number
+		`[{"start_time": 1.0, "end_time": 2.0, "response": "tok`,                       // in a string
+		`[{"start_time": 1.0, "end_time": 2.0, "error": nu`,                            // in a literal
+		`[{"start_time": 1.0, "end_time": 2.0, "error": null}`,                         // between records
+	} {
+		dir := writeFiles(t, map[string]string{"per_request_lifecycle_metrics.json": in})
+		path := filepath.Join(dir, "per_request_lifecycle_metrics.json")
+		_, err := AnalyzePerRequestFile(path, nil)
+		if err == nil || !strings.HasPrefix(err.Error(), path+": ") || !strings.HasSuffix(err.Error(), "the file ends in the middle of a JSON value (truncated?)") {
+			t.Errorf("%s: got %v", in, err)
+		}
+	}
+}
