@@ -38,6 +38,16 @@ type event struct {
 	hasError            bool // a non-null "error" value
 	errType, errMessage string
 	errTypeTop          string // the top-level "error_type" (TGI)
+	// finished is true when a choice carries a non-null finish_reason.
+	finished bool
+	// objectError is true when the top-level "object" is "error": vLLM's error object sent as
+	// an event, {"object":"error","message":"…","type":"…","param":null,"code":500}.
+	objectError bool
+	// topMessage and topType are the top-level "message" and "type" (vLLM's error object, or
+	// the JSON data of an "event: error").
+	topMessage, topType string
+	// hasCached is true when usage.prompt_tokens_details.cached_tokens is present and not null.
+	hasCached bool
 }
 
 // eventSyntaxError says why an event's JSON cannot be read, and where.
@@ -88,11 +98,19 @@ func parseEvent(b []byte, ev *event, text *[]byte) error {
 			case "error":
 				err = s.errorValue(ev)
 			case "error_type":
+				err = s.textInto(&ev.errTypeTop)
+			case "object":
+				// Compared in place: every chunk has an "object", and reading it must not allocate.
 				var raw []byte
-				var esc, isNull bool
-				if raw, esc, isNull, err = s.stringValue(); err == nil && !isNull {
-					ev.errTypeTop = string(appendUnquoted(nil, raw, esc))
+				var esc bool
+				if raw, esc, _, err = s.stringValue(); err == nil {
+					ev.objectError = !esc && string(raw) == "error" ||
+						esc && string(appendUnquoted(s.keyBuf[:0], raw, true)) == "error"
 				}
+			case "message":
+				err = s.textInto(&ev.topMessage)
+			case "type":
+				err = s.textInto(&ev.topType)
 			default:
 				err = s.skip()
 			}
@@ -105,7 +123,20 @@ func parseEvent(b []byte, ev *event, text *[]byte) error {
 	if s.i < len(s.b) {
 		return s.syntax("data after the JSON value")
 	}
+	if ev.objectError && !ev.hasError {
+		// vLLM's top-level error object: {"object":"error","message":…,"type":…,"code":…}.
+		ev.hasError, ev.errMessage, ev.errType = true, ev.topMessage, ev.topType
+	}
 	return nil
+}
+
+// textInto reads a string or null into *dst (null leaves it as it is, as encoding/json does).
+func (s *scanner) textInto(dst *string) error {
+	raw, esc, null, err := s.stringValue()
+	if err == nil && !null {
+		*dst = string(appendUnquoted(nil, raw, esc))
+	}
+	return err
 }
 
 // scanner walks one JSON text.
@@ -481,6 +512,11 @@ func (s *scanner) intValue(field string) (int, bool, error) {
 		s.i = at
 		return 0, false, s.mismatch(field, "an integer in range")
 	}
+	if v < 0 {
+		// A token count below zero is no count: refused, not turned into negative throughput.
+		s.i = at
+		return 0, false, &eventSyntaxError{msg: field + " is negative", offset: at}
+	}
 	return int(v), true, nil
 }
 
@@ -533,6 +569,11 @@ func (s *scanner) choice(ev *event, text *[]byte) error {
 			}
 		case "delta":
 			content, contentEsc, err = s.delta(ev)
+		case "finish_reason":
+			var null bool
+			if _, _, null, err = s.stringValue(); err == nil && !null {
+				ev.finished = true
+			}
 		default:
 			err = s.skip()
 		}
@@ -668,7 +709,7 @@ func (s *scanner) details(ev *event, want string) error {
 		if string(key) != want {
 			err = s.skip()
 		} else if want == "cached_tokens" {
-			ev.cached, _, err = s.intValue("usage.prompt_tokens_details.cached_tokens")
+			ev.cached, ev.hasCached, err = s.intValue("usage.prompt_tokens_details.cached_tokens")
 		} else {
 			ev.reasoningTokens, ev.hasReasoningTokens, err = s.intValue("usage.completion_tokens_details.reasoning_tokens")
 		}

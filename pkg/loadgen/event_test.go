@@ -11,9 +11,13 @@ import (
 
 // refEvent is the event's shape for encoding/json: the reference that parseEvent must agree with.
 type refEvent struct {
-	Choices []struct {
-		Text  string `json:"text"`
-		Delta *struct {
+	Object     string `json:"object"`
+	TopMessage string `json:"message"`
+	TopType    string `json:"type"`
+	Choices    []struct {
+		Text         string  `json:"text"`
+		FinishReason *string `json:"finish_reason"`
+		Delta        *struct {
 			Content          string            `json:"content"`
 			ReasoningContent string            `json:"reasoning_content"`
 			Reasoning        string            `json:"reasoning"`
@@ -24,7 +28,7 @@ type refEvent struct {
 		PromptTokens        int `json:"prompt_tokens"`
 		CompletionTokens    int `json:"completion_tokens"`
 		PromptTokensDetails *struct {
-			CachedTokens int `json:"cached_tokens"`
+			CachedTokens *int `json:"cached_tokens"`
 		} `json:"prompt_tokens_details"`
 		CompletionTokensDetails *struct {
 			ReasoningTokens *int `json:"reasoning_tokens"`
@@ -61,6 +65,8 @@ type outcome struct {
 	ReasoningTokens                      int
 	HasError                             bool
 	ErrType, ErrMessage, ErrTypeTopLevel string
+	Finished, HasCached                  bool
+	TopMessage, TopType                  string
 }
 
 func referenceOutcome(data []byte) outcome {
@@ -68,9 +74,12 @@ func referenceOutcome(data []byte) outcome {
 	if json.Unmarshal(data, &r) != nil {
 		return outcome{}
 	}
-	o := outcome{Valid: true}
+	o := outcome{Valid: true, TopMessage: r.TopMessage, TopType: r.TopType}
 	var text strings.Builder
 	for _, c := range r.Choices {
+		if c.FinishReason != nil {
+			o.Finished = true
+		}
 		text.WriteString(c.Text)
 		if c.Text != "" {
 			o.Tokens = true
@@ -85,17 +94,25 @@ func referenceOutcome(data []byte) outcome {
 	o.Text = text.String()
 	if u := r.Usage; u != nil {
 		o.Usage, o.Prompt, o.Completion = true, u.PromptTokens, u.CompletionTokens
-		if u.PromptTokensDetails != nil {
-			o.Cached = u.PromptTokensDetails.CachedTokens
+		if d := u.PromptTokensDetails; d != nil && d.CachedTokens != nil {
+			o.HasCached, o.Cached = true, *d.CachedTokens
 		}
 		if d := u.CompletionTokensDetails; d != nil && d.ReasoningTokens != nil {
 			o.HasReasoningTokens, o.ReasoningTokens = true, *d.ReasoningTokens
+		}
+		// A deliberate difference: parseEvent refuses a negative token count.
+		if o.Prompt < 0 || o.Completion < 0 || o.Cached < 0 || o.ReasoningTokens < 0 {
+			return outcome{}
 		}
 	}
 	if r.Error != nil {
 		o.HasError, o.ErrType, o.ErrMessage = true, r.Error.Type, r.Error.Message
 	}
 	o.ErrTypeTopLevel = r.ErrorType
+	if r.Object == "error" && r.Error == nil {
+		// vLLM's top-level error object.
+		o.HasError, o.ErrType, o.ErrMessage = true, r.TopType, r.TopMessage
+	}
 	return o
 }
 
@@ -110,13 +127,14 @@ func parserOutcome(data []byte) (outcome, error) {
 		Usage: ev.usage, Prompt: ev.prompt, Completion: ev.completion, Cached: ev.cached,
 		HasReasoningTokens: ev.hasReasoningTokens, ReasoningTokens: ev.reasoningTokens,
 		HasError: ev.hasError, ErrType: ev.errType, ErrMessage: ev.errMessage, ErrTypeTopLevel: ev.errTypeTop,
+		Finished: ev.finished, HasCached: ev.hasCached, TopMessage: ev.topMessage, TopType: ev.topType,
 	}, nil
 }
 
 // fieldNames are the keys parseEvent reads.
 var fieldNames = []string{"choices", "text", "delta", "content", "reasoning_content", "reasoning", "tool_calls",
 	"usage", "prompt_tokens", "completion_tokens", "prompt_tokens_details", "cached_tokens",
-	"completion_tokens_details", "reasoning_tokens", "error", "error_type", "message", "type"}
+	"completion_tokens_details", "reasoning_tokens", "error", "error_type", "message", "type", "object", "finish_reason"}
 
 // outsideContract reports inputs where parseEvent departs from encoding/json on purpose (see
 // parseEvent): an object with a repeated key, or a key that matches a field only when case is
@@ -195,6 +213,14 @@ var eventSeeds = []string{
 	`{"error":{"object":"error","message":"max_tokens is too large","type":"BadRequestError","param":null,"code":400}}`,
 	`{"error":"Input validation error: inputs tokens + max_new_tokens must be <= 4096","error_type":"validation"}`,
 	`{"error":null,"choices":[{"text":"a"}]}`,
+	`{"object":"error","message":"engine dead","type":"InternalServerError","param":null,"code":500}`,
+	`{"object":"error","error":{"message":"inner"},"message":"outer"}`,
+	`{"object":5}`,
+	`{"object":"\u0065rror","message":"m"}`,
+	`{"choices":[{"text":"a","finish_reason":"stop"}]}`,
+	`{"choices":[{"text":"a","finish_reason":1}]}`,
+	`{"usage":{"prompt_tokens":-5,"completion_tokens":1}}`,
+	`{"usage":{"completion_tokens_details":{"reasoning_tokens":-1}}}`,
 	// whitespace everywhere, null event, numbers
 	" \t\r\n{ \"choices\" :\n[ { \"text\" : \"a\" } ] , \"usage\" : { \"prompt_tokens\" : -0 , \"completion_tokens\" : 9223372036854775807 } }\n ",
 	`null`,
@@ -281,7 +307,7 @@ func TestParseEventReadsEachFieldAndPlace(t *testing.T) {
 		{`{"choices":[{"delta":{"tool_calls":[{"index":0}]}}]}`, outcome{Valid: true, Tokens: true}},
 		{`{"choices":[{"delta":{"tool_calls":[]}}]}`, outcome{Valid: true}},
 		{`{"usage":{"prompt_tokens":12,"completion_tokens":300,"prompt_tokens_details":{"cached_tokens":8},"completion_tokens_details":{"reasoning_tokens":250}}}`,
-			outcome{Valid: true, Usage: true, Prompt: 12, Completion: 300, Cached: 8, HasReasoningTokens: true, ReasoningTokens: 250}},
+			outcome{Valid: true, Usage: true, Prompt: 12, Completion: 300, Cached: 8, HasCached: true, HasReasoningTokens: true, ReasoningTokens: 250}},
 		// 😀 is U+1F600 = F0 9F 98 80 in UTF-8; a lone high surrogate is U+FFFD = EF BF BD.
 		{`{"choices":[{"text":"\ud83d\ude00|\ud83d|\u00e9"}]}`, outcome{Valid: true, Tokens: true, Text: "\xf0\x9f\x98\x80|\xef\xbf\xbd|\xc3\xa9"}},
 		{`{"choices":[{"text":"a","delta":{"content":"b"}},{"text":"c"}]}`, outcome{Valid: true, Tokens: true, Text: "abc"}},
@@ -289,6 +315,16 @@ func TestParseEventReadsEachFieldAndPlace(t *testing.T) {
 			outcome{Valid: true, HasError: true, ErrType: "InternalServerError", ErrMessage: "boom"}},
 		{`{"error":"overloaded","error_type":"generation"}`,
 			outcome{Valid: true, HasError: true, ErrMessage: "overloaded", ErrTypeTopLevel: "generation"}},
+		// vLLM's top-level error object sent as an event (issue 14 §1).
+		{`{"object":"error","message":"engine dead","type":"InternalServerError","param":null,"code":500}`,
+			outcome{Valid: true, HasError: true, ErrType: "InternalServerError", ErrMessage: "engine dead", TopMessage: "engine dead", TopType: "InternalServerError"}},
+		{`{"object":"text_completion","message":"not an error"}`, outcome{Valid: true, TopMessage: "not an error"}},
+		{`{"choices":[{"text":"","finish_reason":"stop"}]}`, outcome{Valid: true, Finished: true}},
+		{`{"choices":[{"text":"a","finish_reason":null}]}`, outcome{Valid: true, Tokens: true, Text: "a"}},
+		{`{"usage":{"prompt_tokens":3,"completion_tokens":1,"prompt_tokens_details":{"cached_tokens":null}}}`,
+			outcome{Valid: true, Usage: true, Prompt: 3, Completion: 1}},
+		{`{"usage":{"prompt_tokens":3,"completion_tokens":1,"prompt_tokens_details":{"cached_tokens":0}}}`,
+			outcome{Valid: true, Usage: true, Prompt: 3, Completion: 1, HasCached: true}},
 	} {
 		got, err := parserOutcome([]byte(tc.in))
 		if err != nil || got != tc.want {
@@ -304,11 +340,14 @@ func TestParseEventTellsIncompleteFromInvalid(t *testing.T) {
 		}
 	}
 	for in, want := range map[string]string{
-		`{"choices": 5, `:                 "choices is not an array at byte 12",
-		`{"a":1} x`:                       "data after the JSON value at byte 8",
-		`{"a":[1 2]}`:                     "missing ',' or closing bracket at byte 8",
-		`{"usage":{"prompt_tokens":2.5}}`: "usage.prompt_tokens is not an integer at byte 26",
-		"{\"a\":\"\x01\"}":                "control character in a string at byte 6",
+		`{"choices": 5, `:                    "choices is not an array at byte 12",
+		`{"a":1} x`:                          "data after the JSON value at byte 8",
+		`{"a":[1 2]}`:                        "missing ',' or closing bracket at byte 8",
+		`{"usage":{"prompt_tokens":2.5}}`:    "usage.prompt_tokens is not an integer at byte 26",
+		`{"usage":{"prompt_tokens":-5}}`:     "usage.prompt_tokens is negative at byte 26",
+		`{"usage":{"completion_tokens":-1}}`: "usage.completion_tokens is negative at byte 30",
+		`{"usage":{"prompt_tokens_details":{"cached_tokens":-2}}}`: "usage.prompt_tokens_details.cached_tokens is negative at byte 51",
+		"{\"a\":\"\x01\"}": "control character in a string at byte 6",
 	} {
 		if _, err := parserOutcome([]byte(in)); err == nil || err.Error() != want {
 			t.Errorf("%q: %v, want %q", in, err, want)

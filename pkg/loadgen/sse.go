@@ -19,6 +19,12 @@ const (
 	// ErrTypeStreamError: the server reported an error in the stream (an "error" object, an
 	// "event: error", or a JSON error body with status 200) without a type of its own.
 	ErrTypeStreamError = "stream_error"
+	// ErrTypeIncompleteStream: the body ended without [DONE], and no choice carried a
+	// finish_reason and no usage block arrived: the stream was cut short.
+	ErrTypeIncompleteStream = "incomplete_stream"
+	// ErrTypeUsageMismatch: the usage block says the server generated no token although token
+	// events arrived (and tokens were asked for).
+	ErrTypeUsageMismatch = "usage_mismatch"
 )
 
 const (
@@ -58,6 +64,8 @@ type sseReader struct {
 	skipLF    bool   // the last byte fed was a CR: a LF first in the next feed belongs to it
 	started   bool
 	done      bool // [DONE], an error or an unreadable event: the rest is ignored
+	sawDone   bool // the stream ended with [DONE]
+	finished  bool // a choice carried a non-null finish_reason
 
 	events int    // events dispatched
 	chunks int    // events that carried a generated token
@@ -194,7 +202,7 @@ func (r *sseReader) dispatch(data []byte, final bool, now float64) bool {
 	}
 	if len(d) > 0 && bytes.Equal(d, doneMarker) {
 		r.reset()
-		r.done = true
+		r.done, r.sawDone = true, true
 		return true
 	}
 	if len(d) == 0 { // a keep-alive
@@ -219,8 +227,15 @@ func (r *sseReader) dispatch(data []byte, final bool, now float64) bool {
 	case errorType:
 		// "event: error": the data says why, as an error object or as plain text.
 		t, msg := ErrTypeStreamError, quote(d)
-		if err == nil && ev.hasError {
+		switch {
+		case err == nil && ev.hasError:
 			t, msg = ev.errorType(), ev.errMessage
+		case err == nil && ev.topMessage != "":
+			// {"message": "…", "type": "…"}: the message itself, not its JSON.
+			msg = ev.topMessage
+			if ev.topType != "" {
+				t = ev.topType
+			}
 		}
 		r.fail(t, msg)
 	case err != nil:
@@ -263,6 +278,9 @@ func (ev *event) errorType() string {
 
 func (r *sseReader) apply(ev *event, now float64) {
 	rec := r.rec
+	if ev.finished {
+		r.finished = true
+	}
 	if ev.tokens {
 		r.chunks++
 		rec.ChunkTimes = append(rec.ChunkTimes, now)
@@ -316,6 +334,13 @@ func (r *sseReader) finish(p prompt, now float64) {
 	}
 	if rec.Err == nil && r.chunks == 0 && p.outputTokens > 0 {
 		r.fail(ErrTypeEmptyStream, fmt.Sprintf("the stream held no generated token (%d events; %d asked for)", r.events, p.outputTokens))
+	}
+	if rec.Err == nil && !r.sawDone && !r.finished && !rec.ServerUsage {
+		// Servers that omit [DONE] still send a finish_reason; a body that just stops does not.
+		r.fail(ErrTypeIncompleteStream, "the stream ended before [DONE], a finish_reason or usage: cut short?")
+	}
+	if rec.Err == nil && rec.ServerUsage && rec.OutputTokens == 0 && r.chunks > 0 && p.outputTokens > 0 {
+		r.fail(ErrTypeUsageMismatch, fmt.Sprintf("the usage says completion_tokens 0 but %d token events arrived (%d asked for)", r.chunks, p.outputTokens))
 	}
 	if !rec.ServerUsage {
 		rec.InputTokens, rec.OutputTokens = p.inputTokens, r.chunks

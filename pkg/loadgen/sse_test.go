@@ -167,7 +167,8 @@ func TestSSEReaderFailsWhatItCannotMeasure(t *testing.T) {
 }
 
 func TestSSEReaderWithoutUsageCountsTokenEvents(t *testing.T) {
-	got := readSSE(asked, []byte("data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"\\u00e9\"}}]}\n\n"))
+	// No usage and no [DONE], but a finish_reason: complete (servers that omit [DONE]).
+	got := readSSE(asked, []byte("data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"\\u00e9\"},\"finish_reason\":\"length\"}]}\n\n"))
 	sameRecord(t, "no usage", got, Record{InputTokens: 20, OutputTokens: 2, ChunkTimes: []float64{1, 1}, Response: []byte("a\xc3\xa9")})
 }
 
@@ -230,4 +231,40 @@ func FuzzSSEStream(f *testing.F) {
 			t.Errorf("a failure message of several lines: %q", whole.Err.Message)
 		}
 	})
+}
+
+// Issue 14 §1: streams that used to count as successes with a wrong figure. Expected values by
+// hand from the tester's inputs (/tmp/fcsrv/sse).
+func TestSSEReaderRefusesSilentWrongFigures(t *testing.T) {
+	const tok = "data: {\"choices\":[{\"index\":0,\"text\":\"a\",\"finish_reason\":null}]}\n\n"
+	const vllmErr = "data: {\"object\":\"error\",\"message\":\"engine dead\",\"type\":\"InternalServerError\",\"param\":null,\"code\":500}\n\n"
+	for _, tc := range []struct {
+		name, stream, errType, msg string
+	}{
+		{"vLLM error object after a token", tok + vllmErr + "data: [DONE]\n\n", "InternalServerError", "engine dead"},
+		{"vLLM error object first", vllmErr, "InternalServerError", "engine dead"},
+		{"cut after one token (close-delimited)", tok, ErrTypeIncompleteStream, "the stream ended before [DONE], a finish_reason or usage: cut short?"},
+		{"usage says 0 tokens after 2 token events", tok + tok + "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":20,\"completion_tokens\":0}}\n\ndata: [DONE]\n\n",
+			ErrTypeUsageMismatch, "the usage says completion_tokens 0 but 2 token events arrived (8 asked for)"},
+		{"negative prompt_tokens", tok + "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":-5,\"completion_tokens\":1}}\n\n",
+			ErrTypeInvalidEvent, `unreadable SSE event (usage.prompt_tokens is negative at byte 39): "{\"choices\":[],\"usage\":{\"prompt_tokens\":-5,\"completion_tokens\":1}}"`},
+		{"event: error with a JSON message", tok + "event: error\ndata: {\"message\": \"boom\"}\n\n", ErrTypeStreamError, "boom"},
+		{"event: error with a JSON message and type", "event: error\ndata: {\"message\": \"boom\", \"type\": \"overloaded\"}\n\n", "overloaded", "boom"},
+		{"event: error with plain text", "event: error\ndata: engine down\n\n", ErrTypeStreamError, `"engine down"`},
+	} {
+		got := readSSE(asked, []byte(tc.stream))
+		if got.Err == nil || got.Err.Status != 200 || got.Err.Type != tc.errType || got.Err.Message != tc.msg {
+			t.Errorf("%s: got %+v, want 200 %s %q", tc.name, got.Err, tc.errType, tc.msg)
+		}
+	}
+	// Still complete: [DONE] without finish_reason, usage without [DONE], finish_reason only.
+	for name, stream := range map[string]string{
+		"[DONE]":        tok + "data: [DONE]\n\n",
+		"usage":         tok + "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":20,\"completion_tokens\":1}}\n\n",
+		"finish_reason": "data: {\"choices\":[{\"text\":\"a\",\"finish_reason\":\"stop\"}]}\n\n",
+	} {
+		if got := readSSE(asked, []byte(stream)); got.Err != nil || got.OutputTokens != 1 || got.InputTokens != 20 {
+			t.Errorf("%s: %+v (err %+v), want a success with 20 in, 1 out", name, got, got.Err)
+		}
+	}
 }
