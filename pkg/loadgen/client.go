@@ -20,8 +20,10 @@ type Record struct {
 	End       float64
 	// InputTokens and OutputTokens come from the server's usage block; without one, from the
 	// prompt's word count and the number of content chunks.
-	InputTokens  int
-	CachedTokens int
+	InputTokens int
+	// CachedTokens is the server's usage.prompt_tokens_details.cached_tokens (part of
+	// InputTokens), nil when its usage block does not say.
+	CachedTokens *int
 	OutputTokens int
 	// ServerUsage is false when the server sent no usage block.
 	ServerUsage bool
@@ -77,7 +79,7 @@ type usage struct {
 	PromptTokens        int `json:"prompt_tokens"`
 	CompletionTokens    int `json:"completion_tokens"`
 	PromptTokensDetails *struct {
-		CachedTokens int `json:"cached_tokens"`
+		CachedTokens *int `json:"cached_tokens"`
 	} `json:"prompt_tokens_details"`
 	CompletionTokensDetails *struct {
 		ReasoningTokens *int `json:"reasoning_tokens"`

@@ -103,7 +103,7 @@ func runMeasuresAndWrites(t *testing.T, o Options) {
 			}
 			continue
 		}
-		if r.OutputTokens != 4 || len(r.ChunkTimes) != 4 || !r.ServerUsage || r.CachedTokens != 3 {
+		if r.OutputTokens != 4 || len(r.ChunkTimes) != 4 || !r.ServerUsage || r.CachedTokens == nil || *r.CachedTokens != 3 {
 			t.Errorf("tokens %d chunks %d usage %v", r.OutputTokens, len(r.ChunkTimes), r.ServerUsage)
 		}
 		if r.InputTokens < 10 || r.InputTokens > 30 {

@@ -105,6 +105,7 @@ type summary struct {
 	requestSize                dist
 	failedLatency, failedInput dist
 	inputTotal, cachedTotal    int
+	cachedReported             int // successes whose server said how many prompt tokens were cached
 	outputTotal, mismatches    int
 	byLabel                    map[string]*labelCount
 	labels                     []string
@@ -152,7 +153,10 @@ func summarize(recs []Record, maxMessages int) *summary {
 		out = append(out, float64(r.OutputTokens))
 		size = append(size, float64(r.RequestSize))
 		s.inputTotal += r.InputTokens
-		s.cachedTotal += r.CachedTokens
+		if r.CachedTokens != nil {
+			s.cachedTotal += *r.CachedTokens
+			s.cachedReported++
+		}
 		s.outputTotal += r.OutputTokens
 		if r.OutputTokens > 0 { // no tokens, no time per token: left out, never a 0
 			ntpot = append(ntpot, e2e/float64(r.OutputTokens))
@@ -236,7 +240,7 @@ func (s *summary) lifecycle(stage *stageInfo) ordered {
 		}},
 		{"request_size_bytes", s.requestSize.inferencePerf()},
 		{"prompt_len", s.inputLen.inferencePerf()},
-		{"prompt_tokens", ordered{{"total", s.inputTotal}, {"cached", s.cachedTotal}, {"uncached", s.inputTotal - s.cachedTotal}}},
+		{"prompt_tokens", s.promptTokens()},
 		{"output_len", s.outputLen.inferencePerf()},
 		{"output_tokens", ordered{{"total", s.outputTotal}}},
 		{"token_count_mismatches", s.mismatches},
@@ -262,4 +266,15 @@ func (s *summary) lifecycle(stage *stageInfo) ordered {
 		{"successes", successes},
 		{"failures", failures},
 	}
+}
+
+// promptTokens is the summary's prompt_tokens: total, cached and uncached. cached and uncached
+// are null unless the server said how many prompt tokens were cached for every successful
+// request (a sum over some of them would be a wrong figure).
+func (s *summary) promptTokens() ordered {
+	var cached, uncached any
+	if s.successes > 0 && s.cachedReported == s.successes {
+		cached, uncached = s.cachedTotal, s.inputTotal-s.cachedTotal
+	}
+	return ordered{{"total", s.inputTotal}, {"cached", cached}, {"uncached", uncached}}
 }

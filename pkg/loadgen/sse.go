@@ -288,7 +288,12 @@ func (r *sseReader) apply(ev *event, now float64) {
 	if ev.usage {
 		// With vLLM's continuous_usage_stats every event holds the usage so far: the last wins.
 		rec.ServerUsage = true
-		rec.InputTokens, rec.OutputTokens, rec.CachedTokens = ev.prompt, ev.completion, ev.cached
+		rec.InputTokens, rec.OutputTokens = ev.prompt, ev.completion
+		rec.CachedTokens = nil
+		if ev.hasCached {
+			n := ev.cached
+			rec.CachedTokens = &n
+		}
 		rec.ReasoningTokens = nil
 		if ev.hasReasoningTokens {
 			n := ev.reasoningTokens

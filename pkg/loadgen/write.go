@@ -226,7 +226,10 @@ func perRequestRecord(rec *Record, adapter *string) ordered {
 		usage := ordered{
 			{"prompt_tokens", rec.InputTokens}, {"completion_tokens", rec.OutputTokens},
 			{"total_tokens", rec.InputTokens + rec.OutputTokens},
-			{"prompt_tokens_details", ordered{{"cached_tokens", rec.CachedTokens}}},
+		}
+		if rec.CachedTokens != nil {
+			// Absent when the server did not say, as inference-perf writes it: never a 0.
+			usage = append(usage, field{"prompt_tokens_details", ordered{{"cached_tokens", *rec.CachedTokens}}})
 		}
 		if rec.ReasoningTokens != nil {
 			usage = append(usage, field{"completion_tokens_details", ordered{{"reasoning_tokens", *rec.ReasoningTokens}}})
