@@ -256,3 +256,37 @@ func TestFailedStreamEndsTheRequestAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// Issue 14 §1 item 2: a close-delimited body (no Content-Length, not chunked) cut after one
+// token event, with no finish_reason, no usage and no [DONE], is a failed request on both
+// transports, not a success with 1 token.
+func TestCloseDelimitedStreamCutShortIsIncomplete(t *testing.T) {
+	transports(t, func(t *testing.T, o Options) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = bytes.NewBuffer(nil).ReadFrom(r.Body)
+			conn, buf, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n" +
+				"data: {\"choices\": [{\"text\": \"tok \", \"finish_reason\": null}]}\n\n")
+			_ = buf.Flush()
+		}))
+		t.Cleanup(srv.Close)
+		res, err := Run(context.Background(), shortWorkload(t, srv.URL), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs := res.Records()
+		if len(recs) == 0 {
+			t.Fatal("no records")
+		}
+		for _, r := range recs {
+			if r.Err == nil || r.Err.label() != "200 - incomplete_stream" ||
+				r.Err.Message != "the stream ended before [DONE], a finish_reason or usage: cut short?" {
+				t.Fatalf("record %+v, err %+v", r, r.Err)
+			}
+		}
+	})
+}
