@@ -49,7 +49,9 @@ var bom = []byte("\xEF\xBB\xBF")
 // data is a complete JSON value (so one-newline servers work, and multi-line data still joins
 // until its JSON is complete), and at the end of the stream a pending event is read rather than
 // dropped (an incomplete one is unreadable). An event whose data is empty or only whitespace is a
-// keep-alive and skipped. "[DONE]" ends the stream, as does a clean end of the body.
+// keep-alive and skipped. "[DONE]" ends the stream, as does a clean end of the body
+// after a choice carried a finish_reason or a usage block arrived (servers that omit [DONE]);
+// a body that ends without any of the three was cut short (ErrTypeIncompleteStream).
 //
 // Each event is read with parseEvent. The time of a token is the arrival time of the bytes that
 // completed its event.
@@ -322,7 +324,8 @@ func quote(data []byte) string {
 
 // finish ends the stream after a clean end of the body and decides the request's outcome: a
 // 200 response that was no event stream, or a stream without a generated token when tokens were
-// asked for, fails; counts fall back to the prompt's words and the token events without a usage
+// asked for, a stream cut short (no [DONE], finish_reason or usage), or a usage block that says 0
+// tokens after token events, fails; counts fall back to the prompt's words and the token events without a usage
 // block.
 func (r *sseReader) finish(p prompt, now float64) {
 	r.end(now)
