@@ -359,8 +359,8 @@ func (r *sseReader) finish(p prompt, now float64) {
 }
 
 // StreamFailures returns the failure of the first request, in schedule order, whose stream could
-// not be measured (an unreadable event, else a stream without a generated token), and how many
-// requests failed so. Its Message quotes the event (at most maxQuote bytes, one line); nil and 0
+// not be measured (an unreadable event first; else a stream without a generated token, cut short,
+// or whose usage contradicts its tokens), and how many requests failed so. Its Message quotes the event (at most maxQuote bytes, one line); nil and 0
 // when every stream was read.
 func (r *Result) StreamFailures() (first *RequestError, count int) {
 	var firstEmpty *RequestError
@@ -373,7 +373,7 @@ func (r *Result) StreamFailures() (first *RequestError, count int) {
 					first = e
 				}
 				count++
-			case e.Type == ErrTypeEmptyStream:
+			case e.Type == ErrTypeEmptyStream || e.Type == ErrTypeIncompleteStream || e.Type == ErrTypeUsageMismatch:
 				if firstEmpty == nil {
 					firstEmpty = e
 				}

@@ -268,3 +268,19 @@ func TestSSEReaderRefusesSilentWrongFigures(t *testing.T) {
 		}
 	}
 }
+
+// Every kind of unmeasurable stream is counted for the warning; an unreadable event is named first.
+func TestStreamFailuresCountsEveryUnmeasurableStream(t *testing.T) {
+	cut := &RequestError{Status: 200, Type: ErrTypeIncompleteStream, Message: "cut"}
+	mismatch := &RequestError{Status: 200, Type: ErrTypeUsageMismatch, Message: "0 vs 2"}
+	bad := &RequestError{Status: 200, Type: ErrTypeInvalidEvent, Message: "bad"}
+	refused := &RequestError{Status: 500, Type: "Internal Server Error"}
+	res := &Result{Stages: []StageResult{{Records: []Record{{Err: cut}, {Err: refused}, {Err: mismatch}, {}}}}}
+	if first, n := res.StreamFailures(); first != cut || n != 2 {
+		t.Errorf("first %v, count %d; want the cut stream and 2", first, n)
+	}
+	res.Stages[0].Records = append(res.Stages[0].Records, Record{Err: bad})
+	if first, n := res.StreamFailures(); first != bad || n != 3 {
+		t.Errorf("first %v, count %d; want the unreadable event and 3", first, n)
+	}
+}
