@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,6 +84,9 @@ func (g *generator) sweep(ctx context.Context, res *Result, files *FileLimit) ([
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if err := probeFailures(probe.Records, failed.Load()); err != nil {
+		return nil, err
+	}
 	sat, err := saturation(samples, sw.Timeout, sw.SaturationPercentile)
 	if err != nil {
 		return nil, err
@@ -107,6 +111,26 @@ func (g *generator) sweep(ctx context.Context, res *Result, files *FileLimit) ([
 	}
 	g.numStages = len(stages)
 	return stages, nil
+}
+
+// probeFailures refuses a probe in which more than half of the requests sent failed: the
+// in-flight count then falls as fast as the server fails requests, not as fast as it serves them,
+// so any "saturation rate" from it would be the failures' rate (a dead endpoint or an HTTP 500 on
+// every request would otherwise start minutes of stages at a made-up rate).
+func probeFailures(recs []Record, failed int64) error {
+	if failed == 0 || 2*failed <= int64(len(recs)) {
+		return nil
+	}
+	for i := range recs {
+		if e := recs[i].Err; e != nil {
+			msg := strings.Join(strings.Fields(e.Message), " ")
+			if len(msg) > 160 {
+				msg = msg[:160] + "…"
+			}
+			return fmt.Errorf("load.sweep: %d of %d probe requests failed (the first: %s: %s), so the server's saturation rate cannot be measured", failed, len(recs), e.label(), msg)
+		}
+	}
+	return nil
 }
 
 // saturation is inference-perf's estimate from the in-flight samples: for each pair of

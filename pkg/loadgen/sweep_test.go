@@ -145,3 +145,35 @@ data: {type: random, input_distribution: {min: 3, max: 3, mean: 3}, output_distr
 		t.Errorf("a result of %d stages after the probe failed", len(res.Stages))
 	}
 }
+
+// A probe whose requests fail measures the failures, not the server: refused in one line naming
+// the first failure, with no stage sent (a server answering 500, and a closed port).
+func TestSweepProbeThatFailsIsRefused(t *testing.T) {
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"error":{"message":"engine dead","type":"InternalServerError"}}`, http.StatusInternalServerError)
+	}))
+	defer failing.Close()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL
+	closed.Close()
+	for name, tc := range map[string]struct{ url, want string }{
+		"http 500":    {failing.URL, "load.sweep: 20 of 20 probe requests failed (the first: 500 - InternalServerError: engine dead)"},
+		"closed port": {closedURL, "load.sweep: 20 of 20 probe requests failed (the first: 0 - connection_error: "},
+	} {
+		t.Run(name, func(t *testing.T) {
+			w, err := ParseWorkload([]byte(`
+load: {type: constant, sweep: {type: linear, num_requests: 20, timeout: 6}}
+server: {model_name: m, base_url: ` + tc.url + `}
+data: {type: random, input_distribution: {min: 3, max: 3, mean: 3}, output_distribution: {min: 2, max: 2, mean: 2}}
+`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := Run(context.Background(), w, Options{})
+			oneLine(t, name, err, tc.want)
+			if res != nil {
+				t.Errorf("a result of %d stages after the probe failed", len(res.Stages))
+			}
+		})
+	}
+}

@@ -199,7 +199,11 @@ func (o *LoadgenOptions) Run(ctx context.Context) error {
 	if err := w.Validate(); err != nil {
 		return fmt.Errorf("workload: %w", err)
 	}
-	fmt.Fprintf(o.ErrOut, "sending to %s (model %s, %s load, %d stage(s))\n", w.Server.BaseURL, w.Server.ModelName, w.Load.Type, len(w.Load.Stages))
+	stages := fmt.Sprintf("%d stage(s)", len(w.Load.Stages))
+	if sw := w.Load.Sweep; sw != nil {
+		stages = fmt.Sprintf("a %s sweep of %d stage(s) after a saturation probe", sw.Type, sw.NumStages)
+	}
+	fmt.Fprintf(o.ErrOut, "sending to %s (model %s, %s load, %s)\n", w.Server.BaseURL, w.Server.ModelName, w.Load.Type, stages)
 	res, runErr := loadgen.Run(ctx, w, loadgen.Options{
 		Progress: o.ErrOut, ProgressEvery: o.ProgressEvery, KeepBodies: w.Report.RequestLifecycle.PerRequest, Seed: o.Seed,
 		NetHTTP: o.Transport == "net-http",
