@@ -236,3 +236,17 @@ func FuzzDecodeWorkload(f *testing.F) {
 		}
 	})
 }
+
+// A value of the wrong type is named by its key in the profile's terms, not by Go's struct field.
+func TestDecodeNamesTheKeyOfAWrongType(t *testing.T) {
+	for profile, want := range map[string]string{
+		`load: {stages: [{rate: 2, duration: "2s"}]}`:                                    "load.stages.duration holds text where the profile needs a number",
+		`load: {type: concurrent, stages: [{num_requests: 10.5, concurrency_level: 2}]}`: "load.stages.num_requests holds number 10.5 where the profile needs a whole number",
+		`api: {streaming: "yes please"}`:                                                 "api.streaming holds text where the profile needs true or false",
+	} {
+		_, err := DecodeWorkload([]byte(profile))
+		if err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "Go struct") {
+			t.Errorf("%s: %v\nwant %q", profile, err, want)
+		}
+	}
+}

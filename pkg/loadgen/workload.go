@@ -6,9 +6,11 @@ package loadgen
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/url"
+	"reflect"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -202,6 +204,37 @@ func (r Report) maxErrorMessages() int {
 	return 100
 }
 
+// typeError says which key holds a value of the wrong type, in the profile's terms (encoding/json
+// names its Go struct field and type otherwise). The key path has no list index: encoding/json
+// does not keep it.
+func typeError(err error) error {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) || te.Field == "" {
+		return fmt.Errorf("workload has a value of the wrong type: %w", err)
+	}
+	want := "text"
+	switch te.Type.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		want = "a whole number"
+	case reflect.Float32, reflect.Float64:
+		want = "a number (seconds, rates and shares are plain numbers, without quotes or units)"
+	case reflect.Bool:
+		want = "true or false"
+	case reflect.Slice, reflect.Array:
+		want = "a list"
+	case reflect.Struct, reflect.Map:
+		want = "a mapping"
+	}
+	got := te.Value
+	switch got {
+	case "string":
+		got = "text"
+	case "number":
+		got = "a number with a fraction"
+	}
+	return fmt.Errorf("%s holds %s where the profile needs %s", te.Field, got, want)
+}
+
 // DecodeWorkload reads an inference-perf workload profile and fills inference-perf's defaults,
 // without validating its values (overrides may still complete it). Every key is checked first:
 // a key the native generator does not implement, or that inference-perf does not know, is
@@ -223,7 +256,7 @@ func DecodeWorkload(data []byte) (*Workload, error) {
 	}
 	var w Workload
 	if err := json.Unmarshal(raw, &w); err != nil {
-		return nil, fmt.Errorf("workload has a value of the wrong type: %w", err)
+		return nil, typeError(err)
 	}
 	if w.API.Type == "" {
 		w.API.Type = APICompletion
