@@ -40,6 +40,8 @@ type event struct {
 	errTypeTop          string // the top-level "error_type" (TGI)
 	// finished is true when a choice carries a non-null finish_reason.
 	finished bool
+	// abortReason is a finish_reason that says the server gave up ("abort", "error").
+	abortReason string
 	// objectError is true when the top-level "object" is "error": vLLM's error object sent as
 	// an event, {"object":"error","message":"…","type":"…","param":null,"code":500}.
 	objectError bool
@@ -570,9 +572,14 @@ func (s *scanner) choice(ev *event, text *[]byte) error {
 		case "delta":
 			content, contentEsc, err = s.delta(ev)
 		case "finish_reason":
+			var raw []byte
 			var null bool
-			if _, _, null, err = s.stringValue(); err == nil && !null {
+			if raw, _, null, err = s.stringValue(); err == nil && !null {
 				ev.finished = true
+				// vLLM ends a request it gave up on with "abort" (and "error" in newer releases).
+				if r := string(raw); r == "abort" || r == "error" {
+					ev.abortReason = r
+				}
 			}
 		default:
 			err = s.skip()

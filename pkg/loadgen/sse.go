@@ -25,6 +25,9 @@ const (
 	// ErrTypeUsageMismatch: the usage block says the server generated no token although token
 	// events arrived (and tokens were asked for).
 	ErrTypeUsageMismatch = "usage_mismatch"
+	// ErrTypeAborted: a choice ended with finish_reason "abort" or "error": the server gave the
+	// request up, whatever tokens it had sent.
+	ErrTypeAborted = "aborted"
 )
 
 const (
@@ -244,6 +247,8 @@ func (r *sseReader) dispatch(data []byte, final bool, now float64) bool {
 		r.unreadable(d, err)
 	case ev.hasError:
 		r.fail(ev.errorType(), ev.errMessage)
+	case ev.abortReason != "":
+		r.fail(ErrTypeAborted, "the server ended the request with finish_reason "+strconv.Quote(ev.abortReason))
 	default:
 		r.apply(&ev, now)
 	}

@@ -251,6 +251,8 @@ func TestSSEReaderRefusesSilentWrongFigures(t *testing.T) {
 		{"event: error with a JSON message", tok + "event: error\ndata: {\"message\": \"boom\"}\n\n", ErrTypeStreamError, "boom"},
 		{"event: error with a JSON message and type", "event: error\ndata: {\"message\": \"boom\", \"type\": \"overloaded\"}\n\n", "overloaded", "boom"},
 		{"event: error with plain text", "event: error\ndata: engine down\n\n", ErrTypeStreamError, `"engine down"`},
+		{"finish_reason abort", tok + "data: {\"choices\":[{\"text\":\"\",\"finish_reason\":\"abort\"}]}\n\ndata: [DONE]\n\n", ErrTypeAborted, `the server ended the request with finish_reason "abort"`},
+		{"finish_reason error", "data: {\"choices\":[{\"text\":\"a\",\"finish_reason\":\"error\"}]}\n\n", ErrTypeAborted, `the server ended the request with finish_reason "error"`},
 	} {
 		got := readSSE(asked, []byte(tc.stream))
 		if got.Err == nil || got.Err.Status != 200 || got.Err.Type != tc.errType || got.Err.Message != tc.msg {
