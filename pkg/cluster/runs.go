@@ -141,7 +141,7 @@ func RecordFinal(ctx context.Context, cs kubernetes.Interface, st Status) error 
 // StartCommand starts a launcher's run script detached: the exec returns at once and the script
 // keeps running in the pod, so nothing depends on this connection.
 func StartCommand() []string {
-	return []string{"sh", "-c", "sh " + launcher.ScriptPath + " >/dev/null 2>&1 </dev/null &"}
+	return []string{"sh", "-c", "sh " + runstate.ShellQuote(launcher.ScriptPath) + " >/dev/null 2>&1 </dev/null &"}
 }
 
 // Start starts the run script in one launcher pod. Starting twice is harmless (the script locks).
@@ -153,11 +153,10 @@ func Start(ctx context.Context, ex Executor, pod PodRef) error {
 	return nil
 }
 
-// ReadSnapshot reads one launcher's run folder, with the log from offset on, after waiting up to
-// wait for news.
-func ReadSnapshot(ctx context.Context, ex Executor, pod PodRef, runID string, index int, offset int64, wait time.Duration) (runstate.Snapshot, error) {
+// ReadSnapshot reads one launcher's run folder (see runstate.SnapshotOptions).
+func ReadSnapshot(ctx context.Context, ex Executor, pod PodRef, runID string, index int, o runstate.SnapshotOptions) (runstate.Snapshot, error) {
 	var out, stderr bytes.Buffer
-	if err := ex.Exec(ctx, pod, runstate.SnapshotCommand(runID, index, offset, wait), &out, &stderr); err != nil {
+	if err := ex.Exec(ctx, pod, runstate.SnapshotCommand(runID, index, o), &out, &stderr); err != nil {
 		return runstate.Snapshot{}, fmt.Errorf("%w %s", err, strings.TrimSpace(stderr.String()))
 	}
 	return runstate.ParseSnapshot(out.Bytes())

@@ -3,8 +3,9 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"math"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -21,6 +22,8 @@ const (
 	PhaseRunning   = "Running"
 	PhaseSucceeded = "Succeeded"
 	PhaseFailed    = "Failed"
+	// PhaseUnknown: the run's state could not be read.
+	PhaseUnknown = "Unknown"
 )
 
 // Status is a run's state, as `status -o json` prints it.
@@ -115,43 +118,108 @@ type launcherView struct {
 	lost     string // why the launcher can no longer finish
 }
 
-// Inspect reads a run's state once: the launcher pods, then each live launcher's run folder.
+// InspectParallelism bounds how many launchers Inspect and InspectRuns read at once.
+const InspectParallelism = 8
+
+// Inspect reads a run's state once: the launcher pods, then each live launcher's run folder, at
+// most InspectParallelism at a time.
 func Inspect(ctx context.Context, cs kubernetes.Interface, ex Executor, run Run) (Status, error) {
-	if run.Final != nil && len(run.Pods) == 0 {
-		st := *run.Final // the launchers were removed after the run finished
-		st.count()       // (recorded before the counts existed, maybe)
-		return st, nil
-	}
-	views := make([]launcherView, run.Parallelism)
-	byIndex := map[int]*corev1.Pod{}
-	for i := range run.Pods {
-		byIndex[PodIndex(&run.Pods[i])] = &run.Pods[i]
-	}
-	for i := range views {
-		views[i].pod = byIndex[i]
-		if err := views[i].read(ctx, ex, run, i, math.MaxInt32, 0); err != nil {
-			return Status{}, err
-		}
-	}
-	return summarize(run, views, time.Now()), nil
+	st := InspectRuns(ctx, ex, []Run{run}, InspectParallelism)
+	return st[0].Status, st[0].Err
 }
 
-// read refreshes a launcher's snapshot when its pod can be exec'd into.
-func (v *launcherView) read(ctx context.Context, ex Executor, run Run, index int, offset int64, wait time.Duration) error {
+// RunStatus is one run's status as InspectRuns read it, or why it could not be read.
+type RunStatus struct {
+	Status
+	Err error
+}
+
+// InspectRuns reads the state of every run once, in the order given: every live launcher of every
+// run is read in parallel, at most limit at a time (limit < 1: InspectParallelism). A run with an
+// unreadable launcher gets that error and a status that says so (phase Unknown); the others are
+// still read.
+func InspectRuns(ctx context.Context, ex Executor, runs []Run, limit int) []RunStatus {
+	if limit < 1 {
+		limit = InspectParallelism
+	}
+	views := make([][]launcherView, len(runs))
+	errs := make([][]error, len(runs))
+	var g errgroup.Group
+	g.SetLimit(limit)
+	for r, run := range runs {
+		if run.Final != nil && len(run.Pods) == 0 {
+			continue // the launchers were removed after the run finished
+		}
+		views[r] = make([]launcherView, run.Parallelism)
+		errs[r] = make([]error, run.Parallelism)
+		byIndex := map[int]*corev1.Pod{}
+		for i := range run.Pods {
+			byIndex[PodIndex(&run.Pods[i])] = &run.Pods[i]
+		}
+		for i := range views[r] {
+			v := &views[r][i]
+			v.pod = byIndex[i]
+			if !v.readable(run, i) {
+				continue // nothing to exec into
+			}
+			g.Go(func() error {
+				// Each read writes only its own slot; one failure does not stop the others.
+				errs[r][i] = v.read(ctx, ex, run, i, runstate.SnapshotOptions{SkipLog: true})
+				return nil
+			})
+		}
+	}
+	_ = g.Wait()
+	out := make([]RunStatus, len(runs))
+	now := time.Now()
+	for r, run := range runs {
+		if views[r] == nil {
+			st := *run.Final
+			st.count() // (recorded before the counts existed, maybe)
+			out[r] = RunStatus{Status: st}
+			continue
+		}
+		if err := firstError(errs[r]); err != nil {
+			out[r] = RunStatus{Err: err, Status: Status{Run: run.ID, Namespace: run.Namespace, Preset: run.Preset, Stack: run.Stack,
+				Harness: run.Harness, Created: run.Created, Phase: PhaseUnknown, Message: err.Error()}}
+			continue
+		}
+		out[r] = RunStatus{Status: summarize(run, views[r], now)}
+	}
+	return out
+}
+
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readable sets why the launcher is lost, if it is, and tells whether its pod can be exec'd into.
+func (v *launcherView) readable(run Run, index int) bool {
 	switch {
 	case v.pod == nil:
 		v.lost = fmt.Sprintf("launcher pod %s is gone", launcher.PodName(run.ID, index))
-		return nil
+		return false
 	case v.pod.DeletionTimestamp != nil:
 		v.lost = fmt.Sprintf("launcher pod %s is being deleted", v.pod.Name)
-		return nil
+		return false
 	case v.pod.Status.Phase == corev1.PodSucceeded || v.pod.Status.Phase == corev1.PodFailed:
 		v.lost = fmt.Sprintf("launcher pod %s ended (%s)", v.pod.Name, v.pod.Status.Phase)
-		return nil
-	case v.pod.Status.Phase != corev1.PodRunning:
-		return nil // still starting
+		return false
 	}
-	snap, err := ReadSnapshot(ctx, ex, PodRef{Namespace: run.Namespace, Name: v.pod.Name, Container: launcher.ContainerName}, run.ID, index, offset, wait)
+	return v.pod.Status.Phase == corev1.PodRunning // else still starting
+}
+
+// read refreshes a launcher's snapshot when its pod can be exec'd into.
+func (v *launcherView) read(ctx context.Context, ex Executor, run Run, index int, o runstate.SnapshotOptions) error {
+	if !v.readable(run, index) {
+		return nil
+	}
+	snap, err := ReadSnapshot(ctx, ex, PodRef{Namespace: run.Namespace, Name: v.pod.Name, Container: launcher.ContainerName}, run.ID, index, o)
 	if err != nil {
 		return err
 	}
@@ -327,7 +395,7 @@ func followLauncher(ctx context.Context, cs kubernetes.Interface, ex Executor, r
 			if err == nil {
 				v.pod = pod
 			}
-			err = v.read(ctx, ex, run, index, offset, wait)
+			err = v.read(ctx, ex, run, index, runstate.SnapshotOptions{Offset: offset, Wait: wait})
 		}
 		if err != nil {
 			if ctx.Err() != nil || !send(launcherUpdate{index: index, err: err, pause: pause}) {

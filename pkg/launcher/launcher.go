@@ -7,10 +7,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -123,18 +121,17 @@ func (s Spec) Entries() []Entry {
 	return out
 }
 
-// metadata is the static part of a workload's result metadata (runstate.RunInfo), rendered as JSON
-// whose last line is the closing brace: the script appends the fields known only at the end.
+// metadata is the static part of a workload's result metadata (runstate.RunInfo), which the script
+// copies verbatim; it records what is known only in the pod beside it (runstate.MetadataRecordsFile).
 func (s Spec) metadata(w config.Workload) (string, error) {
 	sum := sha256.Sum256(w.Profile)
-	out, err := json.MarshalIndent(runstate.RunInfo{
+	return runstate.MetadataJSON(runstate.RunInfo{
 		Run: s.RunID, Preset: s.Preset, Stack: s.Config.Endpoint.StackName, Model: s.Config.Endpoint.Model,
 		BaseURL: s.Config.Endpoint.BaseURL, Harness: s.Config.Harness.Name, Image: s.Config.Harness.Image,
 		PluginVersion: s.Version, Description: s.Config.Description.Text, Labels: s.Labels,
 		Parallelism: s.Config.Harness.Parallelism, Repeats: max(s.Repeat, 1),
 		ConfigHash: hex.EncodeToString(sum[:]), Config: string(w.Profile),
-	}, "", "  ")
-	return string(out), err
+	})
 }
 
 // MetadataKey is the ConfigMap key (and file in the script folder) of a workload's metadata.
@@ -175,8 +172,6 @@ const DefaultPVCSize = "200Gi"
 // DefaultPVC is an RWX claim of 200Gi, not created unless asked.
 func DefaultPVC() PVC { return PVC{Size: resource.MustParse(DefaultPVCSize)} }
 
-var runIDPattern = regexp.MustCompile(`^[0-9]{10}-[0-9a-f]{4}$`)
-
 // NewRunID returns "<unix seconds>-<4 hex>": sortable, unique per run, and free of '_' so it can
 // be found again inside <harness>_<run>_<workload>_<stack> folder names.
 func NewRunID(now time.Time, random io.Reader) (string, error) {
@@ -190,8 +185,8 @@ func NewRunID(now time.Time, random io.Reader) (string, error) {
 	return strconv.FormatInt(now.Unix(), 10) + "-" + hex.EncodeToString(b), nil
 }
 
-// IsRunID tells whether s has the shape NewRunID produces.
-func IsRunID(s string) bool { return runIDPattern.MatchString(s) }
+// IsRunID tells whether s has the shape NewRunID produces (runstate owns the pattern).
+func IsRunID(s string) bool { return runstate.IsRunID(s) }
 
 // ConfigMapName is the run's ConfigMap.
 func ConfigMapName(runID string) string { return "llmdbench-" + runID }

@@ -234,7 +234,8 @@ func TestNativeHarnessPodAndScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(script, `'kubectl-llmdbench' loadgen --config='/workspace/profiles/llmdbench'/"$profile.yaml" --output="$results"`) ||
+	if !strings.Contains(script, "native_exec='kubectl-llmdbench'\nprofiles='/workspace/profiles/llmdbench'\n") ||
+		!strings.Contains(script, `"$native_exec" loadgen --config="$profiles/$profile.yaml" --output="$results"`) ||
 		strings.Contains(script, "--workload=") {
 		t.Errorf("script does not start the native generator:\n%s", script)
 	}

@@ -30,7 +30,9 @@ const StderrLines = 5
 // Script renders the in-pod run script. It is POSIX sh (the real image has bash and dash, the
 // local test cluster busybox) and is started detached, so nothing depends on a client connection:
 // it runs the workloads in order, bounds each by the wait timeout (killing the workload's whole
-// process group), and records each outcome in the run folder on the results volume.
+// process group), and records each outcome in the run folder on the results volume. The files it
+// writes and their words are package runstate's; every value goes into the script through
+// runstate.ShellQuote, once, in the variables at its top.
 func Script(s Spec) (string, error) {
 	// Each entry is name:workload:repeat; names are validated to letters, digits, '-' and '_'.
 	var entries []string
@@ -44,38 +46,43 @@ func Script(s Spec) (string, error) {
 	}
 	err := scriptTemplate.Execute(&buf, map[string]string{
 		"Native":         native,
-		"NativeExec":     shQuote(NativeExecutable),
-		"Profiles":       shQuote(ProfilesDir + "/" + s.Config.Harness.Name),
-		"RunID":          shQuote(s.RunID),
-		"Harness":        shQuote(s.Config.Harness.Name),
-		"Workloads":      shQuote(strings.Join(entries, " ")),
-		"ScriptDir":      shQuote(ScriptDir),
+		"NativeExec":     NativeExecutable,
+		"Profiles":       ProfilesDir + "/" + s.Config.Harness.Name,
+		"RunID":          s.RunID,
+		"Harness":        s.Config.Harness.Name,
+		"Workloads":      strings.Join(entries, " "),
+		"ScriptDir":      ScriptDir,
 		"Metadata":       runstate.MetadataFile,
+		"Records":        runstate.MetadataRecordsFile,
 		"Timeout":        strconv.Itoa(int(s.Config.Harness.WaitTimeout.Seconds())),
-		"Executable":     shQuote(Executable),
-		"Root":           shQuote(runstate.Root),
-		"Prefix":         shQuote(ProgressPrefix),
+		"Executable":     Executable,
+		"Root":           runstate.Root,
+		"Prefix":         ProgressPrefix,
 		"Log":            runstate.LogFile,
 		"Lock":           runstate.LockDir,
 		"Done":           runstate.DoneFile,
 		"Status":         runstate.StatusSuffix,
 		"KWorkload":      runstate.KeyWorkload,
+		"KEntry":         runstate.KeyEntry,
 		"KIndex":         runstate.KeyIndex,
+		"KRepeat":        runstate.KeyRepeat,
 		"KStarted":       runstate.KeyStarted,
 		"KFinished":      runstate.KeyFinished,
 		"KExit":          runstate.KeyExitCode,
 		"KTimedOut":      runstate.KeyTimedOut,
 		"KResults":       runstate.KeyResultsDir,
 		"KFailed":        runstate.KeyFailed,
+		"KVerdict":       runstate.KeyVerdict,
+		"KComplete":      runstate.KeyComplete,
+		"KHarnessFailed": runstate.KeyHarnessFailed,
+		"KStderr":        runstate.KeyStderr,
 		"EnvIndex":       EnvLauncherIndex,
 		"EnvExpID":       EnvExperimentID,
 		"EnvPrefix":      EnvResultsPrefix,
 		"EnvStack":       EnvStackName,
+		"EnvMaxTries":    EnvHarnessMaxTries,
 		"ResultsDir":     runstate.ResultsMount,
 		"RetryLine":      HarnessRetryPattern,
-		"EnvMaxTries":    EnvHarnessMaxTries,
-		"KHarnessFailed": runstate.KeyHarnessFailed,
-		"KStderr":        runstate.KeyStderr,
 		"StderrLines":    strconv.Itoa(StderrLines),
 		"VSucceeded":     runstate.VerdictSucceeded,
 		"VFailed":        runstate.VerdictFailed,
@@ -85,47 +92,80 @@ func Script(s Spec) (string, error) {
 	return buf.String(), err
 }
 
-func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
-var scriptTemplate = template.Must(template.New("run.sh").Parse(`#!/bin/sh
+// The template quotes every value with q (runstate.ShellQuote). Environment variable names are
+// the only words it writes unquoted: they are names, not values. HarnessRetryPattern is a case
+// pattern, written as the pattern it is.
+var scriptTemplate = template.Must(template.New("run.sh").Funcs(template.FuncMap{"q": runstate.ShellQuote}).Parse(`#!/bin/sh
 # Written by kubectl-llmdbench. Runs this launcher's workloads one after another, each bounded by
 # the wait timeout, and records every outcome in the run folder on the results volume.
 set -u
-run_id={{.RunID}}
-harness={{.Harness}}
-workloads={{.Workloads}}
-timeout_s={{.Timeout}}
-executable={{.Executable}}
-prefix={{.Prefix}}
+run_id={{q .RunID}}
+harness={{q .Harness}}
+workloads={{q .Workloads}}
+timeout_s={{q .Timeout}}
+executable={{q .Executable}}
+{{- if .Native}}
+native_exec={{q .NativeExec}}
+profiles={{q .Profiles}}
+{{- end}}
+prefix={{q .Prefix}}
+script_dir={{q .ScriptDir}}
+root={{q .Root}}
+stderr_lines={{q .StderrLines}}
+# The run folder's contract (package runstate): file names, record keys and verdict words.
+log_file={{q .Log}} lock_dir={{q .Lock}} done_file={{q .Done}} status_suffix={{q .Status}}
+meta_file={{q .Metadata}} records_file={{q .Records}}
+k_workload={{q .KWorkload}} k_entry={{q .KEntry}} k_index={{q .KIndex}} k_repeat={{q .KRepeat}}
+k_started={{q .KStarted}} k_finished={{q .KFinished}} k_exit={{q .KExit}} k_timed_out={{q .KTimedOut}}
+k_results={{q .KResults}} k_failed={{q .KFailed}} k_verdict={{q .KVerdict}} k_complete={{q .KComplete}}
+k_harness_failed={{q .KHarnessFailed}} k_stderr={{q .KStderr}}
+v_succeeded={{q .VSucceeded}} v_failed={{q .VFailed}} v_timed_out={{q .VTimedOut}} v_running={{q .VRunning}}
 index="${ {{- .EnvIndex}}:-0}"
-state={{.Root}}/"$run_id/$index"
+state="$root/$run_id/$index"
 
 mkdir -p "$state" || exit 1
 # mkdir is atomic: a second start of the same launcher (a retried exec) does nothing.
-mkdir "$state/{{.Lock}}" 2>/dev/null || exit 0
+mkdir "$state/$lock_dir" 2>/dev/null || exit 0
 
 now() { date +%s; }
 # Per-run scratch space in the container (FIFOs and stderr copies), never on the results volume.
 tmp=$(mktemp -d 2>/dev/null) || { tmp="${TMPDIR:-/tmp}/llmdbench.$$"; mkdir -p "$tmp" || exit 1; }
 say() { echo "$prefix $*"; }
-record() { printf '%s=%s\n' "$2" "$3" >>"$state/$1{{.Status}}"; }
+record() { printf '%s=%s\n' "$2" "$3" >>"$state/$1$status_suffix"; }
+
+# begin_metadata gives the workload's results folder its metadata when the workload starts: the
+# records known only here (one key=value per line), then a verbatim copy of the static part the
+# plugin rendered (renamed into place last, so a reader that sees it sees the records too).
+# record_meta appends a record; later lines win.
+has_meta=""
+record_meta() { [ -z "$has_meta" ] || printf '%s=%s\n' "$1" "$2" >>"$results/$records_file"; }
+begin_metadata() {
+  has_meta=""
+  src="$script_dir/$profile.meta.json"
+  [ -f "$src" ] || return 0
+  mkdir -p "$results" 2>/dev/null || return 0
+  : >"$results/$records_file" || return 0
+  has_meta=yes
+  record_meta "$k_workload" "$profile"
+  record_meta "$k_entry" "$w"
+  record_meta "$k_index" "$index"
+  record_meta "$k_repeat" "$repeat"
+  record_meta "$k_started" "$1"
+  record_meta "$k_verdict" "$v_running"
+  record_meta "$k_complete" false
+  cp "$src" "$results/$meta_file.tmp" && mv "$results/$meta_file.tmp" "$results/$meta_file"
+}
+# end_metadata records the outcome: finished, exit code, verdict, complete.
+end_metadata() {
+  record_meta "$k_finished" "$1"
+  record_meta "$k_exit" "$2"
+  record_meta "$k_verdict" "$3"
+  record_meta "$k_complete" "$4"
+}
 
 # setsid gives each workload its own process group, so a timeout stops the harness's children too.
 detach=""
 if command -v setsid >/dev/null 2>&1; then detach=setsid; fi
-
-# write_metadata completes the workload's static metadata (rendered by the plugin, its last line the
-# closing brace) with what is known only now, into the results folder: once when the workload
-# starts (verdict running, not complete) and again when it ends.
-write_metadata() {
-  meta={{.ScriptDir}}/"$profile.meta.json"
-  [ -f "$meta" ] || return 0
-  mkdir -p "$results" 2>/dev/null || return 0
-  { sed '$d' "$meta"
-    printf ',\n  "workload": "%s",\n  "entry": "%s",\n  "parallelIndex": %s,\n  "repeat": %s,\n' "$profile" "$w" "$index" "$repeat"
-    printf '  "started": %s,\n  "finished": %s,\n  "exitCode": %s,\n  "verdict": "%s",\n  "complete": %s\n}\n' "$1" "$2" "$3" "$4" "$5"
-  } >"$results/{{.Metadata}}.tmp" && mv "$results/{{.Metadata}}.tmp" "$results/{{.Metadata}}"
-}
 
 # stop_group ends the workload's whole process group: TERM, then KILL after 10 s (from a process
 # that holds none of our output, so it cannot keep the log open).
@@ -144,7 +184,7 @@ relay_output() {
       {{.RetryLine}})
         if [ ! -e "$state/$w.harnessfailed" ]; then
           : >"$state/$w.harnessfailed"
-          record "$w" {{.KHarnessFailed}} true
+          record "$w" "$k_harness_failed" true
           stop_group "$1"
         fi ;;
     esac
@@ -156,14 +196,14 @@ run_workload() {
   export {{.EnvExpID}}="${run_id}_$w"
   # Newer images bound the harness retries themselves; a benchmark gets one try.
   export {{.EnvMaxTries}}=1
-  results="${ {{- .EnvPrefix}}:-{{.ResultsDir}}}/${harness}_${ {{- .EnvExpID}}}_${ {{- .EnvStack}}:-}"
-  : >"$state/$w{{.Status}}"
-  record "$w" {{.KWorkload}} "$w"
-  record "$w" {{.KIndex}} "$index"
-  record "$w" {{.KResults}} "$results"
+  results="${ {{- .EnvPrefix}}:-{{q .ResultsDir}}}/${harness}_${ {{- .EnvExpID}}}_${ {{- .EnvStack}}:-}"
+  : >"$state/$w$status_suffix"
+  record "$w" "$k_workload" "$w"
+  record "$w" "$k_index" "$index"
+  record "$w" "$k_results" "$results"
   started_at=$(now)
-  record "$w" {{.KStarted}} "$started_at"
-  write_metadata "$started_at" null null {{.VRunning}} false
+  record "$w" "$k_started" "$started_at"
+  begin_metadata "$started_at"
   # The workload's output goes through FIFOs in the container's temp dir (a results volume may not
   # hold FIFOs): stdout to the relay that spots a failed harness, stderr also into a file whose
   # last lines explain a failure.
@@ -174,16 +214,16 @@ run_workload() {
   : >"$errors"
   if ! mkfifo "$out_fifo" "$err_fifo"; then
     rc=1
-    record "$w" {{.KStderr}} "mkfifo failed in $tmp"
-    write_metadata "$started_at" "$(now)" "$rc" {{.VFailed}} false
-    record "$w" {{.KFinished}} "$(now)"
-    record "$w" {{.KExit}} "$rc"
+    record "$w" "$k_stderr" "mkfifo failed in $tmp"
+    end_metadata "$(now)" "$rc" "$v_failed" false
+    record "$w" "$k_finished" "$(now)"
+    record "$w" "$k_exit" "$rc"
     return "$rc"
   fi
 {{- if .Native}}
   # The native generator reads the same profile and writes the same files into the results folder.
   mkdir -p "$results"
-  $detach {{.NativeExec}} loadgen --config={{.Profiles}}/"$profile.yaml" --output="$results" </dev/null >"$out_fifo" 2>"$err_fifo" &
+  $detach "$native_exec" loadgen --config="$profiles/$profile.yaml" --output="$results" </dev/null >"$out_fifo" 2>"$err_fifo" &
 {{- else}}
   $detach "$executable" --harness="$harness" --workload="$profile" </dev/null >"$out_fifo" 2>"$err_fifo" &
 {{- end}}
@@ -218,22 +258,22 @@ run_workload() {
   harness_failed=false
   if [ -e "$state/$w.harnessfailed" ]; then harness_failed=true; fi
   finished_at=$(now)
-  verdict={{.VSucceeded}}
+  verdict=$v_succeeded
   if [ "$timed_out" = true ]; then
-    verdict={{.VTimedOut}}
+    verdict=$v_timed_out
   elif [ "$rc" -ne 0 ] || [ "$harness_failed" = true ]; then
-    verdict={{.VFailed}}
+    verdict=$v_failed
   fi
   complete=true
-  if [ "$verdict" != {{.VSucceeded}} ]; then
+  if [ "$verdict" != "$v_succeeded" ]; then
     complete=false
-    tail -n {{.StderrLines}} "$errors" | cut -c1-1000 | while IFS= read -r line || [ -n "$line" ]; do record "$w" {{.KStderr}} "$line"; done
+    tail -n "$stderr_lines" "$errors" | cut -c1-1000 | while IFS= read -r line || [ -n "$line" ]; do record "$w" "$k_stderr" "$line"; done
   fi
-  write_metadata "$started_at" "$finished_at" "$rc" "$verdict" "$complete"
-  record "$w" {{.KFinished}} "$finished_at"
-  record "$w" {{.KTimedOut}} "$timed_out"
-  record "$w" {{.KExit}} "$rc"
-  [ "$verdict" = {{.VSucceeded}} ] && return 0
+  end_metadata "$finished_at" "$rc" "$verdict" "$complete"
+  record "$w" "$k_finished" "$finished_at"
+  record "$w" "$k_timed_out" "$timed_out"
+  record "$w" "$k_exit" "$rc"
+  [ "$verdict" = "$v_succeeded" ] && return 0
   [ "$rc" -ne 0 ] || rc=1
   return "$rc"
 }
@@ -242,7 +282,7 @@ run_workload() {
 say_stderr() {
   [ -s "$tmp/$1.stderr" ] || return 0
   say "its last stderr lines:"
-  tail -n {{.StderrLines}} "$tmp/$1.stderr" | sed 's/^/    /'
+  tail -n "$stderr_lines" "$tmp/$1.stderr" | sed 's/^/    /'
 }
 
 main() {
@@ -276,15 +316,15 @@ main() {
     fi
   done
   say "run $run_id launcher $index finished: $failed of $total workload(s) failed"
-  printf '{{.KFinished}}=%s\n{{.KFailed}}=%s\n' "$(now)" "$failed" >"$state/{{.Done}}.tmp"
+  printf '%s=%s\n%s=%s\n' "$k_finished" "$(now)" "$k_failed" "$failed" >"$state/$done_file.tmp"
 }
 
 # Output goes to the run log and, where the container allows it, to its own stdout so that plain
 # kubectl logs shows it too.
 out=/dev/null
 if [ -w /proc/1/fd/1 ]; then out=/proc/1/fd/1; fi
-main 2>&1 | tee -a "$state/{{.Log}}" >"$out"
+main 2>&1 | tee -a "$state/$log_file" >"$out"
 rm -rf "$tmp"
 # The done marker comes last, once the log is complete, so a reader that sees it has seen everything.
-mv "$state/{{.Done}}.tmp" "$state/{{.Done}}"
+mv "$state/$done_file.tmp" "$state/$done_file"
 `))

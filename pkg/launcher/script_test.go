@@ -80,8 +80,8 @@ func runScriptLocally(t *testing.T, shell []string, workloads ...string) (string
 			t.Fatal(err)
 		}
 	}
-	script = strings.ReplaceAll(script, shQuote(runstate.Root), shQuote(root))
-	script = strings.ReplaceAll(script, shQuote(ScriptDir), shQuote(scripts))
+	script = strings.ReplaceAll(script, runstate.ShellQuote(runstate.Root), runstate.ShellQuote(root))
+	script = strings.ReplaceAll(script, runstate.ShellQuote(ScriptDir), runstate.ShellQuote(scripts))
 	if err := os.WriteFile(filepath.Join(bin, Executable), []byte(entryScript), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -56,10 +56,10 @@ func NewCmdLogs(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Co
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeRuns(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				o.RunID = args[0]
+			if err := o.Complete(f, args); err != nil {
+				return err
 			}
-			if err := o.access.complete(f); err != nil {
+			if err := o.Validate(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
@@ -71,6 +71,25 @@ func NewCmdLogs(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Co
 	cmd.Flags().StringVar(&o.Workload, "workload", "", "Only the lines of this workload")
 	cmd.Flags().IntVar(&o.Launcher, "launcher", o.Launcher, "Only this launcher (parallel index; -1: all)")
 	return cmd
+}
+
+// Complete takes the run and resolves the namespace and clients.
+func (o *LogsOptions) Complete(f cmdutil.Factory, args []string) error {
+	if len(args) == 1 {
+		o.RunID = args[0]
+	}
+	return o.access.complete(f)
+}
+
+// Validate checks the arguments before anything reads the cluster: a run ID goes into the
+// commands run in the pods, so it must have a run ID's shape.
+func (o *LogsOptions) Validate() error {
+	if o.RunID != "" {
+		if err := runstate.ValidateRunID(o.RunID); err != nil {
+			return fmt.Errorf("logs: %w", err)
+		}
+	}
+	return nil
 }
 
 // Run prints the log.
@@ -138,7 +157,7 @@ func (o *LogsOptions) Run(ctx context.Context) error {
 		if o.Launcher >= 0 && o.Launcher != i {
 			continue
 		}
-		snap, err := cluster.ReadSnapshot(ctx, o.access.Executor, acc.Pod, run.ID, i, 0, 0)
+		snap, err := cluster.ReadSnapshot(ctx, o.access.Executor, acc.Pod, run.ID, i, runstate.SnapshotOptions{})
 		if err != nil {
 			return fmt.Errorf("reading the log of %s: %w", launcher.PodName(run.ID, i), err)
 		}
@@ -171,7 +190,7 @@ func (o *LogsOptions) printDeleted(ctx context.Context) error {
 		if len(indices) > 1 {
 			p.prefix = fmt.Sprintf("[launcher %d] ", i)
 		}
-		snap, err := cluster.ReadSnapshot(ctx, o.access.Executor, acc.Pod, o.RunID, i, 0, 0)
+		snap, err := cluster.ReadSnapshot(ctx, o.access.Executor, acc.Pod, o.RunID, i, runstate.SnapshotOptions{})
 		if err != nil {
 			return err
 		}

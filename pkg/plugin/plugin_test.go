@@ -177,7 +177,7 @@ func TestRunFlagsBeatTheConfig(t *testing.T) {
 			t.Errorf("profile lacks %q:\n%s", want, profile)
 		}
 	}
-	if !strings.Contains(cm.Data["run.sh"], "timeout_s=300\n") {
+	if !strings.Contains(cm.Data["run.sh"], "timeout_s='300'\n") {
 		t.Error("--wait-timeout not in the run script")
 	}
 	c := pod.Spec.Containers[0]

@@ -94,14 +94,11 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Every live launcher of every run is read in parallel (bounded); one unreadable run does
+	// not hide the others, it shows as Unknown with the reason.
 	statuses := make([]cluster.Status, 0, len(runs))
-	for _, r := range runs {
-		st, err := cluster.Inspect(ctx, o.Client, o.Executor, r)
-		if err != nil {
-			// One unreadable run must not hide the others.
-			st = cluster.Status{Run: r.ID, Namespace: r.Namespace, Preset: r.Preset, Stack: r.Stack, Harness: r.Harness, Created: r.Created, Phase: "Unknown", Message: err.Error()}
-		}
-		statuses = append(statuses, st)
+	for _, rs := range cluster.InspectRuns(ctx, o.Executor, runs, cluster.InspectParallelism) {
+		statuses = append(statuses, rs.Status)
 	}
 	if o.Output != "" {
 		return printStructured(o.Out, o.Output, statuses)

@@ -11,9 +11,34 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 )
 
-// MetadataFile is written by the run script (not the harness) into every result folder when its
-// workload ends, so a folder says what produced it wherever it is copied.
-const MetadataFile = "llmdbench-run.json"
+// A result folder says what produced it wherever it is copied, in two files the run script (not
+// the harness) writes when its workload starts:
+//
+//   - MetadataFile: the RunInfo as the plugin rendered it to JSON (MetadataJSON), copied verbatim;
+//   - MetadataRecordsFile: what is known only in the pod, one key=value line per fact (the Key*
+//     constants), appended as the workload progresses; later lines win.
+//
+// Folders written before the records file existed hold the whole Metadata in MetadataFile (the
+// script completed the JSON itself); ReadMetadata reads both forms.
+const (
+	MetadataFile        = "llmdbench-run.json"
+	MetadataRecordsFile = "llmdbench-run.records"
+)
+
+// Metadata record keys (beside KeyWorkload, KeyIndex, KeyStarted, KeyFinished and KeyExitCode).
+const (
+	KeyEntry    = "entry"
+	KeyRepeat   = "repeat"
+	KeyVerdict  = "verdict"
+	KeyComplete = "complete"
+)
+
+// MetadataJSON renders the static part of a result folder's metadata, which the run script copies
+// verbatim into MetadataFile.
+func MetadataJSON(info RunInfo) (string, error) {
+	out, err := json.MarshalIndent(info, "", "  ")
+	return string(out) + "\n", err
+}
 
 // RunInfo is what the plugin knows of a workload's results when it plans the run; the launcher
 // renders it into the run's ConfigMap.
@@ -101,8 +126,8 @@ func (m *Metadata) Matches(selector map[string]string) bool {
 	return labels.SelectorFromValidatedSet(selector).Matches(labels.Set(m.Labels))
 }
 
-// ReadMetadata reads a result folder's metadata; (nil, nil) when it has none (a folder made
-// outside the plugin).
+// ReadMetadata reads a result folder's metadata, completed by its records when it has them; (nil,
+// nil) when it has none (a folder made outside the plugin).
 func ReadMetadata(dir string) (*Metadata, error) {
 	data, err := os.ReadFile(filepath.Join(dir, MetadataFile))
 	if os.IsNotExist(err) {
@@ -111,7 +136,18 @@ func ReadMetadata(dir string) (*Metadata, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ParseMetadata(data)
+	m, err := ParseMetadata(data)
+	if err != nil {
+		return nil, err
+	}
+	records, err := os.ReadFile(filepath.Join(dir, MetadataRecordsFile))
+	if os.IsNotExist(err) {
+		return m, nil // written before the records file existed: the JSON is whole
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m, m.ApplyRecords(records)
 }
 
 // ParseMetadata decodes a metadata file.
@@ -121,4 +157,50 @@ func ParseMetadata(data []byte) (*Metadata, error) {
 		return nil, fmt.Errorf("%s: %w", MetadataFile, err)
 	}
 	return &m, nil
+}
+
+// ApplyRecords completes m with a records file (see MetadataRecordsFile); later lines win.
+func (m *Metadata) ApplyRecords(data []byte) error {
+	kv := parseKV(data)
+	bad := func(key, v string) error { return fmt.Errorf("%s: bad %s %q", MetadataRecordsFile, key, v) }
+	integer := func(key string, set func(int64)) error {
+		v, ok := kv[key]
+		if !ok || v == "" {
+			return nil
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return bad(key, v)
+		}
+		set(n)
+		return nil
+	}
+	if v, ok := kv[KeyWorkload]; ok {
+		m.Workload = v
+	}
+	if v, ok := kv[KeyEntry]; ok {
+		m.Entry = v
+	}
+	if v, ok := kv[KeyVerdict]; ok {
+		m.Verdict = v
+	}
+	if v, ok := kv[KeyComplete]; ok {
+		c, err := strconv.ParseBool(v)
+		if err != nil {
+			return bad(KeyComplete, v)
+		}
+		m.Complete = &c
+	}
+	for _, err := range []error{
+		integer(KeyIndex, func(n int64) { m.ParallelIndex = int(n) }),
+		integer(KeyRepeat, func(n int64) { m.Repeat = int(n) }),
+		integer(KeyStarted, func(n int64) { m.Started = n }),
+		integer(KeyFinished, func(n int64) { m.Finished = &n }),
+		integer(KeyExitCode, func(n int64) { c := int(n); m.ExitCode = &c }),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

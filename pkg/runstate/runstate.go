@@ -239,25 +239,39 @@ const (
 	markStarted = "@@llmdbench-started"
 )
 
-// SnapshotCommand is the exec command that prints a Snapshot of one launcher, with the log from
-// byte offset on, in one round trip. With wait > 0 it first waits, in the pod, until the log grows
-// past offset or the launcher is done (at most wait), so a follower learns of changes within a
+// SnapshotOptions shape one read of a launcher's run folder.
+type SnapshotOptions struct {
+	// Offset is the run log byte from which the snapshot carries the log.
+	Offset int64
+	// SkipLog leaves the log out (a status read needs none of it).
+	SkipLog bool
+	// Wait > 0 makes the read first wait, in the pod, until the log grows past Offset or the
+	// launcher is done (at most Wait).
+	Wait time.Duration
+}
+
+// SnapshotCommand is the exec command that prints a Snapshot of one launcher in one round trip.
+// With o.Wait > 0 it first waits in the pod for news, so a follower learns of changes within a
 // fifth of a second without polling over the network. It uses only POSIX sh, cat, tail, wc, sleep.
-func SnapshotCommand(runID string, index int, offset int64, wait time.Duration) []string {
-	d := LauncherDir(runID, index)
-	rounds := int(wait / (200 * time.Millisecond))
-	script := `d='` + d + `'
+func SnapshotCommand(runID string, index int, o SnapshotOptions) []string {
+	rounds := int(o.Wait / (200 * time.Millisecond))
+	logCmd := `[ -f "$d/$log" ] && tail -c +` + ShellQuote(strconv.FormatInt(o.Offset+1, 10)) + ` "$d/$log"`
+	if o.SkipLog {
+		rounds, logCmd = 0, ":"
+	}
+	script := `d=` + ShellQuote(LauncherDir(runID, index)) + `
+log=` + ShellQuote(LogFile) + ` done=` + ShellQuote(DoneFile) + ` lock=` + ShellQuote(LockDir) + ` suffix=` + ShellQuote(StatusSuffix) + `
 i=0
-while [ "$i" -lt ` + strconv.Itoa(rounds) + ` ] && [ ! -f "$d/` + DoneFile + `" ]; do
-  [ -f "$d/` + LogFile + `" ] && [ "$(wc -c <"$d/` + LogFile + `")" -gt ` + strconv.FormatInt(offset, 10) + ` ] && break
+while [ "$i" -lt ` + ShellQuote(strconv.Itoa(rounds)) + ` ] && [ ! -f "$d/$done" ]; do
+  [ -f "$d/$log" ] && [ "$(wc -c <"$d/$log")" -gt ` + ShellQuote(strconv.FormatInt(o.Offset, 10)) + ` ] && break
   sleep 0.2
   i=$((i + 1))
 done
-[ -d "$d/` + LockDir + `" ] && echo '` + markStarted + `'
-for f in "$d"/*` + StatusSuffix + `; do [ -f "$f" ] && { echo "` + markStatus + `${f##*/}"; cat "$f"; }; done
-[ -f "$d/` + DoneFile + `" ] && { echo '` + markDone + `'; cat "$d/` + DoneFile + `"; }
-echo '` + markLog + `'
-[ -f "$d/` + LogFile + `" ] && tail -c +` + strconv.FormatInt(offset+1, 10) + ` "$d/` + LogFile + `"
+[ -d "$d/$lock" ] && echo ` + ShellQuote(markStarted) + `
+for f in "$d"/*"$suffix"; do [ -f "$f" ] && { echo ` + ShellQuote(markStatus) + `"${f##*/}"; cat "$f"; }; done
+[ -f "$d/$done" ] && { echo ` + ShellQuote(markDone) + `; cat "$d/$done"; }
+echo ` + ShellQuote(markLog) + `
+` + logCmd + `
 exit 0`
 	return []string{"sh", "-c", script}
 }
@@ -353,29 +367,34 @@ func Decide(folders []ResultFolder, alive func(run string, index int) bool) {
 const PerRequestFile = "per_request_lifecycle_metrics.json"
 
 const (
-	markFolder = "@@llmdbench-folder "
-	markMeta   = "@@llmdbench-meta "
+	markFolder  = "@@llmdbench-folder "
+	markMeta    = "@@llmdbench-meta "
+	markRecords = "@@llmdbench-records "
 )
 
 // ResultsListCommand prints every results folder under the mount (size, time, per-request file
-// size) and every status file, so one exec answers `results`.
+// size), every status file and every folder's metadata (its records too), so one exec answers
+// `results`.
 func ResultsListCommand() []string {
-	script := `cd '` + ResultsMount + `' || exit 1
+	script := `cd ` + ShellQuote(ResultsMount) + ` || exit 1
+per_request=` + ShellQuote(PerRequestFile) + ` meta=` + ShellQuote(MetadataFile) + ` records=` + ShellQuote(MetadataRecordsFile) + `
 for d in *; do
   [ -d "$d" ] || continue
   kib=$(du -sk "$d" | cut -f1)
   mod=$(date -r "$d" +%s)
   pr=0
-  [ -f "$d/` + PerRequestFile + `" ] && pr=$(stat -c %s "$d/` + PerRequestFile + `")
-  echo "` + markFolder + `$kib $mod $pr $d"
+  [ -f "$d/$per_request" ] && pr=$(stat -c %s "$d/$per_request")
+  echo ` + ShellQuote(markFolder) + `"$kib $mod $pr $d"
 done
-for f in .llmdbench/*/*/*` + StatusSuffix + `; do [ -f "$f" ] && { echo "` + markStatus + `$f"; cat "$f"; }; done
-for f in */` + MetadataFile + `; do [ -f "$f" ] && { echo "` + markMeta + `${f%/*}"; cat "$f"; echo; }; done
+for f in ` + ShellQuote(path.Base(Root)) + `/*/*/*` + ShellQuote(StatusSuffix) + `; do [ -f "$f" ] && { echo ` + ShellQuote(markStatus) + `"$f"; cat "$f"; }; done
+for f in */"$meta"; do [ -f "$f" ] && { echo ` + ShellQuote(markMeta) + `"${f%/*}"; cat "$f"; echo; }; done
+for f in */"$records"; do [ -f "$f" ] && { echo ` + ShellQuote(markRecords) + `"${f%/*}"; cat "$f"; }; done
 exit 0`
 	return []string{"sh", "-c", script}
 }
 
-var resultsName = regexp.MustCompile(`^([a-z][a-z0-9-]*)_([0-9]{9,}(?:-[0-9a-f]{4})?)_(.+)$`)
+// resultsName splits <harness>_<run>_<rest> (see ResultsDir).
+var resultsName = regexp.MustCompile(`^([a-z][a-z0-9-]*)_(` + runIDExpr + `)_(.+)$`)
 
 // ParseResultsList reads what ResultsListCommand printed. Folders are matched to the status that
 // named them, which tells the workload apart from the stack (both may contain '_').
@@ -383,6 +402,7 @@ func ParseResultsList(out []byte) ([]ResultFolder, error) {
 	var folders []ResultFolder
 	byDir := map[string]WorkloadStatus{}
 	metaByDir := map[string]*Metadata{}
+	recordsByDir := map[string][]byte{}
 	var section string
 	var body bytes.Buffer
 	flush := func() {
@@ -396,6 +416,9 @@ func ParseResultsList(out []byte) ([]ResultFolder, error) {
 			if m, err := ParseMetadata(body.Bytes()); err == nil {
 				metaByDir[dir] = m
 			}
+		}
+		if dir, ok := strings.CutPrefix(section, markRecords); ok {
+			recordsByDir[dir] = bytes.Clone(body.Bytes())
 		}
 		body.Reset()
 		section = ""
@@ -413,7 +436,7 @@ func ParseResultsList(out []byte) ([]ResultFolder, error) {
 			mod, _ := strconv.ParseInt(f[1], 10, 64)
 			pr, _ := strconv.ParseInt(strings.TrimSpace(f[2]), 10, 64)
 			folders = append(folders, ResultFolder{Name: f[3], KiB: kib, Modified: time.Unix(mod, 0).UTC(), PerRequestBytes: pr})
-		case strings.HasPrefix(trimmed, markStatus), strings.HasPrefix(trimmed, markMeta):
+		case strings.HasPrefix(trimmed, markStatus), strings.HasPrefix(trimmed, markMeta), strings.HasPrefix(trimmed, markRecords):
 			flush()
 			section = trimmed
 		default:
@@ -421,6 +444,12 @@ func ParseResultsList(out []byte) ([]ResultFolder, error) {
 		}
 	}
 	flush()
+	for dir, records := range recordsByDir {
+		// The script's records complete the metadata it copied (see MetadataRecordsFile).
+		if m := metaByDir[dir]; m != nil && m.ApplyRecords(records) != nil {
+			delete(metaByDir, dir)
+		}
+	}
 	for i := range folders {
 		f := &folders[i]
 		if m := resultsName.FindStringSubmatch(f.Name); m != nil {
