@@ -4,7 +4,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -195,5 +197,208 @@ func TestHarnessRetryPattern(t *testing.T) {
 		if got := strings.TrimSpace(string(out)) == "yes"; got != want {
 			t.Errorf("%q: matched %v, want %v", line, got, want)
 		}
+	}
+}
+
+// standIn is the harness for the scenario tests: it does what its workload name says, and records
+// its pid so a test can stop what a killed script left behind.
+const standIn = `#!/bin/sh
+for a in "$@"; do case $a in --workload=*) workload=${a#--workload=} ;; esac; done
+echo "stand-in harness: $workload"
+echo $$ >>"$STANDIN_PIDS"
+case $workload in
+  ok) exit 0 ;;
+  fails) echo "boom" >&2; exit 3 ;;
+  sleeps) exec sleep 30 ;;
+esac
+exit 99
+`
+
+// scriptRun is one run of the rendered script on a temp folder standing for the results volume.
+type scriptRun struct {
+	cmd         *exec.Cmd
+	state, pids string
+}
+
+// startScript renders the script as the launcher does (the ConfigMap's script and metadata) for
+// workloads bounded by timeout, and starts it under shell with the stand-in harness.
+func startScript(t *testing.T, shell []string, timeout time.Duration, workloads ...string) *scriptRun {
+	t.Helper()
+	s := presetSpec(t, "inference-scheduling", nil)
+	s.Config.Harness.WaitTimeout = timeout
+	var kept []config.Workload
+	for _, name := range workloads {
+		w := s.Config.Workloads[0]
+		w.Name = name
+		kept = append(kept, w)
+	}
+	s.Config.Workloads = kept
+	cm, err := BuildConfigMap(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	root, scripts, bin, volume := filepath.Join(dir, "state"), filepath.Join(dir, "llmdbench"), filepath.Join(dir, "bin"), filepath.Join(dir, "requests")
+	for _, d := range []string{scripts, bin, volume} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, w := range workloads {
+		if err := os.WriteFile(filepath.Join(scripts, MetadataKey(w)), []byte(cm.Data[MetadataKey(w)]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script := cm.Data[ScriptKey]
+	for from, to := range map[string]string{runstate.Root: root, ScriptDir: scripts} {
+		if !strings.Contains(script, runstate.ShellQuote(from)) {
+			t.Fatalf("the script does not name %s", from)
+		}
+		script = strings.ReplaceAll(script, runstate.ShellQuote(from), runstate.ShellQuote(to))
+	}
+	if err := os.WriteFile(filepath.Join(bin, Executable), []byte(standIn), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := &scriptRun{state: filepath.Join(root, testRunID, "0"), pids: filepath.Join(dir, "pids")}
+	r.cmd = exec.Command(shell[0], append(shell[1:], "-c", script)...)
+	r.cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), EnvResultsPrefix+"="+volume, EnvStackName+"=stack",
+		EnvLauncherIndex+"=0", "STANDIN_PIDS="+r.pids)
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.stop)
+	return r
+}
+
+// stop kills what the run left: the script's process group and the stand-ins (in sessions of
+// their own).
+func (r *scriptRun) stop() {
+	_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
+	_ = r.cmd.Wait()
+	b, _ := os.ReadFile(r.pids)
+	for _, f := range strings.Fields(string(b)) {
+		if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// outcome is what runstate's readers say of one workload of a launcher whose pod is gone: from
+// the run folder's status, from the results folder's metadata alone (the run folder deleted), and
+// both together.
+func (r *scriptRun) outcome(t *testing.T, workload string) (st runstate.WorkloadStatus, meta *runstate.Metadata) {
+	t.Helper()
+	st = readStatus(t, r.state, workload)
+	meta = readMeta(t, st)
+	return st, meta
+}
+
+// The rendered script, run for real under busybox sh and dash, leaves run state that runstate's
+// readers read as the scenario says: a harness that exits 0 succeeded, one that exits 3 failed
+// with exit code 3, one that outlives a 1 s wait timeout timed out, and one whose script was
+// killed mid-run is incomplete, never succeeded.
+func TestScriptOutcomesReadByRunstate(t *testing.T) {
+	var shells [][]string
+	if _, err := os.Stat("/bin/busybox"); err == nil {
+		shells = append(shells, []string{"/bin/busybox", "sh"})
+	} else {
+		t.Log("/bin/busybox absent: the local cluster's shell is not tested")
+	}
+	if p, err := exec.LookPath("dash"); err == nil {
+		shells = append(shells, []string{p})
+	}
+	if len(shells) == 0 {
+		t.Skip("neither busybox nor dash on this machine")
+	}
+	for _, shell := range shells {
+		t.Run(filepath.Base(shell[0]), func(t *testing.T) {
+			t.Run("finished", func(t *testing.T) {
+				r := startScript(t, shell, time.Second, "ok", "fails", "sleeps")
+				done := make(chan error, 1)
+				go func() { done <- r.cmd.Wait() }()
+				select {
+				case err := <-done:
+					if err != nil {
+						t.Fatalf("script: %v", err)
+					}
+				case <-time.After(25 * time.Second):
+					t.Fatal("the script did not end: the 1 s wait timeout did not stop the sleeping harness")
+				}
+				cases := []struct {
+					workload string
+					verdict  string
+					exitCode int
+					timedOut bool
+				}{
+					{"ok", "succeeded", 0, false},
+					{"fails", "failed", 3, false},
+					{"sleeps", "timed-out", 143, true}, // SIGTERM from the watchdog: 128+15
+				}
+				for _, c := range cases {
+					st, meta := r.outcome(t, c.workload)
+					for reader, v := range map[string]string{
+						"status":             st.Verdict(false),
+						"metadata":           meta.Verdict,
+						"folder":             runstate.FolderVerdict(&st, meta, false),
+						"folder, no run dir": runstate.FolderVerdict(nil, meta, false),
+					} {
+						if v != c.verdict {
+							t.Errorf("%s: %s verdict %q, want %q", c.workload, reader, v, c.verdict)
+						}
+					}
+					if st.ExitCode == nil || *st.ExitCode != c.exitCode || meta.ExitCode == nil || *meta.ExitCode != c.exitCode ||
+						st.TimedOut != c.timedOut || meta.Finished == nil || meta.IsComplete() != (c.verdict == "succeeded") {
+						t.Errorf("%s: status %+v, metadata exit %v finished %v complete %v", c.workload, st, meta.ExitCode, meta.Finished, meta.Complete)
+					}
+					if meta.Run != testRunID || meta.Workload != c.workload || meta.Harness != "inference-perf" || meta.ConfigHash == "" {
+						t.Errorf("%s: static metadata %+v", c.workload, meta.RunInfo)
+					}
+				}
+				b, err := os.ReadFile(filepath.Join(r.state, runstate.DoneFile))
+				if err != nil || !strings.Contains(string(b), "failed=2\n") {
+					t.Errorf("done marker %q %v, want 2 failed", b, err)
+				}
+			})
+			t.Run("killed", func(t *testing.T) {
+				// No wait timeout: only the kill ends the workload.
+				r := startScript(t, shell, 0, "sleeps")
+				statusFile := filepath.Join(r.state, "sleeps"+runstate.StatusSuffix)
+				deadline := time.Now().Add(10 * time.Second)
+				for {
+					if b, err := os.ReadFile(statusFile); err == nil && strings.Contains(string(b), "started=") {
+						if st, err := runstate.ParseStatus(b); err == nil {
+							if m, err := runstate.ReadMetadata(st.ResultsDir); err == nil && m != nil {
+								break
+							}
+						}
+					}
+					if time.Now().After(deadline) {
+						t.Fatal("the workload did not start within 10 s")
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+				if err := syscall.Kill(r.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+					t.Fatal(err)
+				}
+				_ = r.cmd.Wait()
+				st, meta := r.outcome(t, "sleeps")
+				for reader, v := range map[string]string{
+					"status":             st.Verdict(false),
+					"folder":             runstate.FolderVerdict(&st, meta, false),
+					"folder, no run dir": runstate.FolderVerdict(nil, meta, false),
+				} {
+					if v != "incomplete" {
+						t.Errorf("%s verdict %q, want incomplete", reader, v)
+					}
+				}
+				if meta.IsComplete() || st.Finished() || meta.Finished != nil || meta.ExitCode != nil {
+					t.Errorf("a killed workload reads as finished: status %+v, metadata %+v", st, meta)
+				}
+				if _, err := os.Stat(filepath.Join(r.state, runstate.DoneFile)); err == nil {
+					t.Error("a killed script left a done marker")
+				}
+			})
+		})
 	}
 }
