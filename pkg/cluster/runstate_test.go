@@ -3,8 +3,10 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -206,5 +208,96 @@ func TestFollowLauncherDeletedMidRunLeavesTheWorkloadIncomplete(t *testing.T) {
 	}
 	if v := st.Workloads[1]; v.Verdict() != runstate.VerdictFailed || v.Outcome != "" || !strings.Contains(v.Message, "is gone") {
 		t.Errorf("next (never started): %+v", v)
+	}
+}
+
+// countingExecutor answers every launcher's status read after a pause, counting the reads in
+// flight at once. Launcher pods of run number k answer that their workload ended with exit code
+// k; pods named in fail answer an error.
+type countingExecutor struct {
+	mu            sync.Mutex
+	inFlight, max int
+	calls         int
+	withLog       int
+	code          map[string]int
+	fail          map[string]bool
+}
+
+func (c *countingExecutor) Exec(_ context.Context, pod PodRef, cmd []string, stdout, _ io.Writer) error {
+	c.mu.Lock()
+	c.calls++
+	c.inFlight++
+	c.max = max(c.max, c.inFlight)
+	if strings.Contains(cmd[len(cmd)-1], "tail -c") {
+		c.withLog++
+	}
+	c.mu.Unlock()
+	time.Sleep(100 * time.Millisecond)
+	c.mu.Lock()
+	c.inFlight--
+	c.mu.Unlock()
+	if c.fail[pod.Name] {
+		return errors.New("exec refused")
+	}
+	_, err := io.WriteString(stdout, snapshotText(map[string]string{"w": fmt.Sprintf("workload=w\nstarted=1\nfinished=2\nexit_code=%d\n", c.code[pod.Name])}, true, ""))
+	return err
+}
+
+// status reads every live launcher of every run in parallel, never more than the bound at once,
+// without the log, and returns the runs in the order given, each with its own launchers' state
+// in launcher order; an unreadable run shows as Unknown without hiding the others, and a run
+// recorded as finished whose pods are gone is not exec'd into.
+func TestInspectRunsReadsInParallelWithABoundAndKeepsOrder(t *testing.T) {
+	ex := &countingExecutor{code: map[string]int{}, fail: map[string]bool{}}
+	var runs []Run
+	for k := range 5 {
+		r := Run{ID: fmt.Sprintf("17640000%02d-abcd", k), Namespace: "ns", Workloads: []string{"w"}, Parallelism: 4}
+		for i := range 4 {
+			p := runningPod(r.ID, i)
+			r.Pods = append(r.Pods, *p)
+			ex.code[p.Name] = k
+		}
+		runs = append(runs, r)
+	}
+	ex.fail[launcher.PodName(runs[3].ID, 2)] = true
+	final := &Status{Run: "1764000099-abcd", Phase: PhaseSucceeded, Workloads: []WorkloadState{{Name: "w", Phase: PhaseSucceeded}}}
+	runs = append(runs, Run{ID: final.Run, Parallelism: 4, Final: final})
+
+	got := InspectRuns(context.Background(), ex, runs, 8)
+
+	if ex.calls != 20 || ex.max != 8 || ex.withLog != 0 {
+		t.Errorf("%d reads (want 20, one per live launcher), at most %d at once (want 8), %d with the log (want 0)", ex.calls, ex.max, ex.withLog)
+	}
+	if len(got) != len(runs) {
+		t.Fatalf("%d statuses for %d runs", len(got), len(runs))
+	}
+	for k, rs := range got {
+		if rs.Run != runs[k].ID {
+			t.Errorf("status %d is run %s, want %s", k, rs.Run, runs[k].ID)
+		}
+	}
+	for _, k := range []int{0, 1, 2, 4} {
+		rs := got[k]
+		if rs.Err != nil || len(rs.Workloads) != 4 {
+			t.Fatalf("run %d: %v, %d workloads", k, rs.Err, len(rs.Workloads))
+		}
+		wantPhase := PhaseFailed
+		if k == 0 {
+			wantPhase = PhaseSucceeded
+		}
+		if rs.Phase != wantPhase {
+			t.Errorf("run %d: phase %s, want %s", k, rs.Phase, wantPhase)
+		}
+		for i, w := range rs.Workloads {
+			if w.Launcher != i || w.ExitCode == nil || *w.ExitCode != k {
+				t.Errorf("run %d workload %d: launcher %d exit %v, want launcher %d exit %d", k, i, w.Launcher, w.ExitCode, i, k)
+			}
+		}
+	}
+	if rs := got[3]; rs.Err == nil || rs.Phase != PhaseUnknown || !strings.Contains(rs.Message, "exec refused") {
+		t.Errorf("unreadable run: %+v", rs)
+	}
+	if rs := got[5]; rs.Err != nil || rs.Phase != PhaseSucceeded || rs.Succeeded != 1 {
+		t.Errorf("finished run: %+v", rs)
 	}
 }
