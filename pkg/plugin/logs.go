@@ -38,7 +38,10 @@ func NewLogsOptions(streams genericiooptions.IOStreams) *LogsOptions {
 
 // NewCmdLogs builds `kubectl llmdbench logs [RUN]`.
 func NewCmdLogs(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := NewLogsOptions(streams)
+	return newCmdLogs(f, NewLogsOptions(streams))
+}
+
+func newCmdLogs(f cmdutil.Factory, o *LogsOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "logs [RUN]",
 		Short: "Print a run's log, kept on the results PVC",
