@@ -2,14 +2,26 @@ package plugin
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes/fake"
+
 	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/results"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 )
@@ -149,5 +161,75 @@ func TestWorkloadTableShowsTheHarnessStderr(t *testing.T) {
 	want := "Workload fails (launcher 0), failed (harness failed); its last stderr lines:\n    Traceback (most recent call last):\n    ValueError: x\n"
 	if !strings.Contains(out.String(), "failed (harness failed)") || !strings.HasSuffix(out.String(), want) {
 		t.Errorf("table:\n%s", out.String())
+	}
+}
+
+// slowExec answers every launcher's status read after a pause, counting the reads in flight; the
+// pods of the run named broken refuse the exec.
+type slowExec struct {
+	mu            sync.Mutex
+	inFlight, max int
+	broken        string
+}
+
+func (s *slowExec) Exec(_ context.Context, pod cluster.PodRef, _ []string, stdout, _ io.Writer) error {
+	s.mu.Lock()
+	s.inFlight++
+	s.max = max(s.max, s.inFlight)
+	s.mu.Unlock()
+	time.Sleep(100 * time.Millisecond)
+	s.mu.Lock()
+	s.inFlight--
+	s.mu.Unlock()
+	if strings.Contains(pod.Name, s.broken) {
+		return errors.New("container not found")
+	}
+	_, err := io.WriteString(stdout, "@@llmdbench-started\n@@llmdbench-status w.status\nworkload=w\nstarted=1\nfinished=2\nexit_code=0\n"+
+		"@@llmdbench-done\nfinished=2\nfailed=0\n@@llmdbench-log\n")
+	return err
+}
+
+// `status` read every live launcher of every run one after another; it now reads them in
+// parallel (bounded), still lists the runs newest first, and an unreadable run shows as Unknown
+// with the reason without hiding the others.
+func TestStatusReadsRunsInParallelInOrder(t *testing.T) {
+	ids := []string{"1764000000-aaaa", "1764000001-bbbb", "1764000002-cccc"}
+	var objs []runtime.Object
+	for _, id := range ids {
+		objs = append(objs, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: launcher.ConfigMapName(id), Namespace: "ns",
+			Labels:      map[string]string{launcher.LabelManagedBy: launcher.ManagedBy, launcher.LabelRun: id},
+			Annotations: map[string]string{launcher.AnnoWorkloads: "w", launcher.AnnoParallelism: "3"}}})
+		for i := range 3 {
+			objs = append(objs, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: launcher.PodName(id, i), Namespace: "ns",
+				Labels: map[string]string{launcher.LabelManagedBy: launcher.ManagedBy, launcher.LabelRun: id, launcher.LabelIndex: strconv.Itoa(i)}},
+				Status: corev1.PodStatus{Phase: corev1.PodRunning}})
+		}
+	}
+	ex := &slowExec{broken: ids[1]}
+	streams, _, out, _ := genericiooptions.NewTestIOStreams()
+	o := NewStatusOptions(streams)
+	o.Client, o.Executor, o.namespace, o.Output = fake.NewClientset(objs...), ex, "ns", "json"
+	if err := o.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var got []cluster.Status
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	want := []struct{ run, phase string }{{ids[2], "Succeeded"}, {ids[1], "Unknown"}, {ids[0], "Succeeded"}}
+	if len(got) != len(want) {
+		t.Fatalf("%d runs: %s", len(got), out)
+	}
+	for i, w := range want {
+		if got[i].Run != w.run || got[i].Phase != w.phase {
+			t.Errorf("line %d: %s %s, want %s %s", i, got[i].Run, got[i].Phase, w.run, w.phase)
+		}
+	}
+	if !strings.Contains(got[1].Message, "container not found") {
+		t.Errorf("the unreadable run does not say why: %q", got[1].Message)
+	}
+	// 9 reads of 100 ms each: read one after another, never two at once.
+	if ex.max < 2 || ex.max > cluster.InspectParallelism {
+		t.Errorf("%d reads at once, want 2 to %d", ex.max, cluster.InspectParallelism)
 	}
 }
