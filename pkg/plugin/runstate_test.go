@@ -233,3 +233,17 @@ func TestStatusReadsRunsInParallelInOrder(t *testing.T) {
 		t.Errorf("%d reads at once, want 2 to %d", ex.max, cluster.InspectParallelism)
 	}
 }
+
+// `status RUN` refuses a malformed run ID in one line naming the shape, before any read.
+func TestStatusValidatesTheRunID(t *testing.T) {
+	o := NewStatusOptions(genericiooptions.NewTestIOStreamsDiscard())
+	o.RunID = "1764000000-abcd; rm"
+	want := `status: "1764000000-abcd; rm" is not a run ID: want <unix seconds>-<4 hex digits>, like 1795740000-ab12`
+	if err := o.Validate(); err == nil || err.Error() != want {
+		t.Errorf("error %v\nwant %s", err, want)
+	}
+	o.RunID = "1764000000-abcd"
+	if err := o.Validate(); err != nil {
+		t.Errorf("a run ID refused: %v", err)
+	}
+}

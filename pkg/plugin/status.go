@@ -14,6 +14,7 @@ import (
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 )
 
 // StatusOptions holds the flags of `status`.
@@ -66,8 +67,15 @@ func (o *StatusOptions) Complete(f cmdutil.Factory, args []string) error {
 	return o.kube.complete(f)
 }
 
-// Validate checks the flags.
-func (o *StatusOptions) Validate() error { return validateOutput(o.Output) }
+// Validate checks the flags and the run ID's shape.
+func (o *StatusOptions) Validate() error {
+	if o.RunID != "" {
+		if err := runstate.ValidateRunID(o.RunID); err != nil {
+			return fmt.Errorf("status: %w", err)
+		}
+	}
+	return validateOutput(o.Output)
+}
 
 // Run prints the runs or one run.
 func (o *StatusOptions) Run(ctx context.Context) error {
