@@ -69,7 +69,8 @@ func DiscoverGateway(ctx context.Context, cs kubernetes.Interface, dyn dynamic.I
 			names[i] = s.Name
 		}
 		sort.Strings(names)
-		return Gateway{}, fmt.Errorf("%w: %d Services in namespace %s carry %s=%s (%s)", ErrGatewayAmbiguous, len(names), namespace, GatewayNameLabel, gateway, strings.Join(names, ", "))
+		return Gateway{}, &kindError{kind: ErrGatewayAmbiguous,
+			msg: fmt.Sprintf("%d Services in namespace %s carry %s=%s (%s)", len(names), namespace, GatewayNameLabel, gateway, strings.Join(names, ", "))}
 	}
 	addr, port, err := gatewayAddress(ctx, dyn, namespace, gateway)
 	switch {

@@ -21,3 +21,12 @@ var (
 	// ErrLaunchTimeout: the launcher pods were not ready within the launch timeout.
 	ErrLaunchTimeout = errors.New("launcher pods not ready")
 )
+
+// kindError is an error with its own text that errors.Is matches to a sentinel too.
+type kindError struct {
+	msg  string
+	kind error
+}
+
+func (e *kindError) Error() string { return e.msg }
+func (e *kindError) Unwrap() error { return e.kind }

@@ -44,7 +44,7 @@ func TestDiscoveryErrorsAreTyped(t *testing.T) {
 			cs := fake.NewClientset(namespace("llm-d"), gatewayService("b-istio", "gw"), gatewayService("a-istio", "gw"), gatewayService("c-istio", "other"))
 			_, err := DiscoverGateway(ctx, cs, dynamicWith(), "llm-d", "gw")
 			return err
-		}, is: ErrGatewayAmbiguous, want: "several Services carry the gateway's name: 2 Services in namespace llm-d carry gateway.networking.k8s.io/gateway-name=gw (a-istio, b-istio)"},
+		}, is: ErrGatewayAmbiguous, want: "2 Services in namespace llm-d carry gateway.networking.k8s.io/gateway-name=gw (a-istio, b-istio)"},
 		{name: "list fails", run: func() error {
 			_, err := DiscoverGateway(ctx, listFails, dynamicWith(), "llm-d", "gw")
 			return err
