@@ -234,7 +234,7 @@ func TestNativeHarnessPodAndScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(script, `'kubectl-llmdbench' loadgen --config='/workspace/profiles/llmdbench'/"$profile.yaml" --output="$results"`) ||
+	if !strings.Contains(script, `'kubectl-llmdbench' loadgen --config='/workspace/profiles/llmdbench'/"$profile.yaml" --output-dir="$results"`) ||
 		strings.Contains(script, "--workload=") {
 		t.Errorf("script does not start the native generator:\n%s", script)
 	}
