@@ -55,6 +55,15 @@ var hints = []hint{
 	{loadgen.ErrBaseURL, []string{"base-url"}, "or pass --base-url URL"},
 }
 
+// variableHints say which flag fills each of the variables the plugin resolves natively; the
+// config puts them into its UnsetVariableError.
+var variableHints = map[string]string{
+	config.VarNamespace:    "pass -n NAMESPACE",
+	config.VarBenchmarkPVC: "pass --pvc NAME",
+	config.VarGatewaySvc:   "pass --gateway NAME to discover it, or --base-url URL",
+	config.VarGatewayIP:    "pass --gateway NAME to discover it, or --base-url URL",
+}
+
 // hintedError is a capability package's error with the flag hint of the command that returned it.
 type hintedError struct {
 	err  error

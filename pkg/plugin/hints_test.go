@@ -147,6 +147,27 @@ func TestEveryHintHasACommand(t *testing.T) {
 			t.Errorf("no command has all of %v, so %q never gets its hint", h.flags, h.err)
 		}
 	}
+	// The variable hints are given by run, which resolves the variables.
+	run, _, err := root.Find([]string{"run"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flagInText := regexp.MustCompile(`--([a-z][a-z-]*)|(?:^|\s)-([a-z]) `)
+	for name, text := range variableHints {
+		for _, m := range flagInText.FindAllStringSubmatch(text, -1) {
+			f := m[1]
+			if f == "" {
+				f = m[2]
+				if run.Flags().ShorthandLookup(f) == nil && run.InheritedFlags().ShorthandLookup(f) == nil {
+					t.Errorf("${%s}: run has no -%s", name, f)
+				}
+				continue
+			}
+			if run.Flag(f) == nil {
+				t.Errorf("${%s}: run has no --%s", name, f)
+			}
+		}
+	}
 }
 
 // An ExitError has explained itself already; other errors pass unchanged.
