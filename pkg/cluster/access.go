@@ -9,6 +9,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
@@ -44,8 +46,7 @@ const DefaultReaderImage = "ghcr.io/llm-d/llm-d-benchmark:v0.4.0"
 // OpenResults finds a way into the results claim pvc: a running launcher that mounts it, or
 // else a short-lived reader pod on the same claim (removed by Close).
 func OpenResults(ctx context.Context, cs kubernetes.Interface, namespace, pvc string, o ReaderOptions) (*Access, error) {
-	pods, err := cs.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{
-		LabelSelector: launcher.LabelManagedBy + "=" + launcher.ManagedBy + "," + launcher.LabelApp + " in (" + launcher.AppLauncher + "," + launcher.AppReader + ")"})
+	pods, err := cs.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: mountingPods().String()})
 	if err != nil {
 		return nil, fmt.Errorf("looking for a pod that mounts PVC %s: %w", pvc, err)
 	}
@@ -76,9 +77,22 @@ func OpenResults(ctx context.Context, cs kubernetes.Interface, namespace, pvc st
 		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		_ = remove(cleanup)
-		return nil, fmt.Errorf("reader pod for PVC %s (--reader-image to choose its image): %w", pvc, err)
+		return nil, fmt.Errorf("%w: PVC %s, image %s: %w", ErrReaderPod, pvc, image, err)
 	}
 	return &Access{Pod: PodRef{Namespace: namespace, Name: pod.Name, Container: launcher.ContainerName}, Reader: true, close: remove}, nil
+}
+
+// mountingPods selects the plugin's pods that mount a results claim: launchers and readers.
+func mountingPods() labels.Selector {
+	managed, err := labels.NewRequirement(launcher.LabelManagedBy, selection.Equals, []string{launcher.ManagedBy})
+	if err != nil {
+		panic(err) // the package's own constants
+	}
+	app, err := labels.NewRequirement(launcher.LabelApp, selection.In, []string{launcher.AppLauncher, launcher.AppReader})
+	if err != nil {
+		panic(err)
+	}
+	return labels.NewSelector().Add(*managed, *app)
 }
 
 func mounts(p *corev1.Pod, pvc string) bool {
@@ -114,5 +128,5 @@ func DefaultPVC(ctx context.Context, cs kubernetes.Interface, namespace string) 
 			return r.PVC, nil
 		}
 	}
-	return "", fmt.Errorf("no run in namespace %s names a results PVC: pass --pvc NAME", namespace)
+	return "", fmt.Errorf("%w in namespace %s", ErrNoResultsPVC, namespace)
 }

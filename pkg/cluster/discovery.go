@@ -12,7 +12,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 )
@@ -41,14 +43,19 @@ type Gateway struct {
 // Gateway object's status address when no Service exists.
 func DiscoverGateway(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interface, namespace, gateway string) (Gateway, error) {
 	if gateway == "" {
-		return Gateway{}, fmt.Errorf("no gateway name to discover: pass --gateway NAME or --base-url URL")
+		return Gateway{}, ErrNoGatewayName
 	}
-	svcs, err := cs.CoreV1().Services(namespace).List(ctx, metav1.ListOptions{LabelSelector: GatewayNameLabel + "=" + gateway})
+	sel, err := labels.ValidatedSelectorFromSet(labels.Set{GatewayNameLabel: gateway})
+	if err != nil {
+		// A name no label can carry names no gateway Service either.
+		return Gateway{}, fmt.Errorf("gateway name %q cannot be a label value: %w", gateway, err)
+	}
+	svcs, err := cs.CoreV1().Services(namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 	if err != nil {
 		if nsErr := namespaceMissing(ctx, cs, namespace); nsErr != nil {
 			return Gateway{}, nsErr
 		}
-		return Gateway{}, fmt.Errorf("discovering gateway %s in namespace %s (pass --base-url to skip it): %w", gateway, namespace, err)
+		return Gateway{}, fmt.Errorf("discovering gateway %s in namespace %s: %w: %w", gateway, namespace, ErrGatewayUnreadable, err)
 	}
 	var g Gateway
 	switch len(svcs.Items) {
@@ -62,13 +69,14 @@ func DiscoverGateway(ctx context.Context, cs kubernetes.Interface, dyn dynamic.I
 			names[i] = s.Name
 		}
 		sort.Strings(names)
-		return Gateway{}, fmt.Errorf("%d Services in namespace %s carry %s=%s (%s): pass --base-url to choose one", len(names), namespace, GatewayNameLabel, gateway, strings.Join(names, ", "))
+		return Gateway{}, &kindError{kind: ErrGatewayAmbiguous,
+			msg: fmt.Sprintf("%d Services in namespace %s carry %s=%s (%s)", len(names), namespace, GatewayNameLabel, gateway, strings.Join(names, ", "))}
 	}
 	addr, port, err := gatewayAddress(ctx, dyn, namespace, gateway)
 	switch {
 	case apierrors.IsForbidden(err):
 		// Reading Gateways is optional: their Services are enough for in-cluster gateways.
-		g.Warning = fmt.Sprintf("cannot read Gateway %s in namespace %s (forbidden), so a managed gateway's address cannot be found; looked for its Service only (grant gateways get in gateway.networking.k8s.io, or pass --base-url)", gateway, namespace)
+		g.Warning = fmt.Sprintf("cannot read Gateway %s in namespace %s (forbidden), so a managed gateway's address cannot be found; looked for its Service only (grant gateways get in gateway.networking.k8s.io, or give the endpoint's base URL)", gateway, namespace)
 	case err != nil:
 		return Gateway{}, err
 	case addr != "":
@@ -141,7 +149,7 @@ func gatewayAddress(ctx context.Context, dyn dynamic.Interface, namespace, gatew
 }
 
 func noGatewayError(ctx context.Context, cs kubernetes.Interface, namespace, gateway string) error {
-	others, err := cs.CoreV1().Services(namespace).List(ctx, metav1.ListOptions{LabelSelector: GatewayNameLabel})
+	others, err := cs.CoreV1().Services(namespace).List(ctx, metav1.ListOptions{LabelSelector: hasLabel(GatewayNameLabel).String()})
 	hint := "no Service in it carries that label"
 	if err == nil && len(others.Items) > 0 {
 		var found []string
@@ -151,5 +159,29 @@ func noGatewayError(ctx context.Context, cs kubernetes.Interface, namespace, gat
 		sort.Strings(found)
 		hint = "gateway Services there: " + strings.Join(found, ", ")
 	}
-	return fmt.Errorf("gateway %s not found in namespace %s: %s; pass --gateway NAME or --base-url URL", gateway, namespace, hint)
+	return &GatewayNotFoundError{Gateway: gateway, Namespace: namespace, Detail: hint}
+}
+
+// GatewayNotFoundError is discovery finding neither a Service labelled for Gateway nor a Gateway
+// with an address in Namespace; it wraps ErrGatewayNotFound.
+type GatewayNotFoundError struct {
+	Gateway, Namespace string
+	// Detail names the gateway Services that are there, if any.
+	Detail string
+}
+
+func (e *GatewayNotFoundError) Error() string {
+	return fmt.Sprintf("gateway %s not found in namespace %s: %s", e.Gateway, e.Namespace, e.Detail)
+}
+
+// Unwrap lets errors.Is match ErrGatewayNotFound.
+func (e *GatewayNotFoundError) Unwrap() error { return ErrGatewayNotFound }
+
+// hasLabel selects objects that carry key, whatever its value.
+func hasLabel(key string) labels.Selector {
+	req, err := labels.NewRequirement(key, selection.Exists, nil)
+	if err != nil {
+		panic(err) // key is one of the package's own constants
+	}
+	return labels.NewSelector().Add(*req)
 }

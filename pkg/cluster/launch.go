@@ -131,7 +131,7 @@ func WaitReady(ctx context.Context, cs kubernetes.Interface, namespace string, p
 		return pse
 	}
 	if wait.Interrupted(err) && ctx.Err() == nil {
-		return fmt.Errorf("launcher pods not ready after %s (%s): raise --launch-timeout if the image is still pulling", timeout, lastState)
+		return fmt.Errorf("%w after %s (%s)", ErrLaunchTimeout, timeout, lastState)
 	}
 	return err
 }

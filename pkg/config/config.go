@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"regexp"
@@ -131,7 +132,7 @@ func (d *Document) Resolve(opts Options) (*Config, []string, error) {
 		ResultsPVC:  f.str(h, "harness", "results_pvc"),
 		Namespace:   f.str(h, "harness", "namespace"),
 		Parallelism: f.integer(h, "harness", "parallelism", 1),
-		WaitTimeout: time.Duration(f.integer(h, "harness", "wait_timeout", 0)) * time.Second,
+		WaitTimeout: f.waitTimeout(h),
 		Image:       f.str(h, "harness", "image"),
 		DatasetURL:  f.str(h, "harness", "dataset_url"),
 	}
@@ -254,7 +255,7 @@ func (d *Document) workloads(n *yaml.Node, only []string) ([]Workload, error) {
 			for i := range all {
 				names[i] = all[i].Name
 			}
-			return nil, fmt.Errorf("--workload %q is not in %s: choose from %s", w, d.source, strings.Join(names, ", "))
+			return nil, fmt.Errorf("workload %q is %w %s: choose from %s", w, ErrUnknownWorkload, d.source, strings.Join(names, ", "))
 		}
 		want[w] = true
 	}
@@ -280,22 +281,22 @@ func kindName(n *yaml.Node) string {
 func (c *Config) validate() error {
 	switch {
 	case c.Endpoint.StackName == "":
-		return fmt.Errorf("endpoint.stack_name is empty: set it or pass --stack-name")
+		return ErrNoStackName
 	case c.Endpoint.Model == "":
-		return fmt.Errorf("endpoint.model is empty: set it or pass --model")
+		return ErrNoModel
 	case c.Harness.Namespace == "":
-		return fmt.Errorf("harness.namespace is empty: set it or pass -n/--namespace")
+		return ErrNoNamespace
 	case c.Harness.ResultsPVC == "":
-		return fmt.Errorf("harness.results_pvc is empty: set it or pass --pvc")
+		return ErrNoResultsPVC
 	case c.Harness.Image == "":
-		return fmt.Errorf("harness.image is empty: set it or pass --image")
+		return ErrNoImage
 	case c.Harness.Parallelism < 1:
 		return fmt.Errorf("harness.parallelism is %d: it must be 1 or more", c.Harness.Parallelism)
 	case c.Harness.WaitTimeout < 0:
 		return fmt.Errorf("harness.wait_timeout is %s: it must be 0 (no limit) or more", c.Harness.WaitTimeout)
 	}
 	if !isHarness(c.Harness.Name) {
-		return fmt.Errorf("harness.name %q is not a known harness: use one of %s (or pass --harness)", c.Harness.Name, strings.Join(Harnesses(), ", "))
+		return fmt.Errorf("harness.name %q is %w: use one of %s", c.Harness.Name, ErrUnknownHarness, strings.Join(Harnesses(), ", "))
 	}
 	return ValidateBaseURL(c.Endpoint.BaseURL)
 }
@@ -312,7 +313,7 @@ func isHarness(name string) bool {
 // ValidateBaseURL rejects URLs a harness could not reach, such as the blank host envsubst leaves.
 func ValidateBaseURL(raw string) error {
 	if raw == "" {
-		return fmt.Errorf("endpoint.base_url is empty: pass --base-url or let the gateway be discovered (--gateway)")
+		return ErrNoEndpoint
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -366,6 +367,47 @@ func (f *fields) scalar(sec *yaml.Node, section, key string) *yaml.Node {
 	return n
 }
 
+func (f *fields) waitTimeout(sec *yaml.Node) time.Duration {
+	n := f.scalar(sec, "harness", "wait_timeout")
+	if n == nil {
+		return 0
+	}
+	d, err := ParseWaitTimeout(n.Value)
+	if err != nil && f.err == nil {
+		f.err = fmt.Errorf("%s: line %d: harness.%w", f.source, n.Line, err)
+	}
+	return d
+}
+
+// ParseWaitTimeout reads harness.wait_timeout: whole seconds as run_only.sh takes them ("1200"),
+// or a Go duration of whole seconds ("20m", "1h30m"). A blank value is 0, no limit. Anything
+// else, a fraction of a second included, wraps ErrWaitTimeout.
+func ParseWaitTimeout(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n > int64(math.MaxInt64/time.Second) || n < int64(math.MinInt64/time.Second) {
+			return 0, fmt.Errorf("wait_timeout %q is %w: too long", s, ErrWaitTimeout)
+		}
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("wait_timeout %q is %w: use whole seconds (1200) or a duration (20m)", s, ErrWaitTimeout)
+	}
+	if d%time.Second != 0 {
+		return 0, fmt.Errorf("wait_timeout %q is %w: the launcher counts whole seconds", s, ErrWaitTimeout)
+	}
+	return d, nil
+}
+
+// FormatWaitTimeout writes d as harness.wait_timeout: whole seconds, rounded to the nearest.
+func FormatWaitTimeout(d time.Duration) string {
+	return strconv.FormatInt(int64(d.Round(time.Second)/time.Second), 10)
+}
+
 func (f *fields) str(sec *yaml.Node, section, key string) string {
 	if n := f.scalar(sec, section, key); n != nil {
 		return strings.TrimSpace(n.Value)
@@ -380,9 +422,6 @@ func (f *fields) integer(sec *yaml.Node, section, key string, def int) int {
 	}
 	v, err := strconv.Atoi(strings.TrimSpace(n.Value))
 	if err != nil {
-		if d, derr := time.ParseDuration(strings.TrimSpace(n.Value)); derr == nil && key == "wait_timeout" {
-			return int(d / time.Second)
-		}
 		if f.err == nil {
 			f.err = fmt.Errorf("%s: line %d: %s.%s is %q: it must be a whole number", f.source, n.Line, section, key, n.Value)
 		}

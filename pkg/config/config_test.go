@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -236,30 +237,36 @@ func TestBadInputs(t *testing.T) {
 		vars       Variables
 		opts       func(*Options)
 		want       string
+		is         error // the sentinel the error wraps, when it has one
 	}{
-		{name: "coming soon", data: "COMING SOON\n\n" + minimal, want: `starts with a bare "COMING SOON" line`},
+		{name: "coming soon", data: "COMING SOON\n\n" + minimal, want: `starts with a bare "COMING SOON" line, so it is an unfinished upstream template, not a config: delete that line`, is: ErrTemplate},
 		{name: "malformed", data: "endpoint:\n  a: b\n c: d\n", want: "c.yaml: yaml: line 2:"},
 		{name: "empty", data: "", want: "the file is empty"},
 		{name: "not a mapping", data: "- a\n- b\n", want: "line 1: the top level must be a mapping"},
 		{name: "two documents", data: minimal + "---\nfoo: bar\n", want: "more than one YAML document"},
-		{name: "unknown harness", data: strings.Replace(minimal, "name: inference-perf", "name: inference_perf", 1), want: `harness.name "inference_perf" is not a known harness: use one of inference-perf, guidellm, vllm-benchmark, inferencemax, nop, llmdbench`},
+		{name: "unknown harness", data: strings.Replace(minimal, "name: inference-perf", "name: inference_perf", 1), want: `harness.name "inference_perf" is not a known harness: use one of inference-perf, guidellm, vllm-benchmark, inferencemax, nop, llmdbench`, is: ErrUnknownHarness},
 		{name: "flat workload", data: strings.Split(minimal, "workload:")[0] + "workload:\n  executable: benchmark_serving.py\n  model: m\n", want: "workload.executable is a scalar (benchmark_serving.py), not a profile: workload: looks flat"},
 		{name: "dotted workload", data: minimal + "  my.load:\n    a: 1\n", want: `workload name "my.load" is not allowed`},
 		{name: "no workloads", data: strings.Split(minimal, "workload:")[0] + "workload:\n", want: "no workloads"},
 		{name: "parallelism", data: strings.Replace(minimal, "parallelism: 1", "parallelism: 0", 1), want: "harness.parallelism is 0: it must be 1 or more"},
 		{name: "parallelism not a number", data: strings.Replace(minimal, "parallelism: 1", "parallelism: two", 1), want: `line 11: harness.parallelism is "two": it must be a whole number`},
 		{name: "negative timeout", data: strings.Replace(minimal, "wait_timeout: 60", "wait_timeout: -5", 1), want: "harness.wait_timeout is -5s: it must be 0 (no limit) or more"},
-		{name: "empty base url", data: strings.Replace(minimal, "base_url: &url http://svc.ns1.svc.cluster.local:80", "base_url: &url ''", 1), want: "endpoint.base_url is empty"},
+		{name: "empty base url", data: strings.Replace(minimal, "base_url: &url http://svc.ns1.svc.cluster.local:80", "base_url: &url ''", 1), want: "endpoint.base_url is empty", is: ErrNoEndpoint},
 		{name: "blank host part", data: strings.Replace(minimal, "http://svc.ns1", "http://${GATEWAY_SVC}.ns1", 1), vars: Variables{Values: map[string]string{VarGatewaySvc: ""}}, want: "has an empty host name part"},
 		{name: "no scheme", data: strings.Replace(minimal, "http://svc", "svc", 1), want: "must start with http:// or https://"},
-		{name: "empty image", data: strings.Replace(minimal, "image: img:1", "image: ''", 1), want: "harness.image is empty: set it or pass --image"},
-		{name: "no pvc", data: strings.Replace(minimal, "results_pvc: pvc1", "", 1), want: "harness.results_pvc is empty: set it or pass --pvc"},
+		{name: "empty image", data: strings.Replace(minimal, "image: img:1", "image: ''", 1), want: "c.yaml: harness.image is empty", is: ErrNoImage},
+		{name: "no pvc", data: strings.Replace(minimal, "results_pvc: pvc1", "", 1), want: "c.yaml: harness.results_pvc is empty", is: ErrNoResultsPVC},
+		{name: "no model", data: strings.Replace(minimal, "model: &model m/one", "model: &model ''", 1), want: "c.yaml: endpoint.model is empty", is: ErrNoModel},
+		{name: "no stack name", data: strings.Replace(minimal, "stack_name: &stack s1", "stack_name: &stack ''", 1), want: "c.yaml: endpoint.stack_name is empty", is: ErrNoStackName},
+		{name: "no namespace", data: strings.Replace(minimal, "namespace: &ns ns1", "namespace: &ns ''", 1), want: "c.yaml: harness.namespace is empty", is: ErrNoNamespace},
+		{name: "wait timeout not a duration", data: strings.Replace(minimal, "wait_timeout: 60", "wait_timeout: soon", 1), want: `c.yaml: line 12: harness.wait_timeout "soon" is not a wait timeout: use whole seconds (1200) or a duration (20m)`, is: ErrWaitTimeout},
+		{name: "wait timeout fraction", data: strings.Replace(minimal, "wait_timeout: 60", "wait_timeout: 1.5s", 1), want: `harness.wait_timeout "1.5s" is not a wait timeout: the launcher counts whole seconds`, is: ErrWaitTimeout},
 		{name: "unset variable", data: strings.Replace(minimal, "pvc1", "${BENCHMARK_PVC}", 1), vars: Variables{Hints: map[string]string{VarBenchmarkPVC: "pass --pvc NAME"}}, want: "line 9: ${BENCHMARK_PVC} in harness.results_pvc is not set: pass --pvc NAME (or export BENCHMARK_PVC)"},
 		{name: "unset plain variable", data: strings.Replace(minimal, "img:1", "$REGISTRY/img:1", 1), want: "${REGISTRY} in harness.image is not set: export REGISTRY=…"},
 		{name: "vllm profile without executable", data: strings.Replace(minimal, "name: inference-perf", "name: vllm-benchmark", 1), want: "workload first: a vllm-benchmark profile needs an executable key"},
 		{name: "env not a list", data: minimal + "env:\n  A: b\n", want: "env must be a list"},
 		{name: "env without name", data: minimal + "env:\n- value: b\n", want: "env[0] has no name"},
-		{name: "unknown selected workload", data: minimal, opts: func(o *Options) { o.Workloads = []string{"third"} }, want: `--workload "third" is not in c.yaml: choose from first, second`},
+		{name: "unknown selected workload", data: minimal, opts: func(o *Options) { o.Workloads = []string{"third"} }, want: `workload "third" is not in the config c.yaml: choose from first, second`, is: ErrUnknownWorkload},
 		{name: "duplicate workload", data: minimal + "  first:\n    a: 1\n", want: `workload "first" is defined twice`},
 	}
 	for _, tc := range cases {
@@ -280,6 +287,13 @@ func TestBadInputs(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), "\n") {
 				t.Errorf("error spans several lines: %q", err)
+			}
+			if tc.is != nil && !errors.Is(err, tc.is) {
+				t.Errorf("error %q does not wrap %q", err, tc.is)
+			}
+			// The config speaks of its own keys; only a caller's hint may name a flag.
+			if tc.vars.Hints == nil && strings.Contains(err.Error(), "--") {
+				t.Errorf("error %q names a command-line flag", err)
 			}
 		})
 	}
@@ -308,5 +322,56 @@ func TestShowRoundTripKeepsPlaceholders(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("%q lost in:\n%s", want, out)
 		}
+	}
+}
+
+// The one wait_timeout parser: the forms configs use (whole seconds, a Go duration of whole
+// seconds, blank for none) and a one-line refusal of the rest. Expected values by hand.
+func TestParseWaitTimeout(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"":      0,
+		"0":     0,
+		"600":   600 * time.Second,
+		" 1200": 1200 * time.Second,
+		"20m":   1200 * time.Second,
+		"1h30m": 5400 * time.Second,
+		"90s":   90 * time.Second,
+		"-5":    -5 * time.Second, // parsed; Resolve refuses it as negative
+	} {
+		got, err := ParseWaitTimeout(in)
+		if err != nil || got != want {
+			t.Errorf("ParseWaitTimeout(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for in, want := range map[string]string{
+		"soon":                 `wait_timeout "soon" is not a wait timeout: use whole seconds (1200) or a duration (20m)`,
+		"10 min":               `wait_timeout "10 min" is not a wait timeout: use whole seconds (1200) or a duration (20m)`,
+		"1.5":                  `wait_timeout "1.5" is not a wait timeout: use whole seconds (1200) or a duration (20m)`,
+		"1500ms":               `wait_timeout "1500ms" is not a wait timeout: the launcher counts whole seconds`,
+		"99999999999999999999": `wait_timeout "99999999999999999999" is not a wait timeout: use whole seconds (1200) or a duration (20m)`,
+		"9999999999999":        `wait_timeout "9999999999999" is not a wait timeout: too long`,
+	} {
+		_, err := ParseWaitTimeout(in)
+		if err == nil || err.Error() != want || !errors.Is(err, ErrWaitTimeout) {
+			t.Errorf("ParseWaitTimeout(%q) = %v; want %q wrapping ErrWaitTimeout", in, err, want)
+		}
+	}
+	// The writer gives back what the parser reads, in whole seconds.
+	for d, want := range map[time.Duration]string{90 * time.Second: "90", 1500 * time.Millisecond: "2", 20 * time.Minute: "1200"} {
+		if got := FormatWaitTimeout(d); got != want {
+			t.Errorf("FormatWaitTimeout(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+// A Go duration in the config is read by the same parser as whole seconds.
+func TestWaitTimeoutDurationInConfig(t *testing.T) {
+	doc := mustParse(t, "c.yaml", strings.Replace(minimal, "wait_timeout: 60", "wait_timeout: 20m", 1))
+	cfg, _, err := doc.Resolve(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Harness.WaitTimeout != 20*time.Minute {
+		t.Errorf("wait timeout %v, want 20m", cfg.Harness.WaitTimeout)
 	}
 }

@@ -23,7 +23,7 @@ type Document struct {
 // Parse reads a run_only.sh-style config. source names the file in error messages.
 func Parse(source string, data []byte) (*Document, error) {
 	if first := firstLine(data); strings.EqualFold(first, "COMING SOON") {
-		return nil, fmt.Errorf("%s: starts with a bare %q line, so it is an unfinished upstream template, not a config: delete that line or use --preset", source, first)
+		return nil, fmt.Errorf("%s: starts with a bare %q line, so it is %w: delete that line", source, first, ErrTemplate)
 	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))

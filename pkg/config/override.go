@@ -52,7 +52,7 @@ func (d *Document) Apply(o Overrides) {
 		d.set("harness", "parallelism", strconv.Itoa(*o.Parallelism), "!!int")
 	}
 	if o.WaitTimeout != nil {
-		d.set("harness", "wait_timeout", strconv.FormatInt(int64(o.WaitTimeout.Round(time.Second)/time.Second), 10), "!!int")
+		d.set("harness", "wait_timeout", FormatWaitTimeout(*o.WaitTimeout), "!!int")
 	}
 }
 

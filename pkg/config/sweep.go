@@ -24,30 +24,30 @@ type Sweep struct {
 // Active reports whether the sweep changes anything.
 func (s *Sweep) Active() bool { return s != nil && (len(s.Rates) > 0 || len(s.Concurrency) > 0) }
 
-// Validate checks the flags on their own (no profile needed).
+// Validate checks the sweep on its own (no profile needed).
 func (s *Sweep) Validate() error {
 	switch {
 	case len(s.Rates) > 0 && len(s.Concurrency) > 0:
-		return fmt.Errorf("--rates and --concurrency are exclusive: a stage is either rate-driven or concurrency-driven")
+		return fmt.Errorf("%w: a stage is either rate-driven or concurrency-driven", ErrSweepRatesAndConcurrency)
 	case s.Poisson && len(s.Rates) == 0:
-		return fmt.Errorf("--poisson shapes the arrivals of --rates: add --rates")
+		return ErrSweepPoissonWithoutRates
 	case s.StageDuration != 0 && len(s.Rates) == 0:
-		return fmt.Errorf("--stage-duration applies to --rates stages; with --concurrency use --requests-per-stage")
+		return ErrSweepStageDurationWithoutRates
 	case s.RequestsPerStage != 0 && len(s.Concurrency) == 0:
-		return fmt.Errorf("--requests-per-stage applies to --concurrency stages; with --rates use --stage-duration")
+		return ErrSweepRequestsWithoutConcurrency
 	case s.StageDuration < 0 || (s.StageDuration > 0 && s.StageDuration < time.Second):
-		return fmt.Errorf("--stage-duration %s: use at least 1s", s.StageDuration)
+		return fmt.Errorf("stage duration %s: %w", s.StageDuration, ErrSweepStageDuration)
 	case s.RequestsPerStage < 0:
-		return fmt.Errorf("--requests-per-stage %d: it must be positive", s.RequestsPerStage)
+		return fmt.Errorf("%d requests per stage: %w", s.RequestsPerStage, ErrSweepRequestsPerStage)
 	}
 	for _, r := range s.Rates {
 		if !(r > 0) || math.IsInf(r, 0) {
-			return fmt.Errorf("--rates: %g is not a positive request rate", r)
+			return fmt.Errorf("%g is %w", r, ErrSweepRate)
 		}
 	}
 	for _, c := range s.Concurrency {
 		if c < 1 {
-			return fmt.Errorf("--concurrency: %d is not a concurrency level (1 or more)", c)
+			return fmt.Errorf("%d is %w", c, ErrSweepConcurrency)
 		}
 	}
 	return nil
@@ -172,14 +172,14 @@ func (s *Sweep) guideLLM(root *yaml.Node) {
 }
 
 // vllmBench: vLLM's benchmark runs one load level per invocation, with Poisson (burstiness 1)
-// arrivals at --request-rate, or a --max-concurrency cap.
+// arrivals at its request-rate, or a max-concurrency cap.
 func (s *Sweep) vllmBench(harness string, root *yaml.Node) error {
 	if len(s.Rates) > 1 || len(s.Concurrency) > 1 {
-		return fmt.Errorf("%s runs one load level per workload: pass a single value (or use inference-perf, guidellm or llmdbench for a sweep)", harness)
+		return fmt.Errorf("%s %w: give the sweep a single value (or use inference-perf, guidellm or llmdbench for a sweep)", harness, ErrSweepOneLevel)
 	}
 	if len(s.Rates) == 1 {
 		if !s.Poisson {
-			return fmt.Errorf("%s sends Poisson arrivals at a request rate and cannot hold a constant one: add --poisson", harness)
+			return fmt.Errorf("%s %w: ask for Poisson arrivals", harness, ErrSweepNeedsPoisson)
 		}
 		r := s.Rates[0]
 		setKey(root, "request-rate", number(r))

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -102,32 +104,46 @@ func TestSweepRefusals(t *testing.T) {
 		harness, profile string
 		s                Sweep
 		want             string
+		is               error
 	}{
-		{HarnessVLLMBenchmark, vllm, Sweep{Rates: []float64{1, 2}, Poisson: true}, "runs one load level per workload"},
-		{HarnessInferenceMAX, vllm, Sweep{Concurrency: []int{1, 2}}, "runs one load level per workload"},
-		{HarnessVLLMBenchmark, vllm, Sweep{Rates: []float64{1}}, "cannot hold a constant one: add --poisson"},
-		{HarnessNop, "    x: 1", Sweep{Rates: []float64{1}}, "harness nop has no load to sweep"},
+		{HarnessVLLMBenchmark, vllm, Sweep{Rates: []float64{1, 2}, Poisson: true}, "vllm-benchmark runs one load level per workload: give the sweep a single value", ErrSweepOneLevel},
+		{HarnessInferenceMAX, vllm, Sweep{Concurrency: []int{1, 2}}, "inferencemax runs one load level per workload", ErrSweepOneLevel},
+		{HarnessVLLMBenchmark, vllm, Sweep{Rates: []float64{1}}, "vllm-benchmark sends Poisson arrivals at a request rate and cannot hold a constant one: ask for Poisson arrivals", ErrSweepNeedsPoisson},
+		{HarnessNop, "    x: 1", Sweep{Rates: []float64{1}}, "harness nop has no load to sweep", nil},
 	} {
 		doc := mustParse(t, "c.yaml", sweepConfig(tc.harness, tc.profile))
 		_, _, err := doc.Resolve(Options{Sweep: &tc.s})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s %+v: got %v, want %q", tc.harness, tc.s, err, tc.want)
 		}
+		if tc.is != nil && !errors.Is(err, tc.is) {
+			t.Errorf("%s %+v: %v does not wrap %q", tc.harness, tc.s, err, tc.is)
+		}
+		if err != nil && strings.Contains(err.Error(), "--") {
+			t.Errorf("%s %+v: %q names a command-line flag", tc.harness, tc.s, err)
+		}
 	}
 	for _, tc := range []struct {
 		s    Sweep
 		want string
+		is   error
 	}{
-		{Sweep{Rates: []float64{1}, Concurrency: []int{1}}, "exclusive"},
-		{Sweep{Poisson: true}, "add --rates"},
-		{Sweep{Rates: []float64{-1}}, "not a positive request rate"},
-		{Sweep{Concurrency: []int{0}}, "not a concurrency level"},
-		{Sweep{Concurrency: []int{1}, StageDuration: time.Second}, "--stage-duration applies to --rates"},
-		{Sweep{Rates: []float64{1}, RequestsPerStage: 5}, "--requests-per-stage applies to --concurrency"},
-		{Sweep{Rates: []float64{1}, StageDuration: time.Millisecond}, "at least 1s"},
+		{Sweep{Rates: []float64{1}, Concurrency: []int{1}}, "a sweep has both request rates and concurrency levels: a stage is either rate-driven or concurrency-driven", ErrSweepRatesAndConcurrency},
+		{Sweep{Poisson: true}, "Poisson arrivals are asked for, but the sweep has no request rates", ErrSweepPoissonWithoutRates},
+		{Sweep{Rates: []float64{-1}}, "-1 is not a positive request rate", ErrSweepRate},
+		{Sweep{Rates: []float64{math.Inf(1)}}, "+Inf is not a positive request rate", ErrSweepRate},
+		{Sweep{Concurrency: []int{0}}, "0 is not a concurrency level (1 or more)", ErrSweepConcurrency},
+		{Sweep{Concurrency: []int{1}, StageDuration: time.Second}, "a stage duration is set, but only rate stages last a duration", ErrSweepStageDurationWithoutRates},
+		{Sweep{Rates: []float64{1}, RequestsPerStage: 5}, "requests per stage are set, but only concurrency stages count requests", ErrSweepRequestsWithoutConcurrency},
+		{Sweep{Rates: []float64{1}, StageDuration: time.Millisecond}, "stage duration 1ms: a stage must last at least 1s", ErrSweepStageDuration},
+		{Sweep{Concurrency: []int{1}, RequestsPerStage: -3}, "-3 requests per stage: a stage needs a positive number of requests", ErrSweepRequestsPerStage},
 	} {
-		if err := tc.s.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+		err := tc.s.Validate()
+		if err == nil || err.Error() != tc.want {
 			t.Errorf("%+v: got %v, want %q", tc.s, err, tc.want)
+		}
+		if !errors.Is(err, tc.is) {
+			t.Errorf("%+v: %v does not wrap %q", tc.s, err, tc.is)
 		}
 	}
 	if err := (&Sweep{Rates: []float64{1, 2}, Poisson: true, StageDuration: time.Minute}).Validate(); err != nil {

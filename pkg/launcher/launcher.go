@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/config"
@@ -198,7 +199,9 @@ func PodName(runID string, index int) string {
 }
 
 // RunSelector selects every object of a run.
-func RunSelector(runID string) string { return LabelRun + "=" + runID }
+func RunSelector(runID string) string {
+	return labels.SelectorFromSet(labels.Set{LabelRun: runID}).String()
+}
 
 // Objects returns, in creation order, every object of the run.
 func Objects(s Spec) ([]runtime.Object, error) {

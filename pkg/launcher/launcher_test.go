@@ -235,7 +235,7 @@ func TestNativeHarnessPodAndScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(script, "native_exec='kubectl-llmdbench'\nprofiles='/workspace/profiles/llmdbench'\n") ||
-		!strings.Contains(script, `"$native_exec" loadgen --config="$profiles/$profile.yaml" --output="$results"`) ||
+		!strings.Contains(script, `"$native_exec" loadgen --config="$profiles/$profile.yaml" --output-dir="$results"`) ||
 		strings.Contains(script, "--workload=") {
 		t.Errorf("script does not start the native generator:\n%s", script)
 	}

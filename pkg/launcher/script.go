@@ -223,7 +223,7 @@ run_workload() {
 {{- if .Native}}
   # The native generator reads the same profile and writes the same files into the results folder.
   mkdir -p "$results"
-  $detach "$native_exec" loadgen --config="$profiles/$profile.yaml" --output="$results" </dev/null >"$out_fifo" 2>"$err_fifo" &
+  $detach "$native_exec" loadgen --config="$profiles/$profile.yaml" --output-dir="$results" </dev/null >"$out_fifo" 2>"$err_fifo" &
 {{- else}}
   $detach "$executable" --harness="$harness" --workload="$profile" </dev/null >"$out_fifo" 2>"$err_fifo" &
 {{- end}}

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -390,6 +391,14 @@ data: {type: random, input_distribution: {min: 1, max: 9, mean: 5}, output_distr
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s -> %s: got %v, want one line with %q", tc.from, tc.to, err, tc.want)
 		}
+		// The generator runs in the launcher pod too: its errors name profile keys, no flags.
+		if err != nil && strings.Contains(err.Error(), "--") {
+			t.Errorf("%s -> %s: %q names a command-line flag", tc.from, tc.to, err)
+		}
+	}
+	_, err := ParseWorkload([]byte(strings.Replace(valid, `"http://x:80"`, `""`, 1)))
+	if !errors.Is(err, ErrBaseURL) || err.Error() != `server.base_url "" is not an http(s) URL: set it to the server's address` {
+		t.Errorf("empty base_url: %v", err)
 	}
 }
 

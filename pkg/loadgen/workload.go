@@ -304,6 +304,9 @@ func (l Load) IntervalSeconds() float64 {
 	return *l.Interval
 }
 
+// ErrBaseURL: the profile's server.base_url is not an http(s) URL with a host.
+var ErrBaseURL = errors.New("not an http(s) URL")
+
 // Validate checks everything the generator relies on, with one actionable line per problem:
 // the rules inference-perf applies at start (a concurrent stage needs num_requests and
 // concurrency_level, sweep is refused with a concurrent load, LoRA splits sum to 1), and what
@@ -366,7 +369,7 @@ func (w *Workload) Validate() error {
 		bad("server.model_name is empty: set the model the server serves")
 	}
 	if u, err := url.Parse(w.Server.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("server.base_url %q is not an http(s) URL: set it or pass --base-url", w.Server.BaseURL)
+		bad("server.base_url %q is %w: set it to the server's address", w.Server.BaseURL, ErrBaseURL)
 	}
 	switch w.Data.Type {
 	case DataRandom:

@@ -28,7 +28,7 @@ type LoadgenOptions struct {
 	Workload         string
 	BaseURL          string
 	Model            string
-	Output           string
+	OutputDir        string
 	PerRequest       bool
 	ExperimentID     string
 	Seed             int64
@@ -52,7 +52,7 @@ func NewLoadgenOptions(streams genericiooptions.IOStreams, version string) *Load
 func NewCmdLoadgen(f cmdutil.Factory, streams genericiooptions.IOStreams, version string) *cobra.Command {
 	o := NewLoadgenOptions(streams, version)
 	cmd := &cobra.Command{
-		Use:   "loadgen (--config PROFILE.yaml | --preset NAME [--workload W]) [--base-url URL] [--output DIR]",
+		Use:   "loadgen (--config PROFILE.yaml | --preset NAME [--workload W]) [--base-url URL] [--output-dir DIR]",
 		Short: "Send a workload with the native Go load generator and write inference-perf-style results",
 		Long: templates.LongDesc(`
 			Run an inference-perf workload profile with the plugin's own load generator, from here or
@@ -70,7 +70,7 @@ func NewCmdLoadgen(f cmdutil.Factory, streams genericiooptions.IOStreams, versio
 			kubectl llmdbench loadgen --preset inference-scheduling --workload sanity_random --base-url http://127.0.0.1:8000
 
 			# Run a saved inference-perf profile and keep every request
-			kubectl llmdbench loadgen --config profile.yaml --per-request --output ./smoke`),
+			kubectl llmdbench loadgen --config profile.yaml --per-request --output-dir ./smoke`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(f); err != nil {
@@ -88,7 +88,10 @@ func NewCmdLoadgen(f cmdutil.Factory, streams genericiooptions.IOStreams, versio
 	fl.StringVar(&o.Workload, "workload", "", "Workload of the preset (default: its first)")
 	fl.StringVar(&o.BaseURL, "base-url", "", "Inference endpoint URL (beats server.base_url)")
 	fl.StringVar(&o.Model, "model", "", "Model name (beats server.model_name)")
-	fl.StringVar(&o.Output, "output", "", "Folder for the result files (default ./llmdbench-results/loadgen-<time>)")
+	fl.StringVar(&o.OutputDir, "output-dir", "", "Folder for the result files (default ./llmdbench-results/loadgen-<time>)")
+	// --output is a format in every other command; the old spelling of the folder still works.
+	fl.StringVar(&o.OutputDir, "output", "", "Folder for the result files")
+	_ = fl.MarkDeprecated("output", "use --output-dir")
 	fl.BoolVar(&o.PerRequest, "per-request", false, "Also write per_request_lifecycle_metrics.json (the profile's report.request_lifecycle.per_request turns it on too)")
 	fl.StringVar(&o.ExperimentID, "experiment-id", "", "Experiment ID for the benchmark reports (default $"+launcher.EnvExperimentID+")")
 	fl.Int64Var(&o.Seed, "seed", 0, "Seed for prompt generation and Poisson arrivals (default load.base_seed, else 0)")
@@ -117,8 +120,8 @@ func (o *LoadgenOptions) Complete(f cmdutil.Factory) error {
 		}
 		o.namespace = ns
 	}
-	if o.Output == "" {
-		o.Output = filepath.Join("llmdbench-results", "loadgen-"+time.Now().Format("20060102-150405"))
+	if o.OutputDir == "" {
+		o.OutputDir = filepath.Join("llmdbench-results", "loadgen-"+time.Now().Format("20060102-150405"))
 	}
 	return nil
 }
@@ -215,29 +218,29 @@ func (o *LoadgenOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.ErrOut, "warning: %d request(s) failed on a stream that could not be measured (%d - %s), the first: %s\n", n, first.Status, first.Type, first.Message)
 	}
 	// Whatever completed is written, also after Ctrl-C.
-	if _, err := loadgen.Write(o.Output, res, loadgen.Meta{
+	if _, err := loadgen.Write(o.OutputDir, res, loadgen.Meta{
 		ToolVersion: o.version, ExperimentID: o.ExperimentID, Description: o.description, Keywords: o.keywords,
 	}); err != nil {
-		return fmt.Errorf("writing results to %s: %w", o.Output, err)
+		return fmt.Errorf("writing results to %s: %w", o.OutputDir, err)
 	}
 	if runErr != nil {
-		return fmt.Errorf("stopped early (partial results in %s): %w", o.Output, runErr)
+		return fmt.Errorf("stopped early (partial results in %s): %w", o.OutputDir, runErr)
 	}
-	report, err := results.ReadDir(o.Output)
+	report, err := results.ReadDir(o.OutputDir)
 	if err != nil {
 		return err
 	}
 	if err := printReport(o.Out, report); err != nil {
 		return err
 	}
-	fmt.Fprintf(o.ErrOut, "results in %s\n", o.Output)
+	fmt.Fprintf(o.ErrOut, "results in %s\n", o.OutputDir)
 	total, failed := res.Counts()
 	if total == 0 {
 		return errors.New("no request was sent")
 	}
 	if pct := 100 * float64(failed) / float64(total); pct > o.MaxFailedPercent {
 		return fmt.Errorf("%d of %d requests failed (%.1f%%, more than --max-failed-percent %g): see failures.by_label in %s",
-			failed, total, pct, o.MaxFailedPercent, filepath.Join(o.Output, loadgen.SummaryFile))
+			failed, total, pct, o.MaxFailedPercent, filepath.Join(o.OutputDir, loadgen.SummaryFile))
 	}
 	return nil
 }

@@ -211,7 +211,7 @@ func TestRunBadFlags(t *testing.T) {
 		{append(base, "--node-selector", "x"), `--node-selector "x": expected KEY=VALUE`},
 		{append(base, "--toleration", "k=v:Sometimes"), "effect must be NoSchedule, PreferNoSchedule or NoExecute"},
 		{append(base, "--image-pull-policy", "Maybe"), `--image-pull-policy "Maybe"`},
-		{append(base, "--workload", "ghost"), `--workload "ghost" is not in preset pd: choose from sanity_random`},
+		{append(base, "--workload", "ghost"), `workload "ghost" is not in the config preset pd: choose from sanity_random; pass one of them to --workload`},
 		{[]string{"run", "--preset", "pd", "--base-url", "a.b", "--dry-run=client"}, "--base-url: endpoint.base_url \"a.b\" must start with http://"},
 		{[]string{"run", "--preset", "pd", "-n", "x", "--base-url", "http://a:80", "--dry-run=client"}, "${BENCHMARK_PVC} in harness.results_pvc is not set: pass --pvc NAME (or export BENCHMARK_PVC)"},
 		{[]string{"run", "--preset", "pd", "-n", "x", "--pvc", "p", "--base-url", "http://a:80", "-o", "name"}, `--output "name": a run prints its verdict as json or yaml`},
@@ -224,7 +224,7 @@ func TestRunBadFlags(t *testing.T) {
 			"--base-url", "http://10.0.0.7:80", "--dry-run=client", "-o", "yaml"},
 			"workload concurrent_users: load.stages[0]: a concurrent stage needs num_requests and concurrency_level"},
 		// Without --base-url the gateway must be discovered, and there is no cluster here.
-		{[]string{"run", "--preset", "pd", "-n", "x", "--pvc", "p", "--dry-run=client"}, "discovering gateway infra-pd-inference-gateway in namespace x (pass --base-url to skip it)"},
+		{[]string{"run", "--preset", "pd", "-n", "x", "--pvc", "p", "--dry-run=client"}, "discovering gateway infra-pd-inference-gateway in namespace x: cannot list the gateway's Services: "},
 	}
 	refusesBadInput(t, cases)
 }
@@ -295,7 +295,7 @@ func TestRunDiscoversTheGatewayService(t *testing.T) {
 		{name: "no namespace", noNamespace: true,
 			wantErr: "namespace llm-d does not exist: pass -n with the stack's namespace, or kubectl create namespace llm-d"},
 		{name: "two", services: []runtime.Object{svc("a", "infra-pd-inference-gateway"), svc("b", "infra-pd-inference-gateway")},
-			wantErr: "2 Services in namespace llm-d carry gateway.networking.k8s.io/gateway-name=infra-pd-inference-gateway (a, b): pass --base-url to choose one"},
+			wantErr: "2 Services in namespace llm-d carry gateway.networking.k8s.io/gateway-name=infra-pd-inference-gateway (a, b); pass --base-url to choose one"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -317,6 +317,7 @@ func TestRunDiscoversTheGatewayService(t *testing.T) {
 			o.source.conn.clients = &Clients{Kube: fake.NewClientset(objs...), Dynamic: dyn}
 			o.source.lookupEnv = func(string) (string, bool) { return "", false }
 			cmd := newCmdRun(tf, o)
+			addHints(cmd) // as NewCmdRoot does
 			cmd.SilenceUsage = true
 			cmd.SetArgs([]string{"--preset", "pd", "--pvc", "p", "--dry-run=client", "-o", "yaml"})
 			err := cmd.ExecuteContext(context.Background())
@@ -385,7 +386,7 @@ func TestDryRunShowsSweepRepeatsAndMetadata(t *testing.T) {
 
 func TestCpAndPackBadInput(t *testing.T) {
 	cases := []badInput{
-		{[]string{"cp", "x", "--compress", "xz"}, `--compress "xz": use auto, gzip or none`},
+		{[]string{"cp", "x", "--compress", "xz"}, `compression "xz" is not one the copy knows: use auto, gzip or none; check --compress`},
 		{[]string{"pack"}, "name at least one folder or file to pack"},
 		{[]string{"pack", "--workers", "-1", "d"}, "--workers must be 0 (one per CPU) or more"},
 		{[]string{"pack", "../outside"}, `"../outside": give a path inside the folder (no leading /, no ..)`},

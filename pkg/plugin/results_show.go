@@ -108,17 +108,8 @@ func (o *ResultsShowOptions) complete() error {
 	return err
 }
 
-func parseSelector(pairs []string) (map[string]string, error) {
-	sel := map[string]string{}
-	for _, p := range pairs {
-		k, v, ok := splitPair(p, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("--label %q: expected KEY=VALUE", p)
-		}
-		sel[k] = v
-	}
-	return sel, nil
-}
+// parseSelector validates --label as run does, so a filter names only labels a run can carry.
+func parseSelector(pairs []string) (map[string]string, error) { return parseLabels(pairs) }
 
 // Run reads and prints.
 func (o *ResultsShowOptions) Run(ctx context.Context, f cmdutil.Factory) error {

@@ -4,6 +4,7 @@ package plugin
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -65,5 +66,17 @@ func NewCmdRoot(streams genericiooptions.IOStreams, info BuildInfo) *cobra.Comma
 		NewCmdPresets(streams),
 		NewCmdVersion(info, streams),
 	)
+	// The capability packages' errors name no flag; each command adds its own flag hints here.
+	addHints(cmd)
+	// pflag writes a deprecated flag's notice to the flag set's output, which cobra would copy
+	// to the command's Out, our stdout; a notice is a warning, so it goes to stderr.
+	warnOnStderr(cmd, streams.ErrOut)
 	return cmd
+}
+
+func warnOnStderr(cmd *cobra.Command, errOut io.Writer) {
+	cmd.Flags().SetOutput(errOut)
+	for _, sub := range cmd.Commands() {
+		warnOnStderr(sub, errOut)
+	}
 }

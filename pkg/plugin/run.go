@@ -12,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
@@ -279,11 +278,8 @@ func (o *RunOptions) Validate() error {
 	if o.Repeat < 1 {
 		return fmt.Errorf("--repeat %d: it must be 1 or more", o.Repeat)
 	}
-	for _, l := range o.Labels {
-		k, v, ok := splitPair(l, "=")
-		if !ok || validation.IsQualifiedName(k) != nil || validation.IsValidLabelValue(v) != nil {
-			return fmt.Errorf("--label %q: expected KEY=VALUE with a Kubernetes label key and value", l)
-		}
+	if _, err := parseLabels(o.Labels); err != nil {
+		return err
 	}
 	switch {
 	case o.source.Overrides.Parallelism != nil && *o.source.Overrides.Parallelism < 1:

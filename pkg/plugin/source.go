@@ -132,12 +132,7 @@ func (s *configSource) resolve(ctx context.Context, warn func(string)) (*config.
 	vars := config.Variables{
 		Values: map[string]string{},
 		Env:    s.lookupEnv,
-		Hints: map[string]string{
-			config.VarNamespace:    "pass -n NAMESPACE",
-			config.VarBenchmarkPVC: "pass --pvc NAME",
-			config.VarGatewaySvc:   "pass --gateway NAME to discover it, or --base-url URL",
-			config.VarGatewayIP:    "pass --gateway NAME to discover it, or --base-url URL",
-		},
+		Hints:  variableHints,
 	}
 	// The guide exports NAMESPACE and BENCHMARK_PVC; an explicit flag beats them, the current
 	// kube context's namespace does not.

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"path"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -88,9 +87,11 @@ func Get(name string) (Preset, error) {
 		Env:         doc.EnvNames(),
 		Workloads:   doc.Workloads(),
 	}
-	if s, err := strconv.Atoi(get("harness", "wait_timeout")); err == nil {
-		p.WaitTimeout, p.WaitTimeoutSeconds = time.Duration(s)*time.Second, s
+	wait, err := config.ParseWaitTimeout(get("harness", "wait_timeout"))
+	if err != nil {
+		return Preset{}, fmt.Errorf("preset %s: harness.%w", name, err)
 	}
+	p.WaitTimeout, p.WaitTimeoutSeconds = wait, int(wait/time.Second)
 	return p, nil
 }
 

@@ -1,6 +1,7 @@
 package results
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -110,6 +111,9 @@ func matchStages(reports []*Report) (string, []float64, map[float64][]*Stage) {
 	return keyName, keys, byKey
 }
 
+// ErrUnknownStat: a comparison asked for a latency statistic other than mean, p50, p90 or p99.
+var ErrUnknownStat = errors.New("not one the comparison knows")
+
 // Compare matches the stages of runs by requested rate (or concurrency, or stage number) and
 // reports every metric with its change against the first run. Requested rates are matched after
 // rounding to 3 decimals, since tools write 31.4 as 31.400000000000002.
@@ -123,7 +127,7 @@ func Compare(reports []*Report, labels []string, o CompareOptions) (*Comparison,
 	switch o.Stat {
 	case "mean", "p50", "p90", "p99":
 	default:
-		return nil, fmt.Errorf("--percentile %q: use mean, p50, p90 or p99", o.Stat)
+		return nil, fmt.Errorf("latency statistic %q is %w: use mean, p50, p90 or p99", o.Stat, ErrUnknownStat)
 	}
 	keyName, keys, byKey := matchStages(reports)
 	c := &Comparison{Labels: labels, Key: keyName, Stat: o.Stat}

@@ -1,6 +1,7 @@
 package results
 
 import (
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -57,5 +58,16 @@ func TestCompareMatchesStagesAndMarksBeyondNoise(t *testing.T) {
 	}
 	if missing == 0 || missing == len(c.Rows) {
 		t.Errorf("%d of %d rows unmatched", missing, len(c.Rows))
+	}
+}
+
+func TestCompareRefusesAnUnknownStat(t *testing.T) {
+	a, err := ReadDir(filepath.Join(fixtures, "inference-perf", "vllm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Compare([]*Report{a, a}, []string{"a", "b"}, CompareOptions{Stat: "p95"})
+	if !errors.Is(err, ErrUnknownStat) || err.Error() != `latency statistic "p95" is not one the comparison knows: use mean, p50, p90 or p99` {
+		t.Errorf("error %v", err)
 	}
 }

@@ -18,6 +18,9 @@ import (
 // SLOs are per-request limits in seconds, keyed ttft, tpot, itl, ntpot or e2e.
 type SLOs map[string]float64
 
+// ErrSLO: a per-request objective is not METRIC=DURATION with a known metric and a positive limit.
+var ErrSLO = errors.New("not a per-request SLO")
+
 // ParseSLOs reads "ttft=500ms,tpot=50ms,e2e=10s".
 func ParseSLOs(s string) (SLOs, error) {
 	out := SLOs{}
@@ -29,11 +32,11 @@ func ParseSLOs(s string) (SLOs, error) {
 		d, err := time.ParseDuration(v)
 		switch {
 		case !ok || err != nil:
-			return nil, fmt.Errorf("--slo %q: expected METRIC=DURATION, e.g. ttft=500ms", part)
+			return nil, fmt.Errorf("%q is %w: expected METRIC=DURATION, e.g. ttft=500ms", part, ErrSLO)
 		case !slices.Contains([]string{"ttft", "tpot", "itl", "ntpot", "e2e"}, k):
-			return nil, fmt.Errorf("--slo %q: the metric must be ttft, tpot, itl, ntpot or e2e", part)
+			return nil, fmt.Errorf("%q is %w: the metric must be ttft, tpot, itl, ntpot or e2e", part, ErrSLO)
 		case d <= 0:
-			return nil, fmt.Errorf("--slo %q: the limit must be more than zero", part)
+			return nil, fmt.Errorf("%q is %w: the limit must be more than zero", part, ErrSLO)
 		}
 		out[k] = d.Seconds()
 	}

@@ -3,6 +3,7 @@ package results
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -246,5 +247,20 @@ func TestPercentilesForCDF(t *testing.T) {
 	want := oracle(all)
 	if len(ps) != 101 || ps[0] != 0 || ps[100] != 1000 || ps[50] != *want.P50 || ps[99] != *want.P99 {
 		t.Errorf("percentiles %v…", ps[:3])
+	}
+}
+
+// A bad objective is an ErrSLO saying what is wrong with it, and names no flag.
+func TestParseSLOErrors(t *testing.T) {
+	for bad, want := range map[string]string{
+		"ttft":      `"ttft" is not a per-request SLO: expected METRIC=DURATION, e.g. ttft=500ms`,
+		"ttft=fast": `"ttft=fast" is not a per-request SLO: expected METRIC=DURATION, e.g. ttft=500ms`,
+		"speed=1s":  `"speed=1s" is not a per-request SLO: the metric must be ttft, tpot, itl, ntpot or e2e`,
+		"e2e=-1s":   `"e2e=-1s" is not a per-request SLO: the limit must be more than zero`,
+	} {
+		_, err := ParseSLOs("tpot=50ms," + bad)
+		if err == nil || err.Error() != want || !errors.Is(err, ErrSLO) {
+			t.Errorf("%q: %v, want %q wrapping ErrSLO", bad, err, want)
+		}
 	}
 }

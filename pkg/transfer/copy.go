@@ -82,7 +82,7 @@ func ParseCompression(s string) (Compression, error) {
 	case CompressAuto, CompressGzip, CompressNone:
 		return c, nil
 	}
-	return "", fmt.Errorf("--compress %q: use auto, gzip or none", s)
+	return "", fmt.Errorf("compression %q is %w: use auto, gzip or none", s, ErrCompression)
 }
 
 // ListCommand prints "size path" for every regular file below dirs (relative to base).

@@ -150,7 +150,7 @@ func TestAccuracyAgainstTheSimulator(t *testing.T) {
 		t.Run(api, func(t *testing.T) {
 			sim := simulator(t, "", "--time-to-first-token", "100ms", "--inter-token-latency", "20ms")
 			out := filepath.Join(t.TempDir(), "out")
-			r := cl.Plugin(t, "", 2*time.Minute, "loadgen", "--config", profile(t, sim, api, 10, 8, 32), "--output", out)
+			r := cl.Plugin(t, "", 2*time.Minute, "loadgen", "--config", profile(t, sim, api, 10, 8, 32), "--output-dir", out)
 			if r.Code != 0 {
 				t.Fatalf("loadgen exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 			}
@@ -212,7 +212,7 @@ func TestAccuracyAgainstTheSimulator(t *testing.T) {
 func TestInjectedFailuresAreCountedWithReasons(t *testing.T) {
 	sim := simulator(t, "", "--failure-injection-rate", "40", "--failure-types", "rate_limit")
 	out := filepath.Join(t.TempDir(), "out")
-	r := cl.Plugin(t, "", 2*time.Minute, "loadgen", "--config", profile(t, sim, "completion", 20, 3, 8), "--output", out)
+	r := cl.Plugin(t, "", 2*time.Minute, "loadgen", "--config", profile(t, sim, "completion", 20, 3, 8), "--output-dir", out)
 	if r.Code != 1 || !strings.Contains(r.Stderr, "requests failed") {
 		t.Fatalf("exit %d with 40%% injected failures\n%s", r.Code, r.Stderr)
 	}
