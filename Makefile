@@ -5,6 +5,7 @@
 #   make install     install the plugin into $(GOBIN) (or $(GOPATH)/bin) so kubectl finds it
 #   make localcluster / make sim / make e2e   build the local control plane / the simulator / run only the e2e tests
 #   make dist krew-manifest verify-krew   release archives, plugins.yaml, and krew's own proof
+#   make verify-dist                      the archives are reproducible and plugins.yaml names them
 #   make image / verify-image             the native harness image (docker-save archive) and its proof
 
 SHELL := /usr/bin/env bash
@@ -25,7 +26,7 @@ demo:
 demo-down:
 	hack/demo.sh down
 
-.PHONY: all demo demo-down build install test unit fuzz lint e2e localcluster sim deps dist krew-manifest verify-krew image verify-image clean
+.PHONY: all demo demo-down build install test unit fuzz lint e2e localcluster sim deps dist verify-dist krew-manifest verify-krew image verify-image clean
 
 all: build
 
@@ -72,6 +73,11 @@ dist:
 krew-manifest: dist
 	$$(hack/tools/build.sh)/release manifest .krew.yaml dist $(VERSION) plugins.yaml
 
+# Rebuilds dist/ and fails naming an archive that differs, or whose sha256 the committed
+# plugins.yaml (when it names this VERSION) does not give.
+verify-dist: dist
+	@hack/verify-dist.sh
+
 # Verifies a manifest rendered afresh for dist/ (leaving the committed plugins.yaml as it is).
 verify-krew: dist
 	@manifest=$$(mktemp --suffix=.yaml) && \
@@ -85,7 +91,7 @@ image:
 verify-image:
 	@hack/verify-image.sh $$(hack/image.sh)
 
-test: lint unit fuzz e2e verify-krew verify-image
+test: lint unit fuzz e2e verify-dist verify-krew verify-image
 
 clean:
 	rm -rf bin dist .localcluster

@@ -7,11 +7,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 version=${VERSION:?}
 image=${IMAGE:-ghcr.io/llmdbench/kubectl-llmdbench:$version}
+# Reproducible as the release archives are (see hack/dist.sh): no VCS stamp, no build ID, every
+# time in the archive SOURCE_DATE_EPOCH.
+if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
+  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct -- . ':(exclude)plugins.yaml' 2>/dev/null) ||
+    { echo "image: not a git checkout: set SOURCE_DATE_EPOCH (seconds since 1970) for the image's times" >&2; exit 1; }
+fi
+export SOURCE_DATE_EPOCH
 hack/install-deps.sh >&2
 tools=$(hack/tools/build.sh)
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
-CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -ldflags "-s -w -X main.version=$version" \
+CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -buildvcs=false -ldflags "-s -w -buildid= -X main.version=$version" \
   -o "$stage/kubectl-llmdbench" ./cmd/kubectl-llmdbench
 mkdir -p dist
 out="dist/kubectl-llmdbench-image_${version}_linux_amd64.tar"

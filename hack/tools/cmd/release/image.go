@@ -4,16 +4,19 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
-	"path"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 // The native harness image: the plugin binary as its entry point, busybox for the launcher's
@@ -26,84 +29,65 @@ const (
 	imageBusybox = "bin/busybox"
 )
 
-// buildImage writes the image archive for one linux platform.
-func buildImage(binary, busybox, tag, arch, out string) error {
-	layer, diffID, err := imageLayer(binary, busybox)
+// buildImage writes the image archive for one linux platform. go-containerregistry assembles the
+// image (config, diff_id, layer digest, docker-save layout); this code only decides the root file
+// system and the config. Every time in it is created, so equal inputs give equal bytes.
+func buildImage(binary, busybox, tag, arch, out string, created time.Time) error {
+	ref, err := name.NewTag(tag, name.StrictValidation)
+	if err != nil {
+		return fmt.Errorf("image tag %q: %w", tag, err)
+	}
+	raw, err := imageLayer(binary, busybox, created)
 	if err != nil {
 		return err
 	}
-	epoch := time.Unix(0, 0).UTC()
-	config := map[string]any{
-		"architecture": arch,
-		"os":           "linux",
-		"created":      epoch.Format(time.RFC3339),
-		"config": map[string]any{
-			"User":       fmt.Sprintf("%d:%d", imageUID, imageUID),
-			"Env":        []string{"PATH=/usr/local/bin:/bin", "HOME=/home/nonroot"},
-			"Entrypoint": []string{"/" + imagePlugin},
-			"WorkingDir": "/workspace",
-			"Labels": map[string]string{
-				"org.opencontainers.image.title":  "kubectl-llmdbench",
-				"org.opencontainers.image.source": "https://github.com/llmdbench/kubectl-llmdbench",
-			},
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil },
+		tarball.WithCompressionLevel(gzip.BestCompression))
+	if err != nil {
+		return err
+	}
+	at := v1.Time{Time: created.UTC()}
+	img, err := mutate.Append(empty.Image, mutate.Addendum{Layer: layer, History: v1.History{Created: at, CreatedBy: "hack/tools release image"}})
+	if err != nil {
+		return err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return err
+	}
+	cf = cf.DeepCopy()
+	cf.Architecture, cf.OS, cf.Created = arch, "linux", at
+	cf.Config = v1.Config{
+		User:       fmt.Sprintf("%d:%d", imageUID, imageUID),
+		Env:        []string{"PATH=/usr/local/bin:/bin", "HOME=/home/nonroot"},
+		Entrypoint: []string{"/" + imagePlugin},
+		WorkingDir: "/workspace",
+		Labels: map[string]string{
+			"org.opencontainers.image.title":  "kubectl-llmdbench",
+			"org.opencontainers.image.source": "https://github.com/llmdbench/kubectl-llmdbench",
 		},
-		"rootfs":  map[string]any{"type": "layers", "diff_ids": []string{"sha256:" + diffID}},
-		"history": []map[string]string{{"created": epoch.Format(time.RFC3339), "created_by": "hack/tools release image"}},
 	}
-	configJSON, err := json.Marshal(config)
-	if err != nil {
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		return err
 	}
-	configName := sha(configJSON) + ".json"
-	layerName := sha(layer) + "/layer.tar.gz"
-	manifest, err := json.Marshal([]map[string]any{{"Config": configName, "RepoTags": []string{tag}, "Layers": []string{layerName}}})
-	if err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, f := range []struct {
-		name string
-		data []byte
-	}{{configName, configJSON}, {layerName, layer}, {"manifest.json", manifest}} {
-		if dir := path.Dir(f.name); dir != "." {
-			if err := tw.WriteHeader(&tar.Header{Name: dir + "/", Mode: 0o755, Typeflag: tar.TypeDir, ModTime: epoch}); err != nil {
-				return err
-			}
-		}
-		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.data)), Typeflag: tar.TypeReg, ModTime: epoch}); err != nil {
-			return err
-		}
-		if _, err := tw.Write(f.data); err != nil {
-			return err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return err
-	}
-	return os.WriteFile(out, buf.Bytes(), 0o644)
+	return tarball.WriteToFile(out, ref, img)
 }
 
-func sha(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}
-
-// imageLayer is the root file system as one gzipped tar; diffID is the digest of the tar itself.
-func imageLayer(binary, busybox string) ([]byte, string, error) {
+// imageLayer is the root file system as one uncompressed tar, every entry dated mtime.
+func imageLayer(binary, busybox string, mtime time.Time) ([]byte, error) {
 	plugin, err := os.ReadFile(binary)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	bb, err := os.ReadFile(busybox)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	applets, err := exec.Command(busybox, "--list").Output()
 	if err != nil {
-		return nil, "", fmt.Errorf("%s --list: %w", busybox, err)
+		return nil, fmt.Errorf("%s --list: %w", busybox, err)
 	}
-	epoch := time.Unix(0, 0).UTC()
+	epoch := mtime.UTC()
 	var raw bytes.Buffer
 	tw := tar.NewWriter(&raw)
 	dir := func(name string, mode int64, uid int) error {
@@ -123,11 +107,11 @@ func imageLayer(binary, busybox string) ([]byte, string, error) {
 	}{{"bin", 0o755, 0}, {"etc", 0o755, 0}, {"home", 0o755, 0}, {"home/nonroot", 0o755, imageUID}, {"tmp", 0o1777, 0},
 		{"usr", 0o755, 0}, {"usr/local", 0o755, 0}, {"usr/local/bin", 0o755, 0}, {"workspace", 0o775, imageUID}} {
 		if err := dir(d.name, d.mode, d.uid); err != nil {
-			return nil, "", err
+			return nil, err
 		}
 	}
 	if err := file(imageBusybox, 0o755, bb); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	names := strings.Fields(string(applets))
 	sort.Strings(names)
@@ -136,7 +120,7 @@ func imageLayer(binary, busybox string) ([]byte, string, error) {
 			continue
 		}
 		if err := tw.WriteHeader(&tar.Header{Name: "bin/" + a, Linkname: "busybox", Typeflag: tar.TypeSymlink, Mode: 0o777, ModTime: epoch}); err != nil {
-			return nil, "", err
+			return nil, err
 		}
 	}
 	for _, f := range []struct {
@@ -146,22 +130,14 @@ func imageLayer(binary, busybox string) ([]byte, string, error) {
 		{"etc/group", fmt.Sprintf("root:x:0:\nnonroot:x:%d:\n", imageUID)},
 	} {
 		if err := file(f.name, 0o644, []byte(f.data)); err != nil {
-			return nil, "", err
+			return nil, err
 		}
 	}
 	if err := file(imagePlugin, 0o755, plugin); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if err := tw.Close(); err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	var gz bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
-	if _, err := zw.Write(raw.Bytes()); err != nil {
-		return nil, "", err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, "", err
-	}
-	return gz.Bytes(), sha(raw.Bytes()), nil
+	return raw.Bytes(), nil
 }

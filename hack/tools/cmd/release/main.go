@@ -1,11 +1,14 @@
 // Command release packs the plugin's release archives and renders its krew manifest:
 //
-//	release pack OUT.tar.gz|OUT.zip FILE...      archive files (flat, fixed times, root-owned)
+//	release pack OUT.tar.gz|OUT.zip FILE...      archive files (flat, sorted, root-owned, every
+//	                                             time $SOURCE_DATE_EPOCH): reproducible
 //	release manifest TEMPLATE DIST VERSION OUT   render .krew.yaml as krew-release-bot would, with
 //	                                             the sha256 of the archives in DIST; every platform
 //	                                             must match exactly one archive and vice versa
+//	release check MANIFEST DIST                  the check manifest makes, of a committed manifest
 //	release serve DIR                            serve DIR on loopback, print the URL, until killed
-//	release image BINARY BUSYBOX TAG ARCH OUT    the native harness image as a `docker save` archive
+//	release image BINARY BUSYBOX TAG ARCH OUT    the native harness image as a `docker save` archive,
+//	                                             created at $SOURCE_DATE_EPOCH
 package main
 
 import (
@@ -22,6 +25,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -33,15 +37,26 @@ func main() {
 	var err error
 	switch {
 	case len(os.Args) >= 4 && os.Args[1] == "pack":
-		err = pack(os.Args[2], os.Args[3:])
+		var mtime time.Time
+		if mtime, err = sourceDateEpoch(); err == nil {
+			err = pack(os.Args[2], os.Args[3:], mtime)
+		}
 	case len(os.Args) == 6 && os.Args[1] == "manifest":
 		err = renderManifest(os.Args[2], os.Args[3], os.Args[4], os.Args[5])
+	case len(os.Args) == 4 && os.Args[1] == "check":
+		var b []byte
+		if b, err = os.ReadFile(os.Args[2]); err == nil {
+			err = CheckOneToOne(b, os.Args[3])
+		}
 	case len(os.Args) == 3 && os.Args[1] == "serve":
 		err = serve(os.Args[2])
 	case len(os.Args) == 7 && os.Args[1] == "image":
-		err = buildImage(os.Args[2], os.Args[3], os.Args[4], os.Args[5], os.Args[6])
+		var created time.Time
+		if created, err = sourceDateEpoch(); err == nil {
+			err = buildImage(os.Args[2], os.Args[3], os.Args[4], os.Args[5], os.Args[6], created)
+		}
 	default:
-		err = fmt.Errorf("usage: release pack OUT FILE... | manifest TEMPLATE DIST VERSION OUT | serve DIR | image BINARY BUSYBOX TAG ARCH OUT")
+		err = fmt.Errorf("usage: release pack OUT FILE... | manifest TEMPLATE DIST VERSION OUT | check MANIFEST DIST | serve DIR | image BINARY BUSYBOX TAG ARCH OUT")
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "release:", err)
@@ -49,25 +64,43 @@ func main() {
 	}
 }
 
-// pack writes a flat archive; fixed times and owners keep it reproducible.
-func pack(out string, files []string) error {
+// pack writes a flat archive that depends on the files' names, contents and executable bits
+// alone: entries sorted by name, every time set to mtime, owner 0:0 without names, modes 0755 or
+// 0644 (so the checkout's umask does not matter), and a gzip header without name or time.
+func pack(out string, files []string, mtime time.Time) error {
+	type entry struct {
+		name string
+		data []byte
+		mode os.FileMode
+	}
+	var entries []entry
+	seen := map[string]string{}
+	for _, f := range files {
+		name := filepath.Base(f)
+		if prev, ok := seen[name]; ok {
+			return fmt.Errorf("%s and %s would both be %s in the archive", prev, f, name)
+		}
+		seen[name] = f
+		data, mode, err := read(f)
+		if err != nil {
+			return err
+		}
+		entries = append(entries, entry{name, data, mode})
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].name < entries[j].name })
+	mtime = mtime.UTC()
 	var buf bytes.Buffer
-	epoch := time.Unix(0, 0).UTC()
 	switch {
 	case strings.HasSuffix(out, ".zip"):
 		zw := zip.NewWriter(&buf)
-		for _, f := range files {
-			data, mode, err := read(f)
-			if err != nil {
-				return err
-			}
-			h := &zip.FileHeader{Name: filepath.Base(f), Method: zip.Deflate, Modified: epoch}
-			h.SetMode(mode)
+		for _, e := range entries {
+			h := &zip.FileHeader{Name: e.name, Method: zip.Deflate, Modified: mtime}
+			h.SetMode(e.mode)
 			w, err := zw.CreateHeader(h)
 			if err != nil {
 				return err
 			}
-			if _, err := w.Write(data); err != nil {
+			if _, err := w.Write(e.data); err != nil {
 				return err
 			}
 		}
@@ -76,16 +109,14 @@ func pack(out string, files []string) error {
 		}
 	case strings.HasSuffix(out, ".tar.gz"):
 		gz := gzip.NewWriter(&buf)
+		gz.Header = gzip.Header{OS: 255} // no name, no time; "unknown" OS, as Go writes on every system
 		tw := tar.NewWriter(gz)
-		for _, f := range files {
-			data, mode, err := read(f)
-			if err != nil {
+		for _, e := range entries {
+			h := &tar.Header{Name: e.name, Mode: int64(e.mode), Size: int64(len(e.data)), ModTime: mtime, Typeflag: tar.TypeReg, Format: tar.FormatUSTAR}
+			if err := tw.WriteHeader(h); err != nil {
 				return err
 			}
-			if err := tw.WriteHeader(&tar.Header{Name: filepath.Base(f), Mode: int64(mode.Perm()), Size: int64(len(data)), ModTime: epoch, Typeflag: tar.TypeReg}); err != nil {
-				return err
-			}
-			if _, err := tw.Write(data); err != nil {
+			if _, err := tw.Write(e.data); err != nil {
 				return err
 			}
 		}
@@ -101,13 +132,36 @@ func pack(out string, files []string) error {
 	return os.WriteFile(out, buf.Bytes(), 0o644)
 }
 
+// read returns a regular file's contents and its archive mode: 0755 when anyone may execute it,
+// else 0644.
 func read(f string) ([]byte, os.FileMode, error) {
 	st, err := os.Stat(f)
 	if err != nil {
 		return nil, 0, err
 	}
+	if !st.Mode().IsRegular() {
+		return nil, 0, fmt.Errorf("%s is not a regular file", f)
+	}
 	data, err := os.ReadFile(f)
-	return data, st.Mode(), err
+	if st.Mode().Perm()&0o111 != 0 {
+		return data, 0o755, err
+	}
+	return data, 0o644, err
+}
+
+// sourceDateEpoch is the time every archive entry carries: $SOURCE_DATE_EPOCH, in seconds since
+// 1970 (https://reproducible-builds.org/specs/source-date-epoch/); hack/dist.sh sets it from the
+// commit date.
+func sourceDateEpoch() (time.Time, error) {
+	v, ok := os.LookupEnv("SOURCE_DATE_EPOCH")
+	if !ok || v == "" {
+		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH is not set: archives carry a fixed time (hack/dist.sh sets it from the commit date)")
+	}
+	s, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || s < 0 {
+		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a count of seconds since 1970", v)
+	}
+	return time.Unix(s, 0).UTC(), nil
 }
 
 // manifest is the part of a krew Plugin this tool checks.

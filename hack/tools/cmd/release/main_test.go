@@ -2,16 +2,19 @@ package main
 
 import (
 	"archive/tar"
+	"archive/zip"
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const tmpl = `apiVersion: krew.googlecontainertools.github.com/v1alpha2
@@ -31,6 +34,9 @@ spec:
     bin: kubectl-llmdbench.exe
 `
 
+// testEpoch is 2025-11-30T00:00:00Z (date -u -d @1764460800).
+var testEpoch = time.Unix(1764460800, 0)
+
 func setup(t *testing.T, archives ...string) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
@@ -43,7 +49,7 @@ func setup(t *testing.T, archives ...string) (string, string) {
 		t.Fatal(err)
 	}
 	for _, a := range archives {
-		if err := pack(filepath.Join(dist, a), []string{bin}); err != nil {
+		if err := pack(filepath.Join(dist, a), []string{bin}, testEpoch); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -82,12 +88,134 @@ func TestManifestArchiveMismatchesFail(t *testing.T) {
 	}
 }
 
+// Two checkouts of one commit differ in file times, umask-dependent modes and the order a script
+// names the files in; the archives must not.
 func TestPackIsReproducible(t *testing.T) {
-	_, dist := setup(t, "a.tar.gz", "b.tar.gz")
-	a, _ := sha256File(filepath.Join(dist, "a.tar.gz"))
-	b, _ := sha256File(filepath.Join(dist, "b.tar.gz"))
-	if a != b {
-		t.Error("packing the same files twice gives different archives")
+	for _, ext := range []string{".tar.gz", ".zip"} {
+		t.Run(ext, func(t *testing.T) {
+			one := writeFiles(t, 0o755, 0o644, time.Date(2020, 1, 2, 3, 4, 5, 6, time.Local))
+			two := writeFiles(t, 0o775, 0o664, time.Date(2024, 6, 7, 8, 9, 10, 11, time.UTC))
+			a := filepath.Join(t.TempDir(), "a"+ext)
+			b := filepath.Join(t.TempDir(), "b"+ext)
+			if err := pack(a, []string{one["kubectl-llmdbench"], one["LICENSE"]}, testEpoch); err != nil {
+				t.Fatal(err)
+			}
+			if err := pack(b, []string{two["LICENSE"], two["kubectl-llmdbench"]}, testEpoch); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(mustRead(t, a), mustRead(t, b)) {
+				t.Error("the same files from two checkouts give different archives")
+			}
+			// The fixed time is the one given, not a constant: another time, other bytes.
+			c := filepath.Join(t.TempDir(), "c"+ext)
+			if err := pack(c, []string{one["LICENSE"], one["kubectl-llmdbench"]}, testEpoch.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Equal(mustRead(t, a), mustRead(t, c)) {
+				t.Error("the archive does not carry the time it is given")
+			}
+		})
+	}
+}
+
+func writeFiles(t *testing.T, binMode, licenseMode os.FileMode, mtime time.Time) map[string]string {
+	t.Helper()
+	dir := t.TempDir()
+	out := map[string]string{}
+	for name, mode := range map[string]os.FileMode{"kubectl-llmdbench": binMode, "LICENSE": licenseMode} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("contents of "+name), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil { // past the umask
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+		out[name] = p
+	}
+	return out
+}
+
+// What the archive holds, read back entry by entry: names in order, the given time, root owner
+// without names, 0755/0644, and a gzip header without file name or time.
+func TestPackEntries(t *testing.T) {
+	files := writeFiles(t, 0o775, 0o664, time.Now())
+	dir := t.TempDir()
+	tgz, zp := filepath.Join(dir, "x.tar.gz"), filepath.Join(dir, "x.zip")
+	for _, out := range []string{tgz, zp} {
+		if err := pack(out, []string{files["kubectl-llmdbench"], files["LICENSE"]}, testEpoch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw := mustRead(t, tgz)
+	// RFC 1952: ID1 ID2 CM FLG MTIME(4) XFL OS. FLG 0 means no FNAME/FCOMMENT/FEXTRA.
+	if raw[0] != 0x1f || raw[1] != 0x8b || raw[3] != 0 || !bytes.Equal(raw[4:8], []byte{0, 0, 0, 0}) {
+		t.Errorf("gzip header % x: want no flags and a zero MTIME", raw[:10])
+	}
+	gz, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	type got struct {
+		name       string
+		mode       int64
+		unix       int64
+		uid, gid   int
+		uname, grp string
+	}
+	var entries []got
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, got{h.Name, h.Mode, h.ModTime.Unix(), h.Uid, h.Gid, h.Uname, h.Gname})
+	}
+	want := []got{{"LICENSE", 0o644, 1764460800, 0, 0, "", ""}, {"kubectl-llmdbench", 0o755, 1764460800, 0, 0, "", ""}}
+	if fmt.Sprint(entries) != fmt.Sprint(want) {
+		t.Errorf("tar entries %+v, want %+v", entries, want)
+	}
+	zr, err := zip.OpenReader(zp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	var zentries []string
+	for _, f := range zr.File {
+		zentries = append(zentries, fmt.Sprintf("%s %o %d", f.Name, f.Mode().Perm(), f.Modified.Unix()))
+	}
+	if w := "[LICENSE 644 1764460800 kubectl-llmdbench 755 1764460800]"; fmt.Sprint(zentries) != w {
+		t.Errorf("zip entries %v, want %s", zentries, w)
+	}
+}
+
+func TestPackRefusesTwoFilesOfOneName(t *testing.T) {
+	a, b := writeFiles(t, 0o755, 0o644, time.Now()), writeFiles(t, 0o755, 0o644, time.Now())
+	out := filepath.Join(t.TempDir(), "x.tar.gz")
+	if err := pack(out, []string{a["LICENSE"], b["LICENSE"]}, testEpoch); err == nil || !strings.Contains(err.Error(), "would both be LICENSE") {
+		t.Errorf("got %v", err)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("an archive was written: %v", err)
+	}
+}
+
+func TestSourceDateEpoch(t *testing.T) {
+	t.Setenv("SOURCE_DATE_EPOCH", "1764460800")
+	if got, err := sourceDateEpoch(); err != nil || got.Format(time.RFC3339) != "2025-11-30T00:00:00Z" {
+		t.Errorf("got %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "yesterday", "-5", "1.5"} {
+		t.Setenv("SOURCE_DATE_EPOCH", bad)
+		if _, err := sourceDateEpoch(); err == nil || !strings.Contains(err.Error(), "SOURCE_DATE_EPOCH") {
+			t.Errorf("%q: got %v", bad, err)
+		}
 	}
 }
 
@@ -106,7 +234,7 @@ func TestImageArchive(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "image.tar")
-	if err := buildImage(plugin, busybox, "ghcr.io/llmdbench/kubectl-llmdbench:v9.9.9", "amd64", out); err != nil {
+	if err := buildImage(plugin, busybox, "ghcr.io/llmdbench/kubectl-llmdbench:v9.9.9", "amd64", out, testEpoch); err != nil {
 		t.Fatal(err)
 	}
 	files := untar(t, mustRead(t, out))
@@ -120,6 +248,8 @@ func TestImageArchive(t *testing.T) {
 	}
 	var config struct {
 		Architecture, OS string
+		Created          string
+		History          []struct{ Created string }
 		Config           struct {
 			User       string
 			Entrypoint []string
@@ -130,6 +260,16 @@ func TestImageArchive(t *testing.T) {
 	}
 	if err := json.Unmarshal(files[manifest[0].Config].data, &config); err != nil {
 		t.Fatal(err)
+	}
+	// docker load finds blobs by name: the config's name is its digest, the layer's its digest.
+	if sum := sha256.Sum256(files[manifest[0].Config].data); strings.TrimPrefix(manifest[0].Config, "sha256:") != hex.EncodeToString(sum[:]) {
+		t.Errorf("config %s is not named by its digest", manifest[0].Config)
+	}
+	if sum := sha256.Sum256(files[manifest[0].Layers[0]].data); manifest[0].Layers[0] != hex.EncodeToString(sum[:])+".tar.gz" {
+		t.Errorf("layer %s is not named by its digest", manifest[0].Layers[0])
+	}
+	if config.Created != "2025-11-30T00:00:00Z" || len(config.History) != 1 || config.History[0].Created != config.Created {
+		t.Errorf("created %q, history %+v: want the given time", config.Created, config.History)
 	}
 	gz, err := gzip.NewReader(bytes.NewReader(files[manifest[0].Layers[0]].data))
 	if err != nil {
@@ -144,6 +284,11 @@ func TestImageArchive(t *testing.T) {
 		t.Errorf("image: %+v %+v", manifest[0], config)
 	}
 	root := untar(t, raw)
+	for n, f := range root {
+		if f.unix != 1764460800 {
+			t.Errorf("%s dated %d, want 1764460800", n, f.unix)
+		}
+	}
 	if f := root["usr/local/bin/kubectl-llmdbench"]; string(f.data) != "plugin-binary" || f.mode&0o111 == 0 {
 		t.Errorf("plugin in the image: %q mode %o", f.data, f.mode)
 	}
@@ -155,7 +300,7 @@ func TestImageArchive(t *testing.T) {
 	}
 	// Reproducible: the same inputs give the same bytes.
 	again := filepath.Join(dir, "again.tar")
-	if err := buildImage(plugin, busybox, "ghcr.io/llmdbench/kubectl-llmdbench:v9.9.9", "amd64", again); err != nil || !bytes.Equal(mustRead(t, out), mustRead(t, again)) {
+	if err := buildImage(plugin, busybox, "ghcr.io/llmdbench/kubectl-llmdbench:v9.9.9", "amd64", again, testEpoch); err != nil || !bytes.Equal(mustRead(t, out), mustRead(t, again)) {
 		t.Errorf("two builds differ (%v)", err)
 	}
 }
@@ -164,6 +309,7 @@ type tarEntry struct {
 	data []byte
 	mode int64
 	link string
+	unix int64
 }
 
 func untar(t *testing.T, b []byte) map[string]tarEntry {
@@ -179,7 +325,7 @@ func untar(t *testing.T, b []byte) map[string]tarEntry {
 			t.Fatal(err)
 		}
 		data, _ := io.ReadAll(tr)
-		out[h.Name] = tarEntry{data: data, mode: h.Mode, link: h.Linkname}
+		out[h.Name] = tarEntry{data: data, mode: h.Mode, link: h.Linkname, unix: h.ModTime.Unix()}
 	}
 }
 
