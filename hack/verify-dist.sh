@@ -26,12 +26,23 @@ done
 [ "$fail" = 0 ] || exit 1
 echo "dist/: $(cd dist && ls kubectl-llmdbench_* | wc -l) archives byte-identical in two builds"
 
-# The committed manifest names this version: its archives must be the ones this tree builds.
+# The committed manifest is checked against the rebuild when it was rendered for this tree: it names
+# this version, no commit after it changed anything else, and nothing outside it is uncommitted.
+# (Every code change changes the archives, so a manifest rendered for an older commit is reported,
+# not failed: `make krew-manifest` renders it anew, and a release commits it last.)
 manifest_version=$(sed -n 's/^  version: *//p' plugins.yaml)
-if [ "$manifest_version" = "$version" ]; then
+rendered=$(git log -1 --format=%H -- plugins.yaml 2>/dev/null || true)
+later=""
+if [ -n "$rendered" ]; then
+  later=$(git rev-list --no-merges "$rendered..HEAD" -- . ':(exclude)plugins.yaml' | head -1)
+  git diff --quiet HEAD -- . ':(exclude)plugins.yaml' || later=uncommitted
+fi
+if [ "$manifest_version" != "$version" ]; then
+  echo "plugins.yaml describes $manifest_version, not $version: its sha256s are not checked against this tree"
+elif [ -z "$rendered" ] || [ -n "$later" ]; then
+  echo "plugins.yaml was rendered for an earlier tree (${rendered:0:12}; later: ${later:0:12}): its sha256s are not checked; make krew-manifest renders it for this one"
+else
   "$tools/release" check plugins.yaml "$work/dist" ||
     { echo "verify-dist: the committed plugins.yaml is not the manifest of what this tree builds: run make krew-manifest and commit plugins.yaml" >&2; exit 1; }
-  echo "plugins.yaml ($version): every sha256 matches the rebuild"
-else
-  echo "plugins.yaml describes $manifest_version, not $version: its sha256s are not checked against this tree"
+  echo "plugins.yaml ($version, rendered at ${rendered:0:12}): every sha256 matches the rebuild"
 fi
