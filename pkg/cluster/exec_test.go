@@ -68,8 +68,8 @@ func TestExecErrorIsOneLineWithoutTheScript(t *testing.T) {
 		want      string
 		transient bool
 	}{
-		"refused connection": {refused, "exec sh (snapshot) in pod ns/p: Get: dial tcp: connect: connection refused", true},
-		"wrapped url error": {fmt.Errorf("error dialing backend: %w", refused), "exec sh (snapshot) in pod ns/p: error dialing backend: Get: dial tcp: connect: connection refused", true},
+		"refused connection":  {refused, "exec sh (snapshot) in pod ns/p: Get: dial tcp: connect: connection refused", true},
+		"wrapped url error":   {fmt.Errorf("error dialing backend: %w", refused), "exec sh (snapshot) in pod ns/p: error dialing backend: Get: dial tcp: connect: connection refused", true},
 		"url in a plain text": {errors.New("error sending request: Post \"" + execURL + "\": EOF"), "exec sh (snapshot) in pod ns/p: error sending request: Post \"https://127.0.0.1:6443/api/v1/namespaces/ns/pods/p/exec\": EOF", false},
 		"many lines":          {errors.New("command terminated:\n" + script), "exec sh (snapshot) in pod ns/p: command terminated: d='/requests/run/0' i=0 while", false},
 		"server error":        {apierrors.NewServiceUnavailable("try later"), "exec sh (snapshot) in pod ns/p: try later", true},
