@@ -55,7 +55,9 @@ func NewCmdCp(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comm
 			Copy one result folder, or every folder of a run (all workloads, all launchers), as a
 			compressed tar stream over exec; by default into ./llmdbench-results/<run>/. The
 			per-request file (often GBs) is skipped unless --per-request. A cut stream is retried,
-			fetching only the files not yet complete. Extraction never writes outside DEST.`),
+			fetching only the files not yet complete; a later cp into the same DEST resumes too:
+			files already there with the size and SHA-256 they have in the pod are not sent again.
+			Extraction never writes outside DEST.`),
 		Example: templates.Examples(`
 			# Every result folder of a run
 			kubectl llmdbench cp 1795740000-ab12 -n llm-d
@@ -153,6 +155,9 @@ func fetchResults(ctx context.Context, ex cluster.Executor, pod cluster.PodRef, 
 	}
 	fmt.Fprintf(streams.ErrOut, "Copied %d file(s), %s, to %s in %s (%s over the wire, %s, %d attempt(s))\n",
 		res.Files, humanBytes(res.Bytes), dest, time.Since(start).Round(time.Millisecond), humanBytes(res.WireBytes), res.Codec, res.Attempts)
+	if res.Present > 0 {
+		fmt.Fprintf(streams.ErrOut, "Kept %d file(s), %s, already complete in %s (same size and SHA-256 as in the pod)\n", res.Present, humanBytes(res.PresentBytes), dest)
+	}
 	if len(res.Skipped) > 0 {
 		var size int64
 		for _, f := range res.Skipped {
