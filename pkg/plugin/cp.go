@@ -113,8 +113,22 @@ func (o *CpOptions) Run(ctx context.Context) error {
 	if dest == "" {
 		dest = filepath.Join(DefaultResultsDir, run)
 	}
-	_, err = fetchResults(ctx, o.access.Executor, acc.Pod, dirs, dest, o.PerRequest, o.Retries, transfer.ExtractOptions{MaxBytes: o.maxBytes}, o.compression, o.IOStreams)
+	res, err := fetchResults(ctx, o.access.Executor, acc.Pod, dirs, dest, o.PerRequest, o.Retries, transfer.ExtractOptions{MaxBytes: o.maxBytes}, o.compression, o.IOStreams)
+	if err != nil && ctx.Err() != nil {
+		return copyInterrupted(acc, dest, res, err)
+	}
 	return err
+}
+
+// copyInterrupted says what a copy stopped by Ctrl-C left: the complete files stay in dest
+// (a new cp resumes), the reader pod goes (the deferred closeAccess removes it).
+func copyInterrupted(acc *cluster.Access, dest string, res transfer.Result, cause error) error {
+	in := &Interrupted{Err: cause, Running: "nothing runs"}
+	in.Cleaned = fmt.Sprintf("%d file(s), %s, copied to %s and %d already there (cp again resumes)", res.Files, humanBytes(res.Bytes), dest, res.Present)
+	if acc.Reader {
+		in.Cleaned += fmt.Sprintf(", reader pod %s removed", acc.Pod.Name)
+	}
+	return in
 }
 
 // fetchResults copies folders (relative to the results mount) into dest and reports on stderr.
@@ -144,7 +158,7 @@ func fetchResults(ctx context.Context, ex cluster.Executor, pod cluster.PodRef, 
 			}
 		},
 		OnRetry: func(attempt int, err error) {
-			fmt.Fprintf(streams.ErrOut, "copy interrupted (%v); retry %d of %d fetches only what is missing\n", err, attempt, retries)
+			fmt.Fprintf(streams.ErrOut, "copy interrupted (%s); retry %d of %d fetches only what is missing\n", cluster.OneLine(err), attempt, retries)
 		},
 	})
 	if bar != nil {

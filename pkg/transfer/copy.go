@@ -102,7 +102,7 @@ func ListCommand(base string, dirs []string) []string {
 func List(ctx context.Context, run Runner, base string, dirs []string) ([]File, error) {
 	var out, stderr bytes.Buffer
 	if err := run(ctx, ListCommand(base, dirs), &out, &stderr); err != nil {
-		return nil, fmt.Errorf("listing %s: %w %s", strings.Join(dirs, ", "), err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("listing %s: %w %s", strings.Join(dirs, ", "), err, lastLine(stderr.String()))
 	}
 	var files []File
 	sc := bufio.NewScanner(&out)
@@ -245,7 +245,7 @@ func Present(ctx context.Context, run Runner, base, dest string, files []File) (
 		}
 		var out, stderr bytes.Buffer
 		if err := run(ctx, ChecksumCommand(base, names), &out, &stderr); err != nil {
-			return nil, fmt.Errorf("checksums of %d file(s) in the pod: %w %s", len(names), err, strings.TrimSpace(stderr.String()))
+			return nil, fmt.Errorf("checksums of %d file(s) in the pod: %w %s", len(names), err, lastLine(stderr.String()))
 		}
 		remote, err := parseChecksums(out.Bytes())
 		if err != nil {
@@ -369,10 +369,21 @@ func fetch(ctx context.Context, run Runner, o Options, files []File, whole bool,
 		// The command's own failure explains a stream that ended early better than the decoder.
 		var entry *EntryError
 		if err == nil || (!errors.As(err, &entry) && !errors.Is(rerr, context.Canceled)) {
-			err = fmt.Errorf("%w %s", rerr, strings.TrimSpace(stderr.String()))
+			err = fmt.Errorf("%w %s", rerr, lastLine(stderr.String()))
 		}
 	}
 	return ex, wire.n, codec, err
+}
+
+// lastLine is the last non-empty line of a command's stderr, the one that says why it failed:
+// an error stays one line whatever the pod printed before.
+func lastLine(stderr string) string {
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	line := strings.TrimSpace(lines[len(lines)-1])
+	if len(line) > 200 {
+		line = line[:200] + "…"
+	}
+	return line
 }
 
 // zstd and gzip streams start with these bytes.
