@@ -124,7 +124,10 @@ func (o *CpOptions) Run(ctx context.Context) error {
 // (a new cp resumes), the reader pod goes (the deferred closeAccess removes it).
 func copyInterrupted(acc *cluster.Access, dest string, res transfer.Result, cause error) error {
 	in := &Interrupted{Err: cause, Running: "nothing runs"}
-	in.Cleaned = fmt.Sprintf("%d file(s), %s, copied to %s and %d already there (cp again resumes)", res.Files, humanBytes(res.Bytes), dest, res.Present)
+	in.Cleaned = fmt.Sprintf("%d file(s), %s, copied to %s (cp again resumes)", res.Files, humanBytes(res.Bytes), dest)
+	if res.Present > 0 {
+		in.Cleaned = fmt.Sprintf("%d file(s), %s, copied to %s besides %d already there (cp again resumes)", res.Files, humanBytes(res.Bytes), dest, res.Present)
+	}
 	if acc.Reader {
 		in.Cleaned += fmt.Sprintf(", reader pod %s removed", acc.Pod.Name)
 	}
@@ -167,10 +170,16 @@ func fetchResults(ctx context.Context, ex cluster.Executor, pod cluster.PodRef, 
 	if err != nil {
 		return res, fmt.Errorf("copying results to %s: %w", dest, err)
 	}
-	fmt.Fprintf(streams.ErrOut, "Copied %d file(s), %s, to %s in %s (%s over the wire, %s, %d attempt(s))\n",
-		res.Files, humanBytes(res.Bytes), dest, time.Since(start).Round(time.Millisecond), humanBytes(res.WireBytes), res.Codec, res.Attempts)
-	if res.Present > 0 {
-		fmt.Fprintf(streams.ErrOut, "Kept %d file(s), %s, already complete in %s (same size and SHA-256 as in the pod)\n", res.Present, humanBytes(res.PresentBytes), dest)
+	took := time.Since(start).Round(time.Millisecond)
+	if res.Files == 0 && res.Present > 0 {
+		fmt.Fprintf(streams.ErrOut, "Nothing to copy: all %d file(s), %s, are already complete in %s (same size and SHA-256 as in the pod; checked in %s)\n",
+			res.Present, humanBytes(res.PresentBytes), dest, took)
+	} else {
+		fmt.Fprintf(streams.ErrOut, "Copied %d file(s), %s, to %s in %s (%s over the wire, %s, %d attempt(s))\n",
+			res.Files, humanBytes(res.Bytes), dest, took, humanBytes(res.WireBytes), res.Codec, res.Attempts)
+		if res.Present > 0 {
+			fmt.Fprintf(streams.ErrOut, "Kept %d file(s), %s, already complete in %s (same size and SHA-256 as in the pod)\n", res.Present, humanBytes(res.PresentBytes), dest)
+		}
 	}
 	if len(res.Skipped) > 0 {
 		var size int64

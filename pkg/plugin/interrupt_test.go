@@ -96,7 +96,7 @@ func TestCopyInterruptedLine(t *testing.T) {
 	ctx := cancelled()
 	var out bytes.Buffer
 	_ = MapInterrupt(ctx, &out, copyInterrupted(acc, "out/r", transfer.Result{Files: 3, Bytes: 3 << 20, Present: 2}, context.Canceled))
-	want := "Interrupted: 3 file(s), 3.0MiB, copied to out/r and 2 already there (cp again resumes), reader pod llmdbench-reader-abc removed; nothing runs.\n"
+	want := "Interrupted: 3 file(s), 3.0MiB, copied to out/r besides 2 already there (cp again resumes), reader pod llmdbench-reader-abc removed; nothing runs.\n"
 	if out.String() != want {
 		t.Errorf("got  %q\nwant %q", out.String(), want)
 	}

@@ -235,7 +235,23 @@ func Present(ctx context.Context, run Runner, base, dest string, files []File) (
 			candidates = append(candidates, f)
 		}
 	}
-	present := map[string]bool{}
+	// The local files are hashed while the pod hashes its own.
+	local := make(map[string]string, len(candidates))
+	hashed := make(chan struct{})
+	toHash := candidates
+	go func() {
+		defer close(hashed)
+		for _, f := range toHash {
+			if ctx.Err() != nil {
+				return
+			}
+			if sum, err := localSHA256(filepath.Join(dest, filepath.FromSlash(f.Path))); err == nil {
+				local[f.Path] = sum
+			}
+		}
+	}()
+	defer func() { <-hashed }()
+	present, remoteSums := map[string]bool{}, map[string]string{}
 	for len(candidates) > 0 {
 		batch := firstBatch(candidates, maxArgBytes)
 		candidates = candidates[len(batch):]
@@ -252,14 +268,16 @@ func Present(ctx context.Context, run Runner, base, dest string, files []File) (
 			return nil, err
 		}
 		for _, f := range batch {
-			want, ok := remote[f.Path]
-			if !ok {
-				continue
-			}
-			got, err := localSHA256(filepath.Join(dest, filepath.FromSlash(f.Path)))
-			if err == nil && got == want {
+			if want, ok := remote[f.Path]; ok {
 				present[f.Path] = true
+				remoteSums[f.Path] = want
 			}
+		}
+	}
+	<-hashed
+	for p := range present {
+		if got, ok := local[p]; !ok || got != remoteSums[p] {
+			delete(present, p)
 		}
 	}
 	return present, nil
