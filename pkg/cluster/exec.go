@@ -40,7 +40,7 @@ type RemoteExecutor struct {
 	Client kubernetes.Interface
 	Config *rest.Config
 	// Remote defaults to kubectl's protocols: WebSocket, falling back to SPDY when the upgrade
-	// fails, except when the server refused the exec itself (see remoteExecutor).
+	// fails (see remoteExecutor).
 	Remote kubectlexec.RemoteExecutor
 }
 
@@ -126,9 +126,10 @@ func OneLine(err error) string {
 	return msg
 }
 
-// remoteExecutor is kubectl's default exec (WebSocket with the SPDY fallback), except that a
-// refusal by the server (401, 403, 404 on the upgrade) is returned as it is: SPDY would be
-// refused the same way, and its error loses the status.
+// remoteExecutor is kubectl's default exec: WebSocket, falling back to SPDY when the upgrade
+// fails (as kubectl does: an API server may authorize the WebSocket GET as "get pods/exec" and
+// refuse a user who has only "create"). When both are refused, the error keeps the API status
+// of the refusal (SPDY's own error is only text), so IsForbidden and Refused see it.
 type remoteExecutor struct{}
 
 func (remoteExecutor) Execute(u *url.URL, config *rest.Config, stdin io.Reader, stdout, stderr io.Writer, tty bool, sizes remotecommand.TerminalSizeQueue) error {
@@ -136,31 +137,41 @@ func (remoteExecutor) Execute(u *url.URL, config *rest.Config, stdin io.Reader, 
 }
 
 func (remoteExecutor) ExecuteWithContext(ctx context.Context, u *url.URL, config *rest.Config, stdin io.Reader, stdout, stderr io.Writer, tty bool, sizes remotecommand.TerminalSizeQueue) error {
-	spdy, err := remotecommand.NewSPDYExecutor(config, "POST", u)
-	if err != nil {
-		return err
-	}
+	opts := remotecommand.StreamOptions{Stdin: stdin, Stdout: stdout, Stderr: stderr, Tty: tty, TerminalSizeQueue: sizes}
 	// WebSocket needs GET (RFC 6455 4.1).
 	ws, err := remotecommand.NewWebSocketExecutor(config, "GET", u.String())
 	if err != nil {
 		return err
 	}
-	exec, err := remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
-		return !upgradeRefused(err) && (httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err))
-	})
+	err = ws.StreamWithContext(ctx, opts)
+	if err == nil || !(httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)) {
+		return err
+	}
+	refusal := upgradeStatus(err)
+	spdy, err := remotecommand.NewSPDYExecutor(config, "POST", u)
 	if err != nil {
 		return err
 	}
-	return exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: stdin, Stdout: stdout, Stderr: stderr, Tty: tty, TerminalSizeQueue: sizes})
+	err = spdy.StreamWithContext(ctx, opts)
+	if msg, ok := strings.CutPrefix(fmt.Sprint(err), spdyUpgradeFailed); ok && refusal != nil {
+		status := refusal.ErrStatus
+		status.Message = msg // SPDY's reason (its verb) is the one that counts
+		return &apierrors.StatusError{ErrStatus: status}
+	}
+	return err
 }
 
-// upgradeRefused tells whether a failed upgrade carries the server's refusal of the exec.
-func upgradeRefused(err error) bool {
+// spdyUpgradeFailed starts client-go's error for an SPDY upgrade the server answered with an error.
+const spdyUpgradeFailed = "unable to upgrade connection: "
+
+// upgradeStatus is the API status inside a failed upgrade, else nil.
+func upgradeStatus(err error) *apierrors.StatusError {
 	var up *httpstream.UpgradeFailureError
-	if !errors.As(err, &up) || up.Cause == nil {
-		return false
+	var status *apierrors.StatusError
+	if errors.As(err, &up) && up.Cause != nil && errors.As(up.Cause, &status) {
+		return status
 	}
-	return apierrors.IsForbidden(up.Cause) || apierrors.IsUnauthorized(up.Cause) || apierrors.IsNotFound(up.Cause)
+	return nil
 }
 
 // Transient tells whether a failed API call or exec may pass when retried: a timeout, a 429 or

@@ -13,7 +13,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -120,15 +120,20 @@ func TestExecLogsTheCommandAtV4(t *testing.T) {
 	}
 }
 
-// A server that refuses the exec (403 on the WebSocket upgrade) is not asked again over SPDY,
-// and the refusal keeps its status: IsForbidden sees it, and it is no transient error.
-func TestExecRefusalIsForbiddenWithoutFallback(t *testing.T) {
-	var requests atomic.Int32
+// A server that refuses the exec: WebSocket (GET) is refused, SPDY (POST) is tried as kubectl
+// does and refused too; the error keeps the Forbidden status and SPDY's reason, so it is no
+// transient error and IsForbidden sees it.
+func TestExecRefusalIsForbidden(t *testing.T) {
+	var methods []string
+	var mu sync.Mutex
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		requests.Add(1)
+		mu.Lock()
+		methods = append(methods, r.Method)
+		mu.Unlock()
+		verb := map[string]string{"GET": "get", "POST": "create"}[r.Method]
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusForbidden)
-		_, _ = w.Write([]byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","message":"pods \"p\" is forbidden: User \"u\" cannot create resource \"pods/exec\"","reason":"Forbidden","code":403}`))
+		_, _ = w.Write([]byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","message":"pods \"p\" is forbidden: User \"u\" cannot ` + verb + ` resource \"pods/exec\"","reason":"Forbidden","code":403}`))
 	}))
 	defer srv.Close()
 	cfg := &rest.Config{Host: srv.URL}
@@ -144,8 +149,8 @@ func TestExecRefusalIsForbiddenWithoutFallback(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "sleep") || !strings.Contains(err.Error(), `cannot create resource "pods/exec"`) {
 		t.Errorf("message: %v", err)
 	}
-	if n := requests.Load(); n != 1 {
-		t.Errorf("%d requests; a refusal must not fall back to SPDY", n)
+	if strings.Join(methods, ",") != "GET,POST" {
+		t.Errorf("requests %v; want the WebSocket GET, then the SPDY POST", methods)
 	}
 }
 

@@ -220,3 +220,32 @@ func (s *syncBuilder) String() string {
 }
 
 func resultOf(stderr string) framework.Result { return framework.Result{Stderr: stderr} }
+
+// attach by a user who may not exec ends at once with the API server's reason, not after
+// retries.
+func TestAttachForbiddenEndsAtOnce(t *testing.T) {
+	ns := setupNamespace(t, corev1.ReadWriteOnce)
+	r := cl.Plugin(t, "", timeout, args(ns, "run", "-f", slowConfig(t, 30), "--pvc", "workload-pvc", "--detach")...)
+	if r.Code != 0 {
+		t.Fatalf("run --detach: %d\n%s", r.Code, r.Stderr)
+	}
+	id := runID(t, r)
+	var noExec []rbacv1.PolicyRule
+	for _, rule := range RunRole {
+		if rule.Resources[0] != "pods/exec" {
+			noExec = append(noExec, rule)
+		}
+	}
+	kc, _ := cl.User(t, ns, "no-exec-attach", noExec)
+	start := time.Now()
+	a := cl.Plugin(t, kc, timeout, "attach", id, "--no-fetch")
+	took := time.Since(start)
+	t.Logf("attach without exec: exit %d after %s:\n%s", a.Code, took.Round(time.Millisecond), a.Stderr)
+	if a.Code == 0 || !strings.Contains(a.Stderr, `cannot create resource "pods/exec"`) || strings.Contains(a.Stderr, "retrying") || took > 15*time.Second {
+		t.Errorf("attach must end at once naming the refusal")
+	}
+	if strings.Contains(a.Stderr, "sh -c") || strings.Count(strings.TrimSpace(a.Stderr), "\n") > 2 {
+		t.Errorf("the refusal is not one short line")
+	}
+	_ = cl.Plugin(t, "", timeout, "delete", id, "-n", ns, "--force")
+}
