@@ -26,6 +26,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
 	err := plugin.NewCmdRoot(streams, plugin.BuildInfo{Version: version}).ExecuteContext(ctx)
+	err = plugin.MapInterrupt(ctx, streams.ErrOut, err) // Ctrl-C: one line and 130, never "context canceled"
 	stop()
 	var exit *plugin.ExitError
 	if errors.As(err, &exit) {

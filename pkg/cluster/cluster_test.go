@@ -155,9 +155,11 @@ func TestPreflightNamesEveryProblem(t *testing.T) {
 		Spec:   corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}, Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}},
 		Status: corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimBound}}
 	cs := fake.NewClientset(ns, rwo)
-	cs.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		r := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SelfSubjectAccessReview)
-		r.Status.Allowed = r.Spec.ResourceAttributes.Subresource != "exec"
+	cs.PrependReactor("create", "selfsubjectrulesreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		r := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SelfSubjectRulesReview)
+		// Everything but pods/exec ("pods" does not grant its subresources).
+		r.Status.ResourceRules = []authorizationv1.ResourceRule{{Verbs: []string{"*"}, APIGroups: []string{"*"},
+			Resources: []string{"configmaps", "pods", "persistentvolumeclaims", "secrets", "events", "gateways"}}}
 		return true, r, nil
 	})
 	checks, err := Preflight(context.Background(), cs, PreflightSpec{Namespace: "ns", PVC: "p", Parallelism: 2, HFTokenSecret: "tok"})

@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"strings"
 
-	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
 )
 
 // Check is one preflight result.
@@ -30,57 +31,6 @@ type PreflightSpec struct {
 	CreatePVC     bool
 	Parallelism   int
 	HFTokenSecret string
-	// Discovery adds the read of gateway Services to the permissions checked.
-	Discovery bool
-}
-
-// Permission is one verb on one resource that a run needs.
-type Permission struct {
-	Group, Resource, Subresource, Verb string
-	// Optional permissions only warn when missing.
-	Optional bool
-	Why      string
-}
-
-func (p Permission) String() string {
-	r := p.Resource
-	if p.Subresource != "" {
-		r += "/" + p.Subresource
-	}
-	if p.Group != "" {
-		r += "." + p.Group
-	}
-	return p.Verb + " " + r
-}
-
-// RunPermissions lists what a run needs in its namespace; the README's Role grants exactly these.
-func RunPermissions(s PreflightSpec) []Permission {
-	perms := []Permission{
-		{Resource: "configmaps", Verb: "create", Why: "holds the workload profiles and run script"},
-		{Resource: "configmaps", Verb: "get", Why: "reads a run"},
-		{Resource: "configmaps", Verb: "list", Why: "finds runs"},
-		{Resource: "configmaps", Verb: "patch", Optional: true, Why: "records a finished run's verdict"},
-		{Resource: "configmaps", Verb: "delete", Why: "cleans up a run"},
-		{Resource: "pods", Verb: "create", Why: "starts the launcher pods"},
-		{Resource: "pods", Verb: "get", Why: "waits for the launchers"},
-		{Resource: "pods", Verb: "list", Why: "finds a run's launchers"},
-		{Resource: "pods", Verb: "delete", Why: "cleans up a run"},
-		{Resource: "pods", Subresource: "exec", Verb: "create", Why: "starts the workloads and reads their progress"},
-		{Resource: "persistentvolumeclaims", Verb: "get", Why: "checks the results volume"},
-		{Resource: "secrets", Verb: "get", Optional: true, Why: "checks that the HF token secret exists"},
-		{Resource: "events", Verb: "list", Optional: true, Why: "explains why a launcher cannot start"},
-	}
-	if s.CreatePVC {
-		perms = append(perms, Permission{Resource: "persistentvolumeclaims", Verb: "create", Why: "creates the results volume (--create-pvc)"})
-	}
-	if s.Discovery {
-		perms = append(perms, Permission{Resource: "services", Verb: "list", Why: "discovers the gateway Service"})
-	}
-	// A managed gateway has no Service, only the Gateway's status address; without this
-	// discovery falls back to Services (with a warning).
-	perms = append(perms, Permission{Group: "gateway.networking.k8s.io", Resource: "gateways", Verb: "get", Optional: true,
-		Why: "reads a managed gateway's address"})
-	return perms
 }
 
 // Preflight checks, before anything is created, that a run can start, in the order the causes
@@ -146,20 +96,12 @@ func Blocking(checks []Check) []Check {
 }
 
 func checkPermissions(ctx context.Context, cs kubernetes.Interface, s PreflightSpec) ([]Check, error) {
+	denied, err := Denied(ctx, cs, s.Namespace, runPermissions(s))
+	if err != nil {
+		return nil, err
+	}
 	var missing, optional []string
-	for _, p := range RunPermissions(s) {
-		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
-			ResourceAttributes: &authorizationv1.ResourceAttributes{
-				Namespace: s.Namespace, Group: p.Group, Resource: p.Resource, Subresource: p.Subresource, Verb: p.Verb,
-			},
-		}}
-		res, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("checking permission to %s: %w", p, err)
-		}
-		if res.Status.Allowed {
-			continue
-		}
+	for _, p := range denied {
 		entry := fmt.Sprintf("%s (%s)", p, p.Why)
 		if p.Optional {
 			optional = append(optional, entry)
@@ -257,14 +199,14 @@ func checkSecret(ctx context.Context, cs kubernetes.Interface, s PreflightSpec) 
 	c := Check{Name: "hf-token"}
 	sec, err := cs.CoreV1().Secrets(s.Namespace).Get(ctx, s.HFTokenSecret, metav1.GetOptions{})
 	switch {
-	case err == nil && len(sec.Data["HF_TOKEN"]) > 0:
-		c.OK, c.Message = true, fmt.Sprintf("secret %s holds HF_TOKEN", s.HFTokenSecret)
+	case err == nil && len(sec.Data[launcher.HFTokenKey]) > 0:
+		c.OK, c.Message = true, fmt.Sprintf("secret %s holds %s", s.HFTokenSecret, launcher.HFTokenKey)
 	case err == nil:
-		c.Message = fmt.Sprintf("secret %s has no HF_TOKEN key; the launcher runs without a token", s.HFTokenSecret)
-		c.Fix = "only gated models need it: kubectl create secret generic " + s.HFTokenSecret + " --from-literal=HF_TOKEN=…"
+		c.Message = fmt.Sprintf("secret %s has no %s key; the launcher runs without a token", s.HFTokenSecret, launcher.HFTokenKey)
+		c.Fix = "only gated models need it: kubectl create secret generic " + s.HFTokenSecret + " --from-literal=" + launcher.HFTokenKey + "=…"
 	case apierrors.IsNotFound(err):
 		c.Message = fmt.Sprintf("secret %s not found; the launcher runs without an HF token", s.HFTokenSecret)
-		c.Fix = "only gated models need it: kubectl create secret generic " + s.HFTokenSecret + " --from-literal=HF_TOKEN=…"
+		c.Fix = "only gated models need it: kubectl create secret generic " + s.HFTokenSecret + " --from-literal=" + launcher.HFTokenKey + "=…"
 	default:
 		c.Message = fmt.Sprintf("cannot read secret %s: %v", s.HFTokenSecret, err)
 	}

@@ -335,7 +335,8 @@ type launcherUpdate struct {
 
 // Follow reads the run until it finishes, streaming each launcher's log. Every launcher has its own
 // reader that waits in the pod for news, so changes show within a fifth of a second; a failed read
-// (a dropped connection) is retried with backoff. Only ctx ends following early.
+// (a dropped connection) is retried with backoff; a refusal by the API server (Forbidden,
+// NotFound …) ends following at once, as does ctx.
 func Follow(ctx context.Context, cs kubernetes.Interface, ex Executor, run Run, o FollowOptions) (Status, error) {
 	if o.Wait <= 0 {
 		o.Wait = 5 * time.Second
@@ -353,6 +354,9 @@ func Follow(ctx context.Context, cs kubernetes.Interface, ex Executor, run Run, 
 			return summarize(run, views, time.Now()), ctx.Err()
 		case u := <-updates:
 			if u.err != nil {
+				if Refused(u.err) { // Forbidden, NotFound …: no retry changes the answer
+					return summarize(run, views, time.Now()), fmt.Errorf("reading run %s: %w", run.ID, u.err)
+				}
 				if o.OnRetry != nil {
 					o.OnRetry(u.err, u.pause)
 				}

@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,6 +20,9 @@ type AttachOptions struct {
 	Output   string
 	Remove   bool
 	Interval time.Duration
+	// NoFetch leaves the results in the cluster; else they are copied under ResultsDir as run does.
+	NoFetch    bool
+	ResultsDir string
 
 	kube
 	genericiooptions.IOStreams
@@ -26,7 +30,7 @@ type AttachOptions struct {
 
 // NewAttachOptions returns the defaults.
 func NewAttachOptions(streams genericiooptions.IOStreams) *AttachOptions {
-	return &AttachOptions{Interval: 5 * time.Second, IOStreams: streams}
+	return &AttachOptions{Interval: 5 * time.Second, ResultsDir: DefaultResultsDir, IOStreams: streams}
 }
 
 // NewCmdAttach builds `kubectl llmdbench attach RUN`.
@@ -37,7 +41,9 @@ func NewCmdAttach(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.
 		Short: "Follow a run again: its log, progress and verdict",
 		Long: templates.LongDesc(`
 			Follow a run started earlier (with --detach, or whose follower was interrupted): the
-			same log, progress, verdict table and exit code as 'run'. Ctrl-C stops following only.`),
+			same log, progress, verdict table and exit code as 'run', and like run it copies the
+			results to this machine at the end unless --no-fetch. Ctrl-C stops following only. A
+			dropped connection is retried; a refusal (Forbidden, NotFound) ends attach at once.`),
 		Example: templates.Examples(`
 			# Follow run 1795740000-ab12 to its end
 			kubectl llmdbench attach 1795740000-ab12 -n llm-d`),
@@ -55,6 +61,8 @@ func NewCmdAttach(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Print the final status as json or yaml instead of the table")
 	cmd.Flags().BoolVar(&o.Remove, "rm", false, "Remove the launcher pods and ConfigMap when the run finished")
+	cmd.Flags().BoolVar(&o.NoFetch, "no-fetch", false, "Do not copy the results to this machine at the end")
+	cmd.Flags().StringVar(&o.ResultsDir, "results-dir", o.ResultsDir, "Where fetched results go, under a folder per run")
 	cmd.Flags().DurationVar(&o.Interval, "interval", o.Interval, "Longest wait of one read of the run folder (changes show at once)")
 	return cmd
 }
@@ -67,6 +75,9 @@ func (o *AttachOptions) Complete(f cmdutil.Factory, args []string) error {
 
 // Validate checks the flags.
 func (o *AttachOptions) Validate() error {
+	if !o.NoFetch && o.ResultsDir == "" {
+		return fmt.Errorf("--results-dir must name a folder (or pass --no-fetch)")
+	}
 	if o.Interval < time.Second {
 		return fmt.Errorf("--interval must be at least 1s")
 	}
@@ -80,6 +91,9 @@ func (o *AttachOptions) Run(ctx context.Context) error {
 		return err
 	}
 	f := &follower{Client: o.Client, Executor: o.Executor, Wait: o.Interval, Output: o.Output, Remove: o.Remove, IOStreams: o.IOStreams}
+	if !o.NoFetch {
+		f.FetchTo = filepath.Join(o.ResultsDir, run.ID)
+	}
 	return f.follow(ctx, run)
 }
 

@@ -55,7 +55,9 @@ func NewCmdCp(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comm
 			Copy one result folder, or every folder of a run (all workloads, all launchers), as a
 			compressed tar stream over exec; by default into ./llmdbench-results/<run>/. The
 			per-request file (often GBs) is skipped unless --per-request. A cut stream is retried,
-			fetching only the files not yet complete. Extraction never writes outside DEST.`),
+			fetching only the files not yet complete; a later cp into the same DEST resumes too:
+			files already there with the size and SHA-256 they have in the pod are not sent again.
+			Extraction never writes outside DEST.`),
 		Example: templates.Examples(`
 			# Every result folder of a run
 			kubectl llmdbench cp 1795740000-ab12 -n llm-d
@@ -111,8 +113,25 @@ func (o *CpOptions) Run(ctx context.Context) error {
 	if dest == "" {
 		dest = filepath.Join(DefaultResultsDir, run)
 	}
-	_, err = fetchResults(ctx, o.access.Executor, acc.Pod, dirs, dest, o.PerRequest, o.Retries, transfer.ExtractOptions{MaxBytes: o.maxBytes}, o.compression, o.IOStreams)
+	res, err := fetchResults(ctx, o.access.Executor, acc.Pod, dirs, dest, o.PerRequest, o.Retries, transfer.ExtractOptions{MaxBytes: o.maxBytes}, o.compression, o.IOStreams)
+	if err != nil && ctx.Err() != nil {
+		return copyInterrupted(acc, dest, res, err)
+	}
 	return err
+}
+
+// copyInterrupted says what a copy stopped by Ctrl-C left: the complete files stay in dest
+// (a new cp resumes), the reader pod goes (the deferred closeAccess removes it).
+func copyInterrupted(acc *cluster.Access, dest string, res transfer.Result, cause error) error {
+	in := &Interrupted{Err: cause, Running: "nothing runs"}
+	in.Cleaned = fmt.Sprintf("%d file(s), %s, copied to %s (cp again resumes)", res.Files, humanBytes(res.Bytes), dest)
+	if res.Present > 0 {
+		in.Cleaned = fmt.Sprintf("%d file(s), %s, copied to %s besides %d already there (cp again resumes)", res.Files, humanBytes(res.Bytes), dest, res.Present)
+	}
+	if acc.Reader {
+		in.Cleaned += fmt.Sprintf(", reader pod %s removed", acc.Pod.Name)
+	}
+	return in
 }
 
 // fetchResults copies folders (relative to the results mount) into dest and reports on stderr.
@@ -142,7 +161,7 @@ func fetchResults(ctx context.Context, ex cluster.Executor, pod cluster.PodRef, 
 			}
 		},
 		OnRetry: func(attempt int, err error) {
-			fmt.Fprintf(streams.ErrOut, "copy interrupted (%v); retry %d of %d fetches only what is missing\n", err, attempt, retries)
+			fmt.Fprintf(streams.ErrOut, "copy interrupted (%s); retry %d of %d fetches only what is missing\n", cluster.OneLine(err), attempt, retries)
 		},
 	})
 	if bar != nil {
@@ -151,8 +170,17 @@ func fetchResults(ctx context.Context, ex cluster.Executor, pod cluster.PodRef, 
 	if err != nil {
 		return res, fmt.Errorf("copying results to %s: %w", dest, err)
 	}
-	fmt.Fprintf(streams.ErrOut, "Copied %d file(s), %s, to %s in %s (%s over the wire, %s, %d attempt(s))\n",
-		res.Files, humanBytes(res.Bytes), dest, time.Since(start).Round(time.Millisecond), humanBytes(res.WireBytes), res.Codec, res.Attempts)
+	took := time.Since(start).Round(time.Millisecond)
+	if res.Files == 0 && res.Present > 0 {
+		fmt.Fprintf(streams.ErrOut, "Nothing to copy: all %d file(s), %s, are already complete in %s (same size and SHA-256 as in the pod; checked in %s)\n",
+			res.Present, humanBytes(res.PresentBytes), dest, took)
+	} else {
+		fmt.Fprintf(streams.ErrOut, "Copied %d file(s), %s, to %s in %s (%s over the wire, %s, %d attempt(s))\n",
+			res.Files, humanBytes(res.Bytes), dest, took, humanBytes(res.WireBytes), res.Codec, res.Attempts)
+		if res.Present > 0 {
+			fmt.Fprintf(streams.ErrOut, "Kept %d file(s), %s, already complete in %s (same size and SHA-256 as in the pod)\n", res.Present, humanBytes(res.PresentBytes), dest)
+		}
+	}
 	if len(res.Skipped) > 0 {
 		var size int64
 		for _, f := range res.Skipped {

@@ -52,6 +52,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams, info BuildInfo) *cobra.Comma
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
 	configFlags.AddFlags(cmd.PersistentFlags())
+	addLogFlags(cmd.PersistentFlags(), streams.ErrOut)
 	cmd.AddCommand(
 		NewCmdRun(f, streams, info.Version),
 		NewCmdAttach(f, streams),

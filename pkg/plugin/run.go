@@ -385,18 +385,20 @@ func (o *RunOptions) Run(ctx context.Context) error {
 // abandon removes what a failed launch created (never a claim, never results), unless the user
 // asked to keep it, and returns the launch error.
 func (o *RunOptions) abandon(ctx context.Context, spec launcher.Spec, created cluster.Created, cause error) error {
+	ns := spec.Config.Harness.Namespace
 	if o.KeepOnFailure {
 		o.warn(fmt.Sprintf("keeping the objects of run %s (--keep-on-failure); remove them with: kubectl llmdbench delete %s -n %s --force", spec.RunID, spec.RunID, spec.Config.Harness.Namespace))
-		return cause
+		return launchInterrupted(ctx, spec.RunID, ns, created, true, nil, cause)
 	}
 	cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
+	var removeErr error
 	if created.ConfigMap != "" || len(created.Pods) > 0 {
-		if err := cluster.DeleteRun(cleanup, o.Client, spec.Config.Harness.Namespace, spec.RunID); err != nil {
-			o.warn(fmt.Sprintf("could not remove run %s: %v", spec.RunID, err))
+		if removeErr = cluster.DeleteRun(cleanup, o.Client, ns, spec.RunID); removeErr != nil && ctx.Err() == nil {
+			o.warn(fmt.Sprintf("could not remove run %s: %v", spec.RunID, removeErr))
 		}
 	}
-	return cause
+	return launchInterrupted(ctx, spec.RunID, ns, created, false, removeErr, cause)
 }
 
 func workloadNames(spec launcher.Spec) string {

@@ -5,10 +5,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -58,6 +62,10 @@ type Result struct {
 	WireBytes int64
 	Attempts  int
 	Skipped   []File
+	// Present are the files already complete in Dest (same size and SHA-256 as in the pod),
+	// left as they are.
+	Present      int
+	PresentBytes int64
 	// Codec is what the pod sent: zstd, gzip or none (of the last attempt).
 	Codec string
 }
@@ -94,7 +102,7 @@ func ListCommand(base string, dirs []string) []string {
 func List(ctx context.Context, run Runner, base string, dirs []string) ([]File, error) {
 	var out, stderr bytes.Buffer
 	if err := run(ctx, ListCommand(base, dirs), &out, &stderr); err != nil {
-		return nil, fmt.Errorf("listing %s: %w %s", strings.Join(dirs, ", "), err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("listing %s: %w %s", strings.Join(dirs, ", "), err, lastLine(stderr.String()))
 	}
 	var files []File
 	sc := bufio.NewScanner(&out)
@@ -111,7 +119,10 @@ func List(ctx context.Context, run Runner, base string, dirs []string) ([]File, 
 }
 
 // Copy streams the folders as a compressed tar over exec and extracts them safely into
-// Dest. A broken stream is retried; each retry asks only for the files not yet complete.
+// Dest. Files already complete in Dest (an earlier copy, perhaps interrupted) are not sent
+// again: a local file of the pod file's size whose SHA-256 matches the one sha256sum computes
+// in the pod is kept. A broken stream is retried; each retry asks only for the files not yet
+// complete.
 func Copy(ctx context.Context, run Runner, o Options) (Result, error) {
 	var res Result
 	if o.Backoff <= 0 {
@@ -131,9 +142,25 @@ func Copy(ctx context.Context, run Runner, o Options) (Result, error) {
 		pending = append(pending, f)
 		total += f.Size
 	}
+	if present, err := Present(ctx, run, o.Base, o.Dest, pending); err == nil && len(present) > 0 {
+		var left []File
+		for _, f := range pending {
+			if present[f.Path] {
+				res.Present++
+				res.PresentBytes += f.Size
+				total -= f.Size
+			} else {
+				left = append(left, f)
+			}
+		}
+		pending = left
+	} else if err != nil && ctx.Err() != nil {
+		return res, err
+	}
+	// An image without sha256sum (or a failed check) copies everything again, as before.
 	var done int64
 	backoff := o.Backoff
-	whole := len(res.Skipped) == 0
+	whole := len(res.Skipped) == 0 && res.Present == 0
 	res.Attempts = 1
 	for len(pending) > 0 {
 		// Whole folders make a short command (not every tar can exclude files); otherwise the
@@ -190,6 +217,98 @@ func Copy(ctx context.Context, run Runner, o Options) (Result, error) {
 		backoff *= 2
 	}
 	return res, nil
+}
+
+// ChecksumCommand prints "sha256  path" for files below base: busybox's and coreutils'
+// sha256sum print the same.
+func ChecksumCommand(base string, files []string) []string {
+	return append([]string{"sh", "-c", `cd "$1" && shift && exec sha256sum -- "$@"`, "checksum", base}, files...)
+}
+
+// Present returns which of files (relative to base in the pod) are complete below dest: a
+// regular local file of the same size and SHA-256. Only files whose size matches are hashed,
+// in the pod and here.
+func Present(ctx context.Context, run Runner, base, dest string, files []File) (map[string]bool, error) {
+	var candidates []File
+	for _, f := range files {
+		if st, err := os.Lstat(filepath.Join(dest, filepath.FromSlash(f.Path))); err == nil && st.Mode().IsRegular() && st.Size() == f.Size {
+			candidates = append(candidates, f)
+		}
+	}
+	// The local files are hashed while the pod hashes its own.
+	local := make(map[string]string, len(candidates))
+	hashed := make(chan struct{})
+	toHash := candidates
+	go func() {
+		defer close(hashed)
+		for _, f := range toHash {
+			if ctx.Err() != nil {
+				return
+			}
+			if sum, err := localSHA256(filepath.Join(dest, filepath.FromSlash(f.Path))); err == nil {
+				local[f.Path] = sum
+			}
+		}
+	}()
+	defer func() { <-hashed }()
+	present, remoteSums := map[string]bool{}, map[string]string{}
+	for len(candidates) > 0 {
+		batch := firstBatch(candidates, maxArgBytes)
+		candidates = candidates[len(batch):]
+		names := make([]string, len(batch))
+		for i, f := range batch {
+			names[i] = f.Path
+		}
+		var out, stderr bytes.Buffer
+		if err := run(ctx, ChecksumCommand(base, names), &out, &stderr); err != nil {
+			return nil, fmt.Errorf("checksums of %d file(s) in the pod: %w %s", len(names), err, lastLine(stderr.String()))
+		}
+		remote, err := parseChecksums(out.Bytes())
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range batch {
+			if want, ok := remote[f.Path]; ok {
+				present[f.Path] = true
+				remoteSums[f.Path] = want
+			}
+		}
+	}
+	<-hashed
+	for p := range present {
+		if got, ok := local[p]; !ok || got != remoteSums[p] {
+			delete(present, p)
+		}
+	}
+	return present, nil
+}
+
+// parseChecksums reads sha256sum's "hash  path" lines (a " *" separator in binary mode).
+func parseChecksums(out []byte) (map[string]string, error) {
+	sums := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if len(line) < 66 || (line[64:66] != "  " && line[64:66] != " *") {
+			return nil, fmt.Errorf("unexpected sha256sum line %q", line)
+		}
+		sums[path.Clean(line[66:])] = strings.ToLower(line[:64])
+	}
+	return sums, sc.Err()
+}
+
+func localSHA256(name string) (string, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // maxArgBytes bounds the file names of one tar command (they travel in the exec request).
@@ -268,10 +387,21 @@ func fetch(ctx context.Context, run Runner, o Options, files []File, whole bool,
 		// The command's own failure explains a stream that ended early better than the decoder.
 		var entry *EntryError
 		if err == nil || (!errors.As(err, &entry) && !errors.Is(rerr, context.Canceled)) {
-			err = fmt.Errorf("%w %s", rerr, strings.TrimSpace(stderr.String()))
+			err = fmt.Errorf("%w %s", rerr, lastLine(stderr.String()))
 		}
 	}
 	return ex, wire.n, codec, err
+}
+
+// lastLine is the last non-empty line of a command's stderr, the one that says why it failed:
+// an error stays one line whatever the pod printed before.
+func lastLine(stderr string) string {
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	line := strings.TrimSpace(lines[len(lines)-1])
+	if len(line) > 200 {
+		line = line[:200] + "…"
+	}
+	return line
 }
 
 // zstd and gzip streams start with these bytes.
