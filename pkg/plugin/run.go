@@ -356,7 +356,7 @@ func (o *RunOptions) Run(ctx context.Context) error {
 		spec.RunID, ns, cfg.Harness.Parallelism, cfg.Harness.Name, workloadNames(spec))
 	created, err := cluster.Create(ctx, o.Client, objs)
 	if err == nil {
-		err = cluster.WaitReady(ctx, o.Client, ns, created.Pods, o.LaunchTimeout)
+		err = cluster.WaitReady(ctx, o.Client, ns, launcher.RunSelector(spec.RunID), created.Pods, o.LaunchTimeout)
 	}
 	if err == nil {
 		for i, pod := range created.Pods {
