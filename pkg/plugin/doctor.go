@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/kubernetes"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/util/templates"
 
@@ -21,7 +20,7 @@ type DoctorOptions struct {
 	CreatePVC   bool
 	Parallelism int
 
-	Client kubernetes.Interface
+	*Clients
 	genericiooptions.IOStreams
 }
 
@@ -76,12 +75,9 @@ func (o *DoctorOptions) Complete(f cmdutil.Factory, cmd *cobra.Command) error {
 	if cmd.Flags().Changed("parallelism") {
 		o.source.Overrides.Parallelism = &o.Parallelism
 	}
-	cl, err := o.source.conn.get()
-	if err != nil {
-		return err
-	}
-	o.Client = cl.Kube
-	return nil
+	var err error
+	o.Clients, err = o.source.conn.get()
+	return err
 }
 
 // Validate checks the flags.

@@ -314,7 +314,7 @@ func TestRunDiscoversTheGatewayService(t *testing.T) {
 			if !tc.noNamespace {
 				objs = append(objs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "llm-d"}})
 			}
-			o.source.conn.clients = &Clients{Kube: fake.NewClientset(objs...), Dynamic: dyn}
+			o.source.conn.clients = &Clients{Client: fake.NewClientset(objs...), Dynamic: dyn}
 			o.source.lookupEnv = func(string) (string, bool) { return "", false }
 			cmd := newCmdRun(tf, o)
 			cmd.SilenceUsage = true
@@ -440,8 +440,8 @@ func TestDoctorReportsAMissingNamespaceOnce(t *testing.T) {
 	o.source.lookupEnv = func(string) (string, bool) { return "", false }
 	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
 		map[schema.GroupVersionResource]string{cluster.GatewayResource: "GatewayList"})
-	o.source.conn.clients = &Clients{Kube: fake.NewClientset(), Dynamic: dyn}
-	o.Client = o.source.conn.clients.Kube
+	o.source.conn.clients = &Clients{Client: fake.NewClientset(), Dynamic: dyn}
+	o.Clients = o.source.conn.clients
 	err := o.Run(context.Background())
 	if err == nil {
 		t.Fatal("doctor passed in a namespace that does not exist")

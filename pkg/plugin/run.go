@@ -16,7 +16,6 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
-	"k8s.io/client-go/kubernetes"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/scheme"
 	"k8s.io/kubectl/pkg/util/templates"
@@ -53,10 +52,9 @@ type RunOptions struct {
 	PrintFlags *genericclioptions.PrintFlags
 	DryRun     cmdutil.DryRunStrategy
 
-	// Client and Executor reach the cluster; Complete fills them from the one set of clients
-	// that discovery uses too.
-	Client   kubernetes.Interface
-	Executor cluster.Executor
+	// Clients reach the cluster (o.Client, o.Executor); Complete sets them to the one set that
+	// discovery uses too. A client dry run leaves them nil unless discovery needs the cluster.
+	*Clients
 
 	// Version is the plugin's, for the native harness image.
 	Version string
@@ -202,35 +200,27 @@ func (o *RunOptions) Complete(f cmdutil.Factory, cmd *cobra.Command) error {
 		}
 		return nil
 	}
-	cl, err := o.source.conn.get()
-	if err != nil {
-		return err
-	}
-	o.Client, o.Executor = cl.Kube, cl.Executor
-	return nil
+	o.Clients, err = o.source.conn.get()
+	return err
 }
 
-// kube is what the commands that read a namespace share: the namespace from the kube flags, the
-// API client and kubectl's exec machinery (tests set Client and Executor directly).
+// kube is what the commands that read a namespace share: the namespace from the kube flags and
+// the command's clients (k.Client, k.Executor; tests preset Clients).
 type kube struct {
 	namespace string
-	Client    kubernetes.Interface
-	Executor  cluster.Executor
+	*Clients
 }
 
+// complete reads the namespace and builds the clients with newClients, the one constructor.
 func (k *kube) complete(f cmdutil.Factory) error {
 	var err error
 	if k.namespace, _, err = f.ToRawKubeConfigLoader().Namespace(); err != nil {
 		return err
 	}
-	if k.Client == nil {
-		var cl *Clients
-		if cl, err = newClients(f); err != nil {
-			return err
-		}
-		k.Client, k.Executor = cl.Kube, cl.Executor
+	if k.Clients == nil {
+		k.Clients, err = newClients(f)
 	}
-	return nil
+	return err
 }
 
 func (o *RunOptions) launcherSpec(cmd *cobra.Command) (launcher.Launcher, error) {

@@ -199,7 +199,7 @@ func (s *configSource) discover(ctx context.Context, doc *config.Document, vars 
 	if err != nil {
 		return fmt.Errorf("discovering gateway %s needs the cluster (or pass --base-url): %w", gateway, err)
 	}
-	g, err := cluster.DiscoverGateway(ctx, cl.Kube, cl.Dynamic, ns, gateway)
+	g, err := cluster.DiscoverGateway(ctx, cl.Client, cl.Dynamic, ns, gateway)
 	if err != nil {
 		return err
 	}
