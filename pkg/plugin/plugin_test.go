@@ -450,3 +450,35 @@ func TestDoctorReportsAMissingNamespaceOnce(t *testing.T) {
 		t.Errorf("the missing namespace is reported %d times:\n%s", n, out)
 	}
 }
+
+// A native run of a preset swaps the llm-d-benchmark image for the plugin's own and says so; an
+// image the user named, or any other image in the config, stays.
+func TestRunNativeSwapsOnlyTheBenchmarkImage(t *testing.T) {
+	image := func(out string) string {
+		m := regexp.MustCompile(`(?m)^\s+image: (\S+)$`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no image in:\n%s", out)
+		}
+		return m[1]
+	}
+	base := []string{"run", "--preset", "pd", "-n", "x", "--pvc", "p", "--base-url", "http://a.b:80", "--harness", "llmdbench", "--dry-run=client", "-o", "yaml"}
+	out, errOut, err := execute(t, "", base...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := image(out); got != "ghcr.io/llmdbench/kubectl-llmdbench:v1.2.3" {
+		t.Errorf("image %s", got)
+	}
+	if !strings.Contains(errOut, "The native harness runs image ghcr.io/llmdbench/kubectl-llmdbench:v1.2.3 in place of ghcr.io/llm-d/llm-d-benchmark:v0.4.0.") {
+		t.Errorf("stderr does not say so:\n%s", errOut)
+	}
+	for _, keep := range []string{"ghcr.io/llm-d/llm-d-benchmark-tools:v1", "ghcr.io/llm-d/llm-d-benchmark:v0.4.0"} {
+		out, errOut, err := execute(t, "", append(base, "--image", keep)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := image(out); got != keep || strings.Contains(errOut, "in place of") {
+			t.Errorf("--image %s: got %s\n%s", keep, got, errOut)
+		}
+	}
+}

@@ -414,10 +414,14 @@ func preflightError(blocking []cluster.Check) error {
 }
 
 // nativeDefaults fits the launcher to the native generator where the user did not choose: its
-// own image instead of the llm-d-benchmark one the presets name, and a small non-root pod.
+// own image instead of the llm-d-benchmark one the presets name (and only that one), and a small
+// non-root pod.
 func (o *RunOptions) nativeDefaults(cfg *config.Config) {
-	if !o.launcherFlags["image"] && strings.Contains(cfg.Harness.Image, "/llm-d-benchmark:") {
-		cfg.Harness.Image = launcher.NativeImage(o.Version)
+	if !o.launcherFlags["image"] {
+		if img, swapped := launcher.NativeHarnessImage(cfg.Harness.Image, o.Version); swapped {
+			fmt.Fprintf(o.ErrOut, "The native harness runs image %s in place of %s.\n", img, cfg.Harness.Image)
+			cfg.Harness.Image = img
+		}
 	}
 	native := launcher.NativeLauncher()
 	if !o.launcherFlags["cpu"] {
