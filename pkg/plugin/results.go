@@ -154,14 +154,10 @@ func NewCmdResults(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 			kubectl llmdbench results -n llm-d --run 1795740000-ab12 -o json`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.access.complete(f); err != nil {
+			if err := o.Complete(f, cmd, args); err != nil {
 				return err
 			}
-			if err := validateOutput(o.Output); err != nil {
-				return err
-			}
-			var err error
-			if o.selector, err = parseSelector(o.Selector); err != nil {
+			if err := o.Validate(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
@@ -174,6 +170,21 @@ func NewCmdResults(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 	_ = cmd.RegisterFlagCompletionFunc("run", completeRuns(f))
 	cmd.AddCommand(NewCmdResultsShow(f, streams), NewCmdResultsCompare(f, streams), NewCmdResultsPlot(f, streams))
 	return cmd
+}
+
+// Complete resolves the namespace and clients (the listing always reads the cluster).
+func (o *ResultsOptions) Complete(f cmdutil.Factory, _ *cobra.Command, _ []string) error {
+	return o.access.complete(f)
+}
+
+// Validate checks the flags without I/O.
+func (o *ResultsOptions) Validate() error {
+	if err := validateOutput(o.Output); err != nil {
+		return err
+	}
+	var err error
+	o.selector, err = parseSelector(o.Selector)
+	return err
 }
 
 // Run lists.

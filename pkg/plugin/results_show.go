@@ -38,12 +38,20 @@ type ResultsShowOptions struct {
 	CacheDir string
 	// verdicts are the fetched folders' verdicts as the PVC's run state decides them.
 	verdicts map[string]string
+	// factory reaches the cluster only when a target is not local: reading a local folder needs
+	// no kubeconfig, so the clients are built on first use (access.complete), not in Complete.
+	factory cmdutil.Factory
 	genericiooptions.IOStreams
+}
+
+// NewResultsShowOptions returns the defaults.
+func NewResultsShowOptions(streams genericiooptions.IOStreams) *ResultsShowOptions {
+	return &ResultsShowOptions{IOStreams: streams}
 }
 
 // NewCmdResultsShow builds `kubectl llmdbench results show DIR|NAME|RUN`.
 func NewCmdResultsShow(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &ResultsShowOptions{IOStreams: streams}
+	o := NewResultsShowOptions(streams)
 	cmd := &cobra.Command{
 		Use:   "show (DIR | NAME | RUN)",
 		Short: "Show a result folder's numbers per stage, from any harness; a run's repeats as mean and spread",
@@ -73,17 +81,13 @@ func NewCmdResultsShow(f cmdutil.Factory, streams genericiooptions.IOStreams) *c
 			kubectl llmdbench results show 1795740000-ab12 -n llm-d`),
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Target = args[0]
-			if err := validateOutput(o.Output, "csv"); err != nil {
+			if err := o.Complete(f, cmd, args); err != nil {
 				return err
 			}
-			if err := o.complete(); err != nil {
+			if err := o.Validate(); err != nil {
 				return err
 			}
-			if len(o.slos) > 0 && !o.PerRequest {
-				return fmt.Errorf("--slo needs the per-request data: add --per-request")
-			}
-			return o.Run(cmd.Context(), f)
+			return o.Run(cmd.Context())
 		},
 	}
 	o.addFlags(cmd)
@@ -98,8 +102,31 @@ func (o *ResultsShowOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&o.Selector, "label", nil, "Only folders whose run has this label KEY=VALUE (run --label; repeatable)")
 }
 
-// complete parses the flags shared by show, compare and plot (no I/O).
-func (o *ResultsShowOptions) complete() error {
+// Complete takes the target and keeps the factory for a target that is not local.
+func (o *ResultsShowOptions) Complete(f cmdutil.Factory, _ *cobra.Command, args []string) error {
+	o.factory = f
+	if len(args) > 0 {
+		o.Target = args[0]
+	}
+	return nil
+}
+
+// Validate checks the flags without I/O.
+func (o *ResultsShowOptions) Validate() error {
+	if err := validateOutput(o.Output, "csv"); err != nil {
+		return err
+	}
+	if err := o.validateShared(); err != nil {
+		return err
+	}
+	if len(o.slos) > 0 && !o.PerRequest {
+		return fmt.Errorf("--slo needs the per-request data: add --per-request")
+	}
+	return nil
+}
+
+// validateShared parses the flags shared by show, compare and plot (no I/O).
+func (o *ResultsShowOptions) validateShared() error {
 	var err error
 	if o.slos, err = results.ParseSLOs(o.SLO); err != nil {
 		return err
@@ -121,8 +148,8 @@ func parseSelector(pairs []string) (map[string]string, error) {
 }
 
 // Run reads and prints.
-func (o *ResultsShowOptions) Run(ctx context.Context, f cmdutil.Factory) error {
-	reports, err := o.readTarget(ctx, f, o.Target)
+func (o *ResultsShowOptions) Run(ctx context.Context) error {
+	reports, err := o.readTarget(ctx, o.Target)
 	if err != nil {
 		return err
 	}
@@ -161,7 +188,7 @@ func (o *ResultsShowOptions) print(shown []*results.Report) error {
 // readTarget reads every result folder a target names: a local result folder, a local folder of
 // result folders (a fetched run), a run ID or a folder name on the PVC (fetched into the cache).
 // Folders not matching --label are left out.
-func (o *ResultsShowOptions) readTarget(ctx context.Context, f cmdutil.Factory, target string) ([]*results.Report, error) {
+func (o *ResultsShowOptions) readTarget(ctx context.Context, target string) ([]*results.Report, error) {
 	var all []*results.Report
 	var err error
 	switch {
@@ -171,7 +198,7 @@ func (o *ResultsShowOptions) readTarget(ctx context.Context, f cmdutil.Factory, 
 		err = fmt.Errorf("%s is not a result folder", target)
 	default:
 		var dirs []string
-		if dirs, err = o.fetch(ctx, f, target); err == nil {
+		if dirs, err = o.fetch(ctx, target); err == nil {
 			for _, dir := range dirs {
 				r, rerr := results.ReadDir(dir)
 				if rerr != nil {
@@ -224,7 +251,7 @@ func (o *ResultsShowOptions) readLocal(dir string) ([]*results.Report, error) {
 
 // fetch copies a result folder, or every folder of a run, from the PVC into the local cache and
 // returns their local paths. Folders already cached are not fetched again.
-func (o *ResultsShowOptions) fetch(ctx context.Context, f cmdutil.Factory, target string) ([]string, error) {
+func (o *ResultsShowOptions) fetch(ctx context.Context, target string) ([]string, error) {
 	cache := o.CacheDir
 	if cache == "" {
 		base, err := os.UserCacheDir()
@@ -240,7 +267,10 @@ func (o *ResultsShowOptions) fetch(ctx context.Context, f cmdutil.Factory, targe
 	if !launcher.IsRunID(target) && cached(target) {
 		return []string{filepath.Join(cache, target)}, nil
 	}
-	if err := o.access.complete(f); err != nil {
+	if o.factory == nil {
+		return nil, fmt.Errorf("%s is not a local folder, and no cluster is configured to fetch it from", target)
+	}
+	if err := o.access.complete(o.factory); err != nil {
 		return nil, err
 	}
 	warn := func(m string) { fmt.Fprintf(o.ErrOut, "Warning: %s\n", m) }

@@ -4,6 +4,7 @@ package plugin
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -65,5 +66,15 @@ func NewCmdRoot(streams genericiooptions.IOStreams, info BuildInfo) *cobra.Comma
 		NewCmdPresets(streams),
 		NewCmdVersion(info, streams),
 	)
+	warnOnStderr(cmd, streams.ErrOut)
 	return cmd
+}
+
+// warnOnStderr sends what flag parsing prints (a deprecated flag's warning) to stderr: cobra
+// would print it with the command's output writer, stdout, in the middle of the data.
+func warnOnStderr(cmd *cobra.Command, errOut io.Writer) {
+	cmd.Flags().SetOutput(errOut)
+	for _, c := range cmd.Commands() {
+		warnOnStderr(c, errOut)
+	}
 }
