@@ -341,10 +341,3 @@ func settleVerdict(r *results.Report, verdicts map[string]string) {
 		r.Metadata.Settle(verdicts[filepath.Base(filepath.Clean(r.Source))])
 	}
 }
-
-// cacheable tells whether a fetched folder may be kept: not while its workload was still running
-// when it was fetched (a later fetch gets more of it).
-func cacheable(dir string) bool {
-	m, err := runstate.ReadMetadata(dir)
-	return err != nil || m == nil || m.Verdict != runstate.VerdictRunning
-}

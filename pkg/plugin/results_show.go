@@ -252,20 +252,15 @@ func (o *ResultsShowOptions) readLocal(dir string) ([]*results.Report, error) {
 // fetch copies a result folder, or every folder of a run, from the PVC into the local cache and
 // returns their local paths. Folders already cached are not fetched again.
 func (o *ResultsShowOptions) fetch(ctx context.Context, target string) ([]string, error) {
-	cache := o.CacheDir
-	if cache == "" {
-		base, err := os.UserCacheDir()
-		if err != nil {
+	cache := results.Cache{Dir: o.CacheDir}
+	if cache.Dir == "" {
+		var err error
+		if cache, err = results.DefaultCache(); err != nil {
 			return nil, err
 		}
-		cache = filepath.Join(base, "kubectl-llmdbench", "results")
 	}
-	cached := func(name string) bool {
-		dir := filepath.Join(cache, name)
-		return (fileExists(filepath.Join(dir, runstate.PerRequestFile)) || (!o.PerRequest && dirExists(dir))) && cacheable(dir)
-	}
-	if !launcher.IsRunID(target) && cached(target) {
-		return []string{filepath.Join(cache, target)}, nil
+	if !launcher.IsRunID(target) && cache.Has(target, o.PerRequest) {
+		return []string{cache.Path(target)}, nil
 	}
 	if o.factory == nil {
 		return nil, fmt.Errorf("%s is not a local folder, and no cluster is configured to fetch it from", target)
@@ -280,43 +275,19 @@ func (o *ResultsShowOptions) fetch(ctx context.Context, target string) ([]string
 	}
 	o.verdicts = folderVerdicts(folders)
 	defer closeAccess(ctx, acc, warn)
-	var dirs, missing []string
+	var dirs, names []string
 	for _, fl := range folders {
-		dirs = append(dirs, filepath.Join(cache, fl.Name))
-		if !cached(fl.Name) {
-			missing = append(missing, fl.Name)
-		}
+		dirs, names = append(dirs, cache.Path(fl.Name)), append(names, fl.Name)
 	}
-	if len(missing) == 0 {
-		return dirs, nil
-	}
-	if err := os.MkdirAll(cache, 0o755); err != nil {
-		return nil, err
-	}
-	tmp, err := os.MkdirTemp(cache, ".fetch-")
+	missing := cache.Missing(names, o.PerRequest)
+	err = cache.Fill(missing, func(tmp string) error {
+		_, err := fetchResults(ctx, o.access.Executor, acc.Pod, missing, tmp, o.PerRequest, 3, transfer.ExtractOptions{}, transfer.CompressAuto, o.IOStreams)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
-	if _, err := fetchResults(ctx, o.access.Executor, acc.Pod, missing, tmp, o.PerRequest, 3, transfer.ExtractOptions{}, transfer.CompressAuto, o.IOStreams); err != nil {
-		return nil, err
-	}
-	// Renamed into place only when complete, so the cache never holds half a folder.
-	for _, n := range missing {
-		dir := filepath.Join(cache, n)
-		if err := os.RemoveAll(dir); err != nil {
-			return nil, err
-		}
-		if err := os.Rename(filepath.Join(tmp, n), dir); err != nil {
-			return nil, err
-		}
-	}
 	return dirs, nil
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
 
 func dirExists(p string) bool {

@@ -3,8 +3,6 @@ package plugin
 import (
 	"bytes"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -116,25 +114,6 @@ func TestPartialFoldersAreMarked(t *testing.T) {
 		if note := partialNote(report("/x", verdict)); !strings.Contains(note, "workload slow "+why+";") {
 			t.Errorf("%s: %q", verdict, note)
 		}
-	}
-}
-
-// A folder fetched while its workload ran is fetched again next time; others stay cached.
-func TestCacheableFolders(t *testing.T) {
-	dir := t.TempDir()
-	for name, meta := range map[string]string{
-		"running": `{"run": "r", "verdict": "running", "exitCode": null}`,
-		"done":    `{"run": "r", "verdict": "failed", "exitCode": 3, "finished": 9, "complete": false}`,
-	} {
-		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name, runstate.MetadataFile), []byte(meta), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if cacheable(filepath.Join(dir, "running")) || !cacheable(filepath.Join(dir, "done")) || !cacheable(filepath.Join(dir, "no-metadata")) {
-		t.Error("cacheable")
 	}
 }
 
