@@ -51,7 +51,7 @@ func NewCmdDoctor(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.
 			kubectl llmdbench doctor --preset pd -n llm-d --pvc workload-pvc`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(f, cmd); err != nil {
+			if err := o.Complete(f, cmd, args); err != nil {
 				return err
 			}
 			if err := o.Validate(); err != nil {
@@ -68,7 +68,7 @@ func NewCmdDoctor(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.
 }
 
 // Complete resolves the namespace and clients.
-func (o *DoctorOptions) Complete(f cmdutil.Factory, cmd *cobra.Command) error {
+func (o *DoctorOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, _ []string) error {
 	if err := o.source.complete(f, o.In); err != nil {
 		return err
 	}

@@ -123,7 +123,7 @@ func newCmdRun(f cmdutil.Factory, o *RunOptions) *cobra.Command {
 			kubectl llmdbench run -f config.yaml --workload sanity_random --cpu 2 --memory 4Gi`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(f, cmd); err != nil {
+			if err := o.Complete(f, cmd, args); err != nil {
 				return err
 			}
 			if err := o.Validate(); err != nil {
@@ -167,7 +167,7 @@ func newCmdRun(f cmdutil.Factory, o *RunOptions) *cobra.Command {
 }
 
 // Complete reads the flags the user set and prepares the printer.
-func (o *RunOptions) Complete(f cmdutil.Factory, cmd *cobra.Command) error {
+func (o *RunOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, _ []string) error {
 	var err error
 	if o.DryRun, err = cmdutil.GetDryRunStrategy(cmd); err != nil {
 		return err
