@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -18,7 +17,6 @@ import (
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
-	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/results"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 )
@@ -40,11 +38,8 @@ func (a *resultsAccess) addFlags(cmd *cobra.Command) {
 // pod is started, since that can take a while.
 func (a *resultsAccess) open(ctx context.Context, pvc string, warn func(string)) (*cluster.Access, error) {
 	if pvc == "" {
-		pvc = a.PVC
-	}
-	if pvc == "" {
 		var err error
-		if pvc, err = cluster.DefaultPVC(ctx, a.Client, a.namespace); err != nil {
+		if pvc, err = cluster.ResultsClaim(ctx, a.Client, a.namespace, "", a.PVC); err != nil {
 			return nil, err
 		}
 	}
@@ -68,11 +63,9 @@ func closeAccess(ctx context.Context, acc *cluster.Access, warn func(string)) {
 // the result folders target names: the folder itself, or every folder of the run. The caller
 // closes the access.
 func (a *resultsAccess) openTarget(ctx context.Context, target string, warn func(string)) (*cluster.Access, []runstate.ResultFolder, error) {
-	pvc := ""
-	if launcher.IsRunID(target) {
-		if r, err := cluster.GetRun(ctx, a.Client, a.namespace, target); err == nil {
-			pvc = r.PVC
-		}
+	pvc, err := cluster.ResultsClaim(ctx, a.Client, a.namespace, target, a.PVC)
+	if err != nil {
+		return nil, nil, err
 	}
 	acc, err := a.open(ctx, pvc, warn)
 	if err != nil {
@@ -83,12 +76,7 @@ func (a *resultsAccess) openTarget(ctx context.Context, target string, warn func
 		closeAccess(ctx, acc, warn)
 		return nil, nil, err
 	}
-	var matched []runstate.ResultFolder
-	for _, f := range folders {
-		if f.Name == target || f.Run == target {
-			matched = append(matched, f)
-		}
-	}
+	matched := cluster.MatchResults(folders, target)
 	if len(matched) == 0 {
 		closeAccess(ctx, acc, warn)
 		return nil, nil, fmt.Errorf("no result folder or run %q on the PVC: 'kubectl llmdbench results' lists them", target)
@@ -97,23 +85,7 @@ func (a *resultsAccess) openTarget(ctx context.Context, target string, warn func
 }
 
 func (a *resultsAccess) list(ctx context.Context, acc *cluster.Access) ([]runstate.ResultFolder, error) {
-	var out, stderr bytes.Buffer
-	if err := a.Executor.Exec(ctx, acc.Pod, runstate.ResultsListCommand(), &out, &stderr); err != nil {
-		return nil, fmt.Errorf("listing the results: %w %s", err, strings.TrimSpace(stderr.String()))
-	}
-	folders, err := runstate.ParseResultsList(out.Bytes())
-	if err != nil {
-		return nil, err
-	}
-	// A folder whose workload has not finished is running only while its launcher exists. When
-	// the launchers cannot be listed nothing is known to be gone, so no folder is called
-	// incomplete.
-	live, err := cluster.LiveLaunchers(ctx, a.Client, a.namespace)
-	if err != nil {
-		live = func(string, int) bool { return true }
-	}
-	runstate.Decide(folders, live)
-	return folders, nil
+	return cluster.ListResults(ctx, a.Client, a.Executor, acc.Pod)
 }
 
 // ResultsOptions holds the flags of `results` (the listing).
