@@ -212,22 +212,19 @@ func (o *ResultsShowOptions) readTarget(ctx context.Context, target string) ([]*
 	if err != nil {
 		return nil, err
 	}
-	var reports []*results.Report
-	for _, r := range all {
-		if len(o.selector) > 0 && (r.Metadata == nil || !r.Metadata.Matches(o.selector)) {
+	reports := results.Select(all, o.selector)
+	for _, r := range reports {
+		if !o.PerRequest {
 			continue
 		}
-		if o.PerRequest {
-			path := filepath.Join(r.Source, runstate.PerRequestFile)
-			if _, err := os.Stat(path); err != nil {
-				fmt.Fprintf(o.ErrOut, "Warning: %s has no %s; its per-request numbers are skipped\n", r.Source, runstate.PerRequestFile)
-			} else if r.PerRequest, err = results.AnalyzePerRequestFile(path, o.slos); errors.Is(err, results.ErrNoRequests) {
-				fmt.Fprintf(o.ErrOut, "Warning: %s is an empty array; %s has no per-request numbers\n", path, r.Source)
-			} else if err != nil {
-				return nil, fmt.Errorf("--per-request: %w", err)
-			}
+		switch err := results.AddPerRequest(r, o.slos); {
+		case errors.Is(err, results.ErrNoPerRequestFile):
+			fmt.Fprintf(o.ErrOut, "Warning: %s has no %s; its per-request numbers are skipped\n", r.Source, runstate.PerRequestFile)
+		case errors.Is(err, results.ErrNoRequests):
+			fmt.Fprintf(o.ErrOut, "Warning: %s is an empty array; %s has no per-request numbers\n", filepath.Join(r.Source, runstate.PerRequestFile), r.Source)
+		case err != nil:
+			return nil, fmt.Errorf("--per-request: %w", err)
 		}
-		reports = append(reports, r)
 	}
 	if len(reports) == 0 {
 		return nil, fmt.Errorf("%s: no result folder matches --label %s", target, strings.Join(o.Selector, ","))
