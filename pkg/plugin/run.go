@@ -249,9 +249,9 @@ func (o *RunOptions) launcherSpec(cmd *cobra.Command) (launcher.Launcher, error)
 		l.NodeSelector[k] = v
 	}
 	for _, s := range o.Tolerations {
-		t, err := parseToleration(s)
+		t, err := launcher.ParseToleration(s)
 		if err != nil {
-			return l, err
+			return l, fmt.Errorf("--toleration %q: %w", s, err)
 		}
 		l.Tolerations = append(l.Tolerations, t)
 	}
@@ -486,28 +486,4 @@ func splitPair(s, sep string) (string, string, bool) {
 		return "", "", false
 	}
 	return strings.TrimSpace(k), v, true
-}
-
-// parseToleration reads kubectl taint syntax: KEY[=VALUE][:EFFECT]; without a value the key only
-// has to exist; without an effect every effect is tolerated.
-func parseToleration(s string) (corev1.Toleration, error) {
-	spec, effect, hasEffect := strings.Cut(s, ":")
-	t := corev1.Toleration{Operator: corev1.TolerationOpExists}
-	if k, v, ok := strings.Cut(spec, "="); ok {
-		t.Key, t.Value, t.Operator = k, v, corev1.TolerationOpEqual
-	} else {
-		t.Key = spec
-	}
-	if hasEffect {
-		switch e := corev1.TaintEffect(effect); e {
-		case corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
-			t.Effect = e
-		default:
-			return t, fmt.Errorf("--toleration %q: effect must be NoSchedule, PreferNoSchedule or NoExecute", s)
-		}
-	}
-	if t.Key == "" && t.Operator == corev1.TolerationOpEqual {
-		return t, fmt.Errorf("--toleration %q: a value needs a key", s)
-	}
-	return t, nil
 }
