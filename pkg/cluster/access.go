@@ -73,7 +73,7 @@ func OpenResults(ctx context.Context, cs kubernetes.Interface, namespace, pvc st
 	if timeout <= 0 {
 		timeout = 5 * time.Minute
 	}
-	if err := WaitReady(ctx, cs, namespace, []string{pod.Name}, timeout); err != nil {
+	if err := WaitReady(ctx, cs, namespace, launcher.LabelApp+"="+launcher.AppReader, []string{pod.Name}, timeout); err != nil {
 		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		_ = remove(cleanup)

@@ -4,15 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
 )
@@ -86,54 +92,206 @@ type PodStartError struct {
 	Pod    string
 	Reason string
 	Detail string
+	// Event is the pod's most telling Warning event ("Reason: message") when it says more than
+	// Detail, else "".
+	Event string
 }
 
 func (e *PodStartError) Error() string {
-	return fmt.Sprintf("launcher pod %s cannot start: %s: %s", e.Pod, e.Reason, e.Detail)
+	msg := fmt.Sprintf("launcher pod %s cannot start: %s", e.Pod, e.Reason)
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	if e.Event != "" {
+		msg += " (event " + e.Event + ")"
+	}
+	return msg
 }
 
 // WaitReady waits until every pod is Ready, and fails fast, with the kubelet's or scheduler's own
 // words, when one cannot start: an image that cannot be pulled, an Unschedulable pod, a container
-// config error (missing Secret or key), a pod that ended or was deleted.
-func WaitReady(ctx context.Context, cs kubernetes.Interface, namespace string, pods []string, timeout time.Duration) error {
+// config error (missing Secret or key), a pod that ended or was deleted. It watches the pods the
+// selector picks (one list, then a watch that re-lists on its own after a dropped connection)
+// rather than reading each pod in turn. A failure or a timeout whose status says little is
+// explained by the pod's newest telling Warning event (FailedScheduling, FailedMount, ...).
+func WaitReady(ctx context.Context, cs kubernetes.Interface, namespace, selector string, pods []string, timeout time.Duration) error {
 	pending := map[string]bool{}
 	for _, p := range pods {
 		pending[p] = true
 	}
-	var lastState string
-	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		names := make([]string, 0, len(pending))
-		for name := range pending {
-			names = append(names, name)
-		}
-		sort.Strings(names)
-		for _, name := range names {
-			pod, err := cs.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
-			if apierrors.IsNotFound(err) {
+	if len(pending) == 0 {
+		return nil
+	}
+	// The latest state of each pod still pending, for the timeout message and its events.
+	last := map[string]*corev1.Pod{}
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			opts.LabelSelector = selector
+			return cs.CoreV1().Pods(namespace).List(ctx, opts)
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			opts.LabelSelector = selector
+			return cs.CoreV1().Pods(namespace).Watch(ctx, opts)
+		},
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	// Every pod must be there once the first list is in: one missing was deleted already.
+	precondition := func(store cache.Store) (bool, error) {
+		for _, name := range sortedKeys(pending) {
+			if _, ok, err := store.GetByKey(namespace + "/" + name); err == nil && !ok {
 				return false, &PodStartError{Pod: name, Reason: "Deleted", Detail: "the pod was deleted while starting"}
 			}
-			if err != nil {
-				return false, fmt.Errorf("reading pod %s: %w", name, err)
+		}
+		return false, nil
+	}
+	// A client that cannot stream the first list as watch events (a fake one) lists instead.
+	_, err := watchtools.UntilWithSync(wctx, cache.ToListWatcherWithWatchListSemantics(lw, cs), &corev1.Pod{}, precondition, func(ev watch.Event) (bool, error) {
+		switch ev.Type {
+		case watch.Deleted:
+			// The informer unwraps a deletion it missed (DeletedFinalStateUnknown) for us.
+			if pod, ok := ev.Object.(*corev1.Pod); ok && pending[pod.Name] {
+				return false, &PodStartError{Pod: pod.Name, Reason: "Deleted", Detail: "the pod was deleted while starting"}
+			}
+		case watch.Added, watch.Modified:
+			pod, ok := ev.Object.(*corev1.Pod)
+			if !ok || !pending[pod.Name] {
+				return false, nil
 			}
 			if err := startFailure(pod); err != nil {
 				return false, err
 			}
 			if podReady(pod) {
-				delete(pending, name)
-				continue
+				delete(pending, pod.Name)
+				delete(last, pod.Name)
+			} else {
+				last[pod.Name] = pod
 			}
-			lastState = describeWaiting(pod)
 		}
 		return len(pending) == 0, nil
 	})
+	if err == nil {
+		return nil
+	}
+	// The explanation has a context of its own: the wait's may be what ran out.
+	ectx, ecancel := context.WithTimeout(context.WithoutCancel(ctx), eventsTimeout)
+	defer ecancel()
 	var pse *PodStartError
 	if errors.As(err, &pse) {
+		if ev := telling(ectx, cs, namespace, pse.Pod, podUID(last[pse.Pod])); ev != "" && !strings.Contains(pse.Detail, eventMessage(ev)) {
+			pse.Event = ev
+		}
 		return pse
 	}
-	if wait.Interrupted(err) && ctx.Err() == nil {
-		return fmt.Errorf("%w after %s (%s)", ErrLaunchTimeout, timeout, lastState)
+	if ctx.Err() == nil && wctx.Err() != nil {
+		names := sortedKeys(pending)
+		states := make([]string, 0, len(names))
+		why := ""
+		for _, name := range names {
+			pod := last[name]
+			if pod == nil {
+				states = append(states, name+": not seen yet")
+				continue
+			}
+			states = append(states, describeWaiting(pod))
+			if why == "" {
+				why = telling(ectx, cs, namespace, name, pod.UID)
+			}
+		}
+		msg := fmt.Sprintf("after %s (%s)", timeout, strings.Join(states, ", "))
+		if why != "" {
+			msg += "; last warning: " + why
+		}
+		return fmt.Errorf("%w %s", ErrLaunchTimeout, msg)
 	}
-	return err
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("watching the launcher pods: %w", err)
+}
+
+// eventsTimeout bounds the read of a pod's events that explains a failed start.
+const eventsTimeout = 10 * time.Second
+
+// tellingReasons ranks the Warning event reasons that explain a pod that cannot start, most
+// telling first; any other Warning comes after them, and a bare back-off last.
+var tellingReasons = []string{"FailedScheduling", "FailedMount", "FailedAttachVolume", "FailedCreatePodSandBox", "Failed", "FailedCreatePodContainer", "FailedSync"}
+
+// telling returns the pod's most telling recent Warning event as "Reason: message", or "" when
+// it has none or they cannot be read (the explanation is a bonus, never a new failure).
+func telling(ctx context.Context, cs kubernetes.Interface, namespace, pod string, uid types.UID) string {
+	fs := fields.Set{"involvedObject.kind": "Pod", "involvedObject.name": pod, "type": corev1.EventTypeWarning}
+	if uid != "" {
+		fs["involvedObject.uid"] = string(uid)
+	}
+	list, err := cs.CoreV1().Events(namespace).List(ctx, metav1.ListOptions{FieldSelector: fields.SelectorFromSet(fs).String()})
+	if err != nil {
+		return ""
+	}
+	return mostTelling(list.Items, pod, uid)
+}
+
+// mostTelling picks, among events about pod (and uid when known), the Warning whose reason ranks
+// first in tellingReasons, the newest among equals.
+func mostTelling(events []corev1.Event, pod string, uid types.UID) string {
+	rank := func(reason string) int {
+		if i := slices.Index(tellingReasons, reason); i >= 0 {
+			return i
+		}
+		if reason == "BackOff" {
+			return len(tellingReasons) + 1
+		}
+		return len(tellingReasons)
+	}
+	var best *corev1.Event
+	for i := range events {
+		e := &events[i]
+		if e.Type != corev1.EventTypeWarning || e.InvolvedObject.Name != pod || (uid != "" && e.InvolvedObject.UID != "" && e.InvolvedObject.UID != uid) {
+			continue
+		}
+		if best == nil || rank(e.Reason) < rank(best.Reason) || (rank(e.Reason) == rank(best.Reason) && eventTime(e).After(eventTime(best))) {
+			best = e
+		}
+	}
+	if best == nil {
+		return ""
+	}
+	return best.Reason + ": " + strings.Join(strings.Fields(best.Message), " ")
+}
+
+// eventTime is when an event last happened, whichever API wrote it.
+func eventTime(e *corev1.Event) time.Time {
+	switch {
+	case e.Series != nil && !e.Series.LastObservedTime.IsZero():
+		return e.Series.LastObservedTime.Time
+	case !e.LastTimestamp.IsZero():
+		return e.LastTimestamp.Time
+	case !e.EventTime.IsZero():
+		return e.EventTime.Time
+	}
+	return e.CreationTimestamp.Time
+}
+
+// eventMessage is the message part of mostTelling's "Reason: message".
+func eventMessage(ev string) string {
+	_, msg, _ := strings.Cut(ev, ": ")
+	return msg
+}
+
+func podUID(pod *corev1.Pod) types.UID {
+	if pod == nil {
+		return ""
+	}
+	return pod.UID
+}
+
+func sortedKeys(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // StartFailure returns why a pod can no longer start, or nil while it still may.

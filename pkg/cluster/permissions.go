@@ -46,13 +46,14 @@ var RunPermissions = []Permission{
 	{Resource: "configmaps", Verb: "patch", Optional: true, Why: "records a finished run's verdict"},              // RecordFinal
 	{Resource: "configmaps", Verb: "delete", Why: "cleans up a run"},                                              // DeleteRun
 	{Resource: "pods", Verb: "create", Why: "starts the launcher pods"},                                           // Create, OpenResults
-	{Resource: "pods", Verb: "get", Why: "waits for the launchers"},                                               // WaitReady, Follow
+	{Resource: "pods", Verb: "get", Why: "follows the launchers"},                                                 // Follow
+	{Resource: "pods", Verb: "watch", Why: "waits for the launchers"},                                             // WaitReady
 	{Resource: "pods", Verb: "list", Why: "finds a run's launchers"},                                              // ListRuns, GetRun, OpenResults
 	{Resource: "pods", Verb: "delete", Why: "cleans up a run"},                                                    // DeleteRun, Access.Close
 	{Resource: "pods", Subresource: "exec", Verb: "create", Why: "starts the workloads and reads their progress"}, // Start, ReadSnapshot, transfer
 	{Resource: "persistentvolumeclaims", Verb: "get", Why: "checks the results volume"},                           // checkPVC
 	{Resource: "secrets", Verb: "get", Optional: true, Why: "checks that the HF token secret exists"},             // checkSecret
-	{Resource: "events", Verb: "list", Optional: true, Why: "explains why a launcher cannot start"},
+	{Resource: "events", Verb: "list", Optional: true, Why: "explains why a launcher cannot start"},               // WaitReady (telling)
 	// A managed gateway has no Service, only the Gateway's status address; without this
 	// discovery falls back to Services (with a warning).
 	{Group: "gateway.networking.k8s.io", Resource: "gateways", Verb: "get", Optional: true, Why: "reads a managed gateway's address"}, // managedGatewayAddress

@@ -127,9 +127,9 @@ func TestDeniedAsksOneRulesReview(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// By hand from the rules above: pods delete is only granted by name, pods/exec not at all,
+	// By hand from the rules above: pods watch is not granted, pods delete only by name, pods/exec not at all,
 	// events and gateways not at all.
-	want := "delete pods, create pods/exec, list events, get gateways.gateway.networking.k8s.io"
+	want := "watch pods, delete pods, create pods/exec, list events, get gateways.gateway.networking.k8s.io"
 	if got := names(denied); got != want {
 		t.Errorf("denied %s\nwant   %s", got, want)
 	}
@@ -253,7 +253,7 @@ func TestPreflightRBACFromRules(t *testing.T) {
 			optional = c
 		}
 	}
-	wantMissing := "in namespace ns you may not create pods/exec (starts the workloads and reads their progress); create persistentvolumeclaims (creates the results volume (--create-pvc))"
+	wantMissing := "in namespace ns you may not watch pods (waits for the launchers); create pods/exec (starts the workloads and reads their progress); create persistentvolumeclaims (creates the results volume (--create-pvc))"
 	if rbac.OK || !rbac.Blocking || rbac.Message != wantMissing {
 		t.Errorf("rbac: %+v\nwant message %s", rbac, wantMissing)
 	}

@@ -111,7 +111,7 @@ func completeRuns(f cmdutil.Factory) func(*cobra.Command, []string, string) ([]s
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		runs, err := cluster.ListRuns(cmd.Context(), cl.Kube, ns)
+		runs, err := cluster.ListRuns(cmd.Context(), cl.Client, ns)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}

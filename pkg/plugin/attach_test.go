@@ -51,7 +51,7 @@ func attachWith(t *testing.T, cs *fake.Clientset, ex cluster.Executor, timeout t
 	t.Helper()
 	var errOut bytes.Buffer
 	o := NewAttachOptions(genericiooptions.IOStreams{Out: io.Discard, ErrOut: &errOut})
-	o.RunID, o.namespace, o.Client, o.Executor = attachRun, "ns", cs, ex
+	o.RunID, o.namespace, o.Clients = attachRun, "ns", &Clients{Client: cs, Executor: ex}
 	o.Interval = time.Second
 	o.ResultsDir = t.TempDir()
 	if err := o.Validate(); err != nil {

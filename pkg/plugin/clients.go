@@ -20,15 +20,18 @@ const (
 )
 
 // Clients is every way a command reaches the cluster, built together by newClients so that no
-// path runs with only some of them (discovery once ran without its dynamic client).
+// path runs with only some of them (discovery once ran without its dynamic client). Options
+// structs embed *Clients, so a command reads o.Client and o.Executor; tests preset the struct.
 type Clients struct {
 	REST     *rest.Config
-	Kube     kubernetes.Interface
+	Client   kubernetes.Interface
 	Dynamic  dynamic.Interface
 	Executor cluster.Executor
 }
 
-// newClients builds all clients from the kube flags, or none.
+// newClients is the one constructor of a command's clients: it builds all of them from the kube
+// flags, or none. Commands call it in Complete (through kube.complete, or connector.get for run
+// and doctor).
 func newClients(f cmdutil.Factory) (*Clients, error) {
 	cfg, err := f.ToRESTConfig()
 	if err != nil {
@@ -44,11 +47,13 @@ func newClients(f cmdutil.Factory) (*Clients, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building the dynamic API client: %w", err)
 	}
-	return &Clients{REST: cfg, Kube: kube, Dynamic: dyn, Executor: &cluster.RemoteExecutor{Client: kube, Config: cfg}}, nil
+	return &Clients{REST: cfg, Client: kube, Dynamic: dyn, Executor: &cluster.RemoteExecutor{Client: kube, Config: cfg}}, nil
 }
 
-// connector hands out one Clients per command, built on first use: commands that may never
-// touch the cluster (a dry run with --base-url) do not need a kubeconfig.
+// connector hands out one Clients per command, built on first use. It is lazy for one reason
+// only: `run --dry-run=client` with --base-url (or a config that needs no gateway discovery)
+// never touches the cluster and must work without a kubeconfig; every other path calls get in
+// Complete.
 type connector struct {
 	factory cmdutil.Factory
 	clients *Clients

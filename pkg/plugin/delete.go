@@ -46,7 +46,7 @@ func NewCmdDelete(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeRuns(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(f, args); err != nil {
+			if err := o.Complete(f, cmd, args); err != nil {
 				return err
 			}
 			if err := o.Validate(); err != nil {
@@ -61,7 +61,7 @@ func NewCmdDelete(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.
 }
 
 // Complete resolves the namespace and clients.
-func (o *DeleteOptions) Complete(f cmdutil.Factory, args []string) error {
+func (o *DeleteOptions) Complete(f cmdutil.Factory, _ *cobra.Command, args []string) error {
 	if len(args) == 1 {
 		o.RunID = args[0]
 	}

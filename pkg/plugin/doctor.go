@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/kubernetes"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/util/templates"
 
@@ -21,7 +20,7 @@ type DoctorOptions struct {
 	CreatePVC   bool
 	Parallelism int
 
-	Client kubernetes.Interface
+	*Clients
 	genericiooptions.IOStreams
 }
 
@@ -52,7 +51,7 @@ func NewCmdDoctor(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.
 			kubectl llmdbench doctor --preset pd -n llm-d --pvc workload-pvc`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(f, cmd); err != nil {
+			if err := o.Complete(f, cmd, args); err != nil {
 				return err
 			}
 			if err := o.Validate(); err != nil {
@@ -69,19 +68,16 @@ func NewCmdDoctor(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.
 }
 
 // Complete resolves the namespace and clients.
-func (o *DoctorOptions) Complete(f cmdutil.Factory, cmd *cobra.Command) error {
+func (o *DoctorOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, _ []string) error {
 	if err := o.source.complete(f, o.In); err != nil {
 		return err
 	}
 	if cmd.Flags().Changed("parallelism") {
 		o.source.Overrides.Parallelism = &o.Parallelism
 	}
-	cl, err := o.source.conn.get()
-	if err != nil {
-		return err
-	}
-	o.Client = cl.Kube
-	return nil
+	var err error
+	o.Clients, err = o.source.conn.get()
+	return err
 }
 
 // Validate checks the flags.

@@ -6,21 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
 	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/kubectl/pkg/util/term"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
-	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
-	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/transfer"
 )
 
@@ -86,42 +81,25 @@ func (f *follower) follow(ctx context.Context, run cluster.Run) error {
 
 // fetch copies the result folders the run wrote through one of its launchers.
 func (f *follower) fetch(ctx context.Context, run cluster.Run, st cluster.Status) error {
-	wanted := map[string]bool{}
-	for _, w := range st.Workloads {
-		if w.ResultsDir != "" {
-			wanted[path.Base(w.ResultsDir)] = true
-		}
-	}
-	var pod *cluster.PodRef
-	for _, w := range st.Workloads {
-		if p, err := f.Client.CoreV1().Pods(run.Namespace).Get(ctx, w.Pod, metav1.GetOptions{}); err == nil && p.Status.Phase == corev1.PodRunning {
-			pod = &cluster.PodRef{Namespace: run.Namespace, Name: w.Pod, Container: launcher.ContainerName}
-			break
-		}
-	}
-	if pod == nil || len(wanted) == 0 {
+	wanted := cluster.ResultFolders(st)
+	if len(wanted) == 0 {
 		return nil
 	}
-	var out, stderr bytes.Buffer
-	if err := f.Executor.Exec(ctx, *pod, runstate.ResultsListCommand(), &out, &stderr); err != nil {
-		return fmt.Errorf("listing the results of run %s: %w (fetch them later: kubectl llmdbench cp %s -n %s)", run.ID, err, run.ID, run.Namespace)
+	pod, ok := cluster.ResultsPod(ctx, f.Client, run.Namespace, st)
+	if !ok {
+		return nil
 	}
-	folders, err := runstate.ParseResultsList(out.Bytes())
+	later := fmt.Sprintf("fetch them later: kubectl llmdbench cp %s -n %s", run.ID, run.Namespace)
+	dirs, err := cluster.WrittenFolders(ctx, f.Executor, pod, wanted)
 	if err != nil {
-		return err
-	}
-	var dirs []string
-	for _, fo := range folders {
-		if wanted[fo.Name] {
-			dirs = append(dirs, fo.Name)
-		}
+		return fmt.Errorf("run %s: %w (%s)", run.ID, err, later)
 	}
 	if len(dirs) == 0 {
 		fmt.Fprintf(f.ErrOut, "Run %s wrote no result folders.\n", run.ID)
 		return nil
 	}
-	if _, err := fetchResults(ctx, f.Executor, *pod, dirs, f.FetchTo, false, 3, transfer.ExtractOptions{}, transfer.CompressAuto, f.IOStreams); err != nil {
-		return fmt.Errorf("%w (fetch them later: kubectl llmdbench cp %s -n %s)", err, run.ID, run.Namespace)
+	if _, err := fetchResults(ctx, f.Executor, pod, dirs, f.FetchTo, false, 3, transfer.ExtractOptions{}, transfer.CompressAuto, f.IOStreams); err != nil {
+		return fmt.Errorf("%w (%s)", err, later)
 	}
 	return nil
 }

@@ -73,7 +73,7 @@ func TestLogsRefusesAMalformedRunIDBeforeAnyRead(t *testing.T) {
 			return false, nil, nil
 		})
 		ex := &countingExec{}
-		o.access.Client, o.access.Executor = cs, ex
+		o.access.Clients = &Clients{Client: cs, Executor: ex}
 		cmd := newCmdLogs(tf, o)
 		cmd.SilenceUsage, cmd.SilenceErrors = true, true
 		cmd.SetArgs([]string{bad, "--pvc", "results"})

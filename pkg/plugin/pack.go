@@ -6,10 +6,11 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/util/templates"
+	"k8s.io/kubectl/pkg/util/term"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/transfer"
-	"k8s.io/kubectl/pkg/util/term"
 )
 
 // PackOptions holds the flags of `pack`.
@@ -26,7 +27,7 @@ func NewPackOptions(streams genericiooptions.IOStreams) *PackOptions {
 }
 
 // NewCmdPack builds `kubectl llmdbench pack`, which `cp` runs inside pods that have the plugin.
-func NewCmdPack(streams genericiooptions.IOStreams) *cobra.Command {
+func NewCmdPack(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := NewPackOptions(streams)
 	cmd := &cobra.Command{
 		Use:   "pack PATH...",
@@ -41,7 +42,9 @@ func NewCmdPack(streams genericiooptions.IOStreams) *cobra.Command {
 			cd /requests && kubectl-llmdbench pack inference-perf_1795740000-ab12_sanity_random > results.tar.zst`),
 		Hidden: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Complete(args)
+			if err := o.Complete(f, cmd, args); err != nil {
+				return err
+			}
 			if err := o.Validate(); err != nil {
 				return err
 			}
@@ -53,9 +56,10 @@ func NewCmdPack(streams genericiooptions.IOStreams) *cobra.Command {
 	return cmd
 }
 
-// Complete takes the paths.
-func (o *PackOptions) Complete(args []string) {
+// Complete takes the paths (pack runs inside pods: it never reaches the cluster).
+func (o *PackOptions) Complete(_ cmdutil.Factory, _ *cobra.Command, args []string) error {
 	o.Paths = args
+	return nil
 }
 
 // Validate refuses what cannot be packed, before anything is written.

@@ -314,7 +314,7 @@ func TestRunDiscoversTheGatewayService(t *testing.T) {
 			if !tc.noNamespace {
 				objs = append(objs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "llm-d"}})
 			}
-			o.source.conn.clients = &Clients{Kube: fake.NewClientset(objs...), Dynamic: dyn}
+			o.source.conn.clients = &Clients{Client: fake.NewClientset(objs...), Dynamic: dyn}
 			o.source.lookupEnv = func(string) (string, bool) { return "", false }
 			cmd := newCmdRun(tf, o)
 			addHints(cmd) // as NewCmdRoot does
@@ -441,13 +441,45 @@ func TestDoctorReportsAMissingNamespaceOnce(t *testing.T) {
 	o.source.lookupEnv = func(string) (string, bool) { return "", false }
 	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
 		map[schema.GroupVersionResource]string{cluster.GatewayResource: "GatewayList"})
-	o.source.conn.clients = &Clients{Kube: fake.NewClientset(), Dynamic: dyn}
-	o.Client = o.source.conn.clients.Kube
+	o.source.conn.clients = &Clients{Client: fake.NewClientset(), Dynamic: dyn}
+	o.Clients = o.source.conn.clients
 	err := o.Run(context.Background())
 	if err == nil {
 		t.Fatal("doctor passed in a namespace that does not exist")
 	}
 	if n := strings.Count(out.String(), "namespace nosuchns does not exist"); n != 1 {
 		t.Errorf("the missing namespace is reported %d times:\n%s", n, out)
+	}
+}
+
+// A native run of a preset swaps the llm-d-benchmark image for the plugin's own and says so; an
+// image the user named, or any other image in the config, stays.
+func TestRunNativeSwapsOnlyTheBenchmarkImage(t *testing.T) {
+	image := func(out string) string {
+		m := regexp.MustCompile(`(?m)^\s+image: (\S+)$`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no image in:\n%s", out)
+		}
+		return m[1]
+	}
+	base := []string{"run", "--preset", "pd", "-n", "x", "--pvc", "p", "--base-url", "http://a.b:80", "--harness", "llmdbench", "--dry-run=client", "-o", "yaml"}
+	out, errOut, err := execute(t, "", base...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := image(out); got != "ghcr.io/llmdbench/kubectl-llmdbench:v1.2.3" {
+		t.Errorf("image %s", got)
+	}
+	if !strings.Contains(errOut, "The native harness runs image ghcr.io/llmdbench/kubectl-llmdbench:v1.2.3 in place of ghcr.io/llm-d/llm-d-benchmark:v0.4.0.") {
+		t.Errorf("stderr does not say so:\n%s", errOut)
+	}
+	for _, keep := range []string{"ghcr.io/llm-d/llm-d-benchmark-tools:v1", "ghcr.io/llm-d/llm-d-benchmark:v0.4.0"} {
+		out, errOut, err := execute(t, "", append(base, "--image", keep)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := image(out); got != keep || strings.Contains(errOut, "in place of") {
+			t.Errorf("--image %s: got %s\n%s", keep, got, errOut)
+		}
 	}
 }

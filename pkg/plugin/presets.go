@@ -1,12 +1,15 @@
 package plugin
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/preset"
@@ -24,7 +27,7 @@ func NewPresetsOptions(streams genericiooptions.IOStreams) *PresetsOptions {
 }
 
 // NewCmdPresets builds `kubectl llmdbench presets` and its `show` subcommand.
-func NewCmdPresets(streams genericiooptions.IOStreams) *cobra.Command {
+func NewCmdPresets(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := NewPresetsOptions(streams)
 	cmd := &cobra.Command{
 		Use:     "presets",
@@ -42,22 +45,28 @@ func NewCmdPresets(streams genericiooptions.IOStreams) *cobra.Command {
 			kubectl llmdbench run -f my-pd.yaml -n my-ns --pvc workload-pvc`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(f, cmd, args); err != nil {
+				return err
+			}
 			if err := o.Validate(); err != nil {
 				return err
 			}
-			return o.Run()
+			return o.Run(cmd.Context())
 		},
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", o.Output, "Output format: json or yaml")
-	cmd.AddCommand(NewCmdPresetsShow(streams))
+	cmd.AddCommand(NewCmdPresetsShow(f, streams))
 	return cmd
 }
+
+// Complete has nothing to resolve: the presets are embedded.
+func (o *PresetsOptions) Complete(cmdutil.Factory, *cobra.Command, []string) error { return nil }
 
 // Validate checks the flags.
 func (o *PresetsOptions) Validate() error { return validateOutput(o.Output) }
 
 // Run prints the catalogue.
-func (o *PresetsOptions) Run() error {
+func (o *PresetsOptions) Run(context.Context) error {
 	list, err := preset.List()
 	if err != nil {
 		return err
@@ -79,9 +88,14 @@ type PresetsShowOptions struct {
 	genericiooptions.IOStreams
 }
 
+// NewPresetsShowOptions returns the defaults.
+func NewPresetsShowOptions(streams genericiooptions.IOStreams) *PresetsShowOptions {
+	return &PresetsShowOptions{IOStreams: streams}
+}
+
 // NewCmdPresetsShow builds `kubectl llmdbench presets show NAME`.
-func NewCmdPresetsShow(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &PresetsShowOptions{IOStreams: streams}
+func NewCmdPresetsShow(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewPresetsShowOptions(streams)
 	return &cobra.Command{
 		Use:   "show NAME",
 		Short: "Print a preset's config, placeholders intact",
@@ -91,14 +105,33 @@ func NewCmdPresetsShow(streams genericiooptions.IOStreams) *cobra.Command {
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completePresetNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Name = args[0]
-			return o.Run()
+			if err := o.Complete(f, cmd, args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
 		},
 	}
 }
 
+// Complete takes the preset name.
+func (o *PresetsShowOptions) Complete(_ cmdutil.Factory, _ *cobra.Command, args []string) error {
+	o.Name = args[0]
+	return nil
+}
+
+// Validate refuses an unknown preset.
+func (o *PresetsShowOptions) Validate() error {
+	if !slices.Contains(preset.Names(), o.Name) {
+		return fmt.Errorf("unknown preset %q: choose one of %s", o.Name, strings.Join(preset.Names(), ", "))
+	}
+	return nil
+}
+
 // Run prints the preset file as embedded.
-func (o *PresetsShowOptions) Run() error {
+func (o *PresetsShowOptions) Run(context.Context) error {
 	data, err := preset.Source(o.Name)
 	if err != nil {
 		return err

@@ -1,12 +1,10 @@
 package plugin
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,7 +16,6 @@ import (
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
-	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/results"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 )
@@ -40,11 +37,8 @@ func (a *resultsAccess) addFlags(cmd *cobra.Command) {
 // pod is started, since that can take a while.
 func (a *resultsAccess) open(ctx context.Context, pvc string, warn func(string)) (*cluster.Access, error) {
 	if pvc == "" {
-		pvc = a.PVC
-	}
-	if pvc == "" {
 		var err error
-		if pvc, err = cluster.DefaultPVC(ctx, a.Client, a.namespace); err != nil {
+		if pvc, err = cluster.ResultsClaim(ctx, a.Client, a.namespace, "", a.PVC); err != nil {
 			return nil, err
 		}
 	}
@@ -68,11 +62,9 @@ func closeAccess(ctx context.Context, acc *cluster.Access, warn func(string)) {
 // the result folders target names: the folder itself, or every folder of the run. The caller
 // closes the access.
 func (a *resultsAccess) openTarget(ctx context.Context, target string, warn func(string)) (*cluster.Access, []runstate.ResultFolder, error) {
-	pvc := ""
-	if launcher.IsRunID(target) {
-		if r, err := cluster.GetRun(ctx, a.Client, a.namespace, target); err == nil {
-			pvc = r.PVC
-		}
+	pvc, err := cluster.ResultsClaim(ctx, a.Client, a.namespace, target, a.PVC)
+	if err != nil {
+		return nil, nil, err
 	}
 	acc, err := a.open(ctx, pvc, warn)
 	if err != nil {
@@ -83,12 +75,7 @@ func (a *resultsAccess) openTarget(ctx context.Context, target string, warn func
 		closeAccess(ctx, acc, warn)
 		return nil, nil, err
 	}
-	var matched []runstate.ResultFolder
-	for _, f := range folders {
-		if f.Name == target || f.Run == target {
-			matched = append(matched, f)
-		}
-	}
+	matched := cluster.MatchResults(folders, target)
 	if len(matched) == 0 {
 		closeAccess(ctx, acc, warn)
 		return nil, nil, fmt.Errorf("no result folder or run %q on the PVC: 'kubectl llmdbench results' lists them", target)
@@ -97,23 +84,7 @@ func (a *resultsAccess) openTarget(ctx context.Context, target string, warn func
 }
 
 func (a *resultsAccess) list(ctx context.Context, acc *cluster.Access) ([]runstate.ResultFolder, error) {
-	var out, stderr bytes.Buffer
-	if err := a.Executor.Exec(ctx, acc.Pod, runstate.ResultsListCommand(), &out, &stderr); err != nil {
-		return nil, fmt.Errorf("listing the results: %w %s", err, strings.TrimSpace(stderr.String()))
-	}
-	folders, err := runstate.ParseResultsList(out.Bytes())
-	if err != nil {
-		return nil, err
-	}
-	// A folder whose workload has not finished is running only while its launcher exists. When
-	// the launchers cannot be listed nothing is known to be gone, so no folder is called
-	// incomplete.
-	live, err := cluster.LiveLaunchers(ctx, a.Client, a.namespace)
-	if err != nil {
-		live = func(string, int) bool { return true }
-	}
-	runstate.Decide(folders, live)
-	return folders, nil
+	return cluster.ListResults(ctx, a.Client, a.Executor, acc.Pod)
 }
 
 // ResultsOptions holds the flags of `results` (the listing).
@@ -154,14 +125,10 @@ func NewCmdResults(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 			kubectl llmdbench results -n llm-d --run 1795740000-ab12 -o json`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.access.complete(f); err != nil {
+			if err := o.Complete(f, cmd, args); err != nil {
 				return err
 			}
-			if err := validateOutput(o.Output); err != nil {
-				return err
-			}
-			var err error
-			if o.selector, err = parseSelector(o.Selector); err != nil {
+			if err := o.Validate(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
@@ -174,6 +141,21 @@ func NewCmdResults(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 	_ = cmd.RegisterFlagCompletionFunc("run", completeRuns(f))
 	cmd.AddCommand(NewCmdResultsShow(f, streams), NewCmdResultsCompare(f, streams), NewCmdResultsPlot(f, streams))
 	return cmd
+}
+
+// Complete resolves the namespace and clients (the listing always reads the cluster).
+func (o *ResultsOptions) Complete(f cmdutil.Factory, _ *cobra.Command, _ []string) error {
+	return o.access.complete(f)
+}
+
+// Validate checks the flags without I/O.
+func (o *ResultsOptions) Validate() error {
+	if err := validateOutput(o.Output); err != nil {
+		return err
+	}
+	var err error
+	o.selector, err = parseSelector(o.Selector)
+	return err
 }
 
 // Run lists.
@@ -319,11 +301,4 @@ func settleVerdict(r *results.Report, verdicts map[string]string) {
 	if r.Metadata != nil {
 		r.Metadata.Settle(verdicts[filepath.Base(filepath.Clean(r.Source))])
 	}
-}
-
-// cacheable tells whether a fetched folder may be kept: not while its workload was still running
-// when it was fetched (a later fetch gets more of it).
-func cacheable(dir string) bool {
-	m, err := runstate.ReadMetadata(dir)
-	return err != nil || m == nil || m.Verdict != runstate.VerdictRunning
 }

@@ -21,6 +21,7 @@ import (
 // ResultsCompareOptions holds the flags of `results compare`.
 type ResultsCompareOptions struct {
 	show      ResultsShowOptions
+	Targets   []string
 	Names     []string
 	Workload  string
 	Stat      string
@@ -29,9 +30,14 @@ type ResultsCompareOptions struct {
 	genericiooptions.IOStreams
 }
 
+// NewResultsCompareOptions returns the defaults: p50 latencies, 5% noise.
+func NewResultsCompareOptions(streams genericiooptions.IOStreams) *ResultsCompareOptions {
+	return &ResultsCompareOptions{Stat: "p50", Threshold: 5, IOStreams: streams}
+}
+
 // NewCmdResultsCompare builds `kubectl llmdbench results compare A B [C…]`.
 func NewCmdResultsCompare(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &ResultsCompareOptions{Stat: "p50", Threshold: 5, IOStreams: streams}
+	o := NewResultsCompareOptions(streams)
 	cmd := &cobra.Command{
 		Use:   "compare A B [C...]",
 		Short: "Compare result folders or runs stage by stage, against the first",
@@ -43,40 +49,62 @@ func NewCmdResultsCompare(f cmdutil.Factory, streams genericiooptions.IOStreams)
 			deviations together; otherwise --threshold.`),
 		Example: templates.Examples(`
 			# Yesterday's run against today's, on p90 latencies
-			kubectl llmdbench results compare ./old ./new --percentile p90 --name before --name after
+			kubectl llmdbench results compare ./old ./new --stat p90 --name before --name after
 
 			# Two runs of the same workload with repeats: only changes beyond their spread are marked
 			kubectl llmdbench results compare 1795740000-ab12 1795790000-cd34 --workload sanity_random -n llm-d`),
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := validateOutput(o.Output, "csv"); err != nil {
+			if err := o.Complete(f, cmd, args); err != nil {
 				return err
 			}
-			if len(o.Names) > 0 && len(o.Names) != len(args) {
-				return fmt.Errorf("%d --name for %d folders: give one per folder, or none", len(o.Names), len(args))
-			}
-			if err := o.show.complete(); err != nil {
+			if err := o.Validate(); err != nil {
 				return err
 			}
-			if o.Threshold < 0 {
-				return fmt.Errorf("--threshold must be 0 or more")
-			}
-			return o.Run(cmd.Context(), f, args)
+			return o.Run(cmd.Context())
 		},
 	}
 	o.show.addFlags(cmd)
 	cmd.Flags().StringArrayVar(&o.Names, "name", nil, "Name of each folder or run, in order (default: run and workload, else the folder name)")
 	cmd.Flags().StringVar(&o.Workload, "workload", "", "The workload to compare when the runs hold several")
-	cmd.Flags().StringVar(&o.Stat, "percentile", o.Stat, "Latency statistic: mean, p50, p90 or p99")
+	addStatFlag(cmd, &o.Stat)
 	cmd.Flags().Float64Var(&o.Threshold, "threshold", o.Threshold, "Changes smaller than this many percent are noise")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json, yaml or csv")
 	return cmd
 }
 
-// Run compares.
-func (o *ResultsCompareOptions) Run(ctx context.Context, f cmdutil.Factory, args []string) error {
+// Complete takes the targets; the clients are built only if one is not local (see
+// ResultsShowOptions.factory).
+func (o *ResultsCompareOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	o.Targets = args
 	o.show.IOStreams = o.IOStreams
-	groups, names, err := o.show.readGroups(ctx, f, args, o.Names, o.Workload)
+	return o.show.Complete(f, cmd, nil)
+}
+
+// Validate checks the flags without I/O.
+func (o *ResultsCompareOptions) Validate() error {
+	if err := validateOutput(o.Output, "csv"); err != nil {
+		return err
+	}
+	if len(o.Names) > 0 && len(o.Names) != len(o.Targets) {
+		return fmt.Errorf("%d --name for %d folders: give one per folder, or none", len(o.Names), len(o.Targets))
+	}
+	if err := validateStat(o.Stat); err != nil {
+		return err
+	}
+	if err := o.show.validateShared(); err != nil {
+		return err
+	}
+	if o.Threshold < 0 {
+		return fmt.Errorf("--threshold must be 0 or more")
+	}
+	return nil
+}
+
+// Run compares.
+func (o *ResultsCompareOptions) Run(ctx context.Context) error {
+	args := o.Targets
+	groups, names, err := o.show.readGroups(ctx, args, o.Names, o.Workload)
 	if err != nil {
 		return err
 	}
@@ -107,11 +135,11 @@ func (o *ResultsCompareOptions) Run(ctx context.Context, f cmdutil.Factory, args
 
 // readGroups reads targets and averages repeats: one report per workload of each target, named by
 // names[i] when given (with the workload appended when a target holds several).
-func (o *ResultsShowOptions) readGroups(ctx context.Context, f cmdutil.Factory, targets, names []string, workload string) ([][]*results.Report, [][]string, error) {
+func (o *ResultsShowOptions) readGroups(ctx context.Context, targets, names []string, workload string) ([][]*results.Report, [][]string, error) {
 	var all [][]*results.Report
 	var labels [][]string
 	for i, t := range targets {
-		reports, err := o.readTarget(ctx, f, t)
+		reports, err := o.readTarget(ctx, t)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -143,6 +171,22 @@ func (o *ResultsShowOptions) readGroups(ctx context.Context, f cmdutil.Factory, 
 		labels = append(labels, groupLabels)
 	}
 	return all, labels, nil
+}
+
+// addStatFlag adds --stat, and --percentile as its deprecated alias (it always took mean too).
+func addStatFlag(cmd *cobra.Command, stat *string) {
+	cmd.Flags().StringVar(stat, "stat", *stat, "Latency statistic: mean, p50, p90 or p99")
+	cmd.Flags().StringVar(stat, "percentile", *stat, "Latency statistic (use --stat)")
+	_ = cmd.Flags().MarkDeprecated("percentile", "use --stat (it takes mean as well as p50, p90 and p99)")
+}
+
+// validateStat checks --stat before any folder is read.
+func validateStat(stat string) error {
+	switch stat {
+	case "mean", "p50", "p90", "p99":
+		return nil
+	}
+	return fmt.Errorf("--stat %q: use mean, p50, p90 or p99", stat)
 }
 
 // workloadOf names a report within its run: its workload, or its folder when it has no metadata.

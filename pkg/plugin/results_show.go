@@ -38,12 +38,20 @@ type ResultsShowOptions struct {
 	CacheDir string
 	// verdicts are the fetched folders' verdicts as the PVC's run state decides them.
 	verdicts map[string]string
+	// factory reaches the cluster only when a target is not local: reading a local folder needs
+	// no kubeconfig, so the clients are built on first use (access.complete), not in Complete.
+	factory cmdutil.Factory
 	genericiooptions.IOStreams
+}
+
+// NewResultsShowOptions returns the defaults.
+func NewResultsShowOptions(streams genericiooptions.IOStreams) *ResultsShowOptions {
+	return &ResultsShowOptions{IOStreams: streams}
 }
 
 // NewCmdResultsShow builds `kubectl llmdbench results show DIR|NAME|RUN`.
 func NewCmdResultsShow(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &ResultsShowOptions{IOStreams: streams}
+	o := NewResultsShowOptions(streams)
 	cmd := &cobra.Command{
 		Use:   "show (DIR | NAME | RUN)",
 		Short: "Show a result folder's numbers per stage, from any harness; a run's repeats as mean and spread",
@@ -73,17 +81,13 @@ func NewCmdResultsShow(f cmdutil.Factory, streams genericiooptions.IOStreams) *c
 			kubectl llmdbench results show 1795740000-ab12 -n llm-d`),
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Target = args[0]
-			if err := validateOutput(o.Output, "csv"); err != nil {
+			if err := o.Complete(f, cmd, args); err != nil {
 				return err
 			}
-			if err := o.complete(); err != nil {
+			if err := o.Validate(); err != nil {
 				return err
 			}
-			if len(o.slos) > 0 && !o.PerRequest {
-				return fmt.Errorf("--slo needs the per-request data: add --per-request")
-			}
-			return o.Run(cmd.Context(), f)
+			return o.Run(cmd.Context())
 		},
 	}
 	o.addFlags(cmd)
@@ -98,8 +102,31 @@ func (o *ResultsShowOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&o.Selector, "label", nil, "Only folders whose run has this label KEY=VALUE (run --label; repeatable)")
 }
 
-// complete parses the flags shared by show, compare and plot (no I/O).
-func (o *ResultsShowOptions) complete() error {
+// Complete takes the target and keeps the factory for a target that is not local.
+func (o *ResultsShowOptions) Complete(f cmdutil.Factory, _ *cobra.Command, args []string) error {
+	o.factory = f
+	if len(args) > 0 {
+		o.Target = args[0]
+	}
+	return nil
+}
+
+// Validate checks the flags without I/O.
+func (o *ResultsShowOptions) Validate() error {
+	if err := validateOutput(o.Output, "csv"); err != nil {
+		return err
+	}
+	if err := o.validateShared(); err != nil {
+		return err
+	}
+	if len(o.slos) > 0 && !o.PerRequest {
+		return fmt.Errorf("--slo needs the per-request data: add --per-request")
+	}
+	return nil
+}
+
+// validateShared parses the flags shared by show, compare and plot (no I/O).
+func (o *ResultsShowOptions) validateShared() error {
 	var err error
 	if o.slos, err = results.ParseSLOs(o.SLO); err != nil {
 		return err
@@ -112,8 +139,8 @@ func (o *ResultsShowOptions) complete() error {
 func parseSelector(pairs []string) (map[string]string, error) { return parseLabels(pairs) }
 
 // Run reads and prints.
-func (o *ResultsShowOptions) Run(ctx context.Context, f cmdutil.Factory) error {
-	reports, err := o.readTarget(ctx, f, o.Target)
+func (o *ResultsShowOptions) Run(ctx context.Context) error {
+	reports, err := o.readTarget(ctx, o.Target)
 	if err != nil {
 		return err
 	}
@@ -152,7 +179,7 @@ func (o *ResultsShowOptions) print(shown []*results.Report) error {
 // readTarget reads every result folder a target names: a local result folder, a local folder of
 // result folders (a fetched run), a run ID or a folder name on the PVC (fetched into the cache).
 // Folders not matching --label are left out.
-func (o *ResultsShowOptions) readTarget(ctx context.Context, f cmdutil.Factory, target string) ([]*results.Report, error) {
+func (o *ResultsShowOptions) readTarget(ctx context.Context, target string) ([]*results.Report, error) {
 	var all []*results.Report
 	var err error
 	switch {
@@ -162,7 +189,7 @@ func (o *ResultsShowOptions) readTarget(ctx context.Context, f cmdutil.Factory, 
 		err = fmt.Errorf("%s is not a result folder", target)
 	default:
 		var dirs []string
-		if dirs, err = o.fetch(ctx, f, target); err == nil {
+		if dirs, err = o.fetch(ctx, target); err == nil {
 			for _, dir := range dirs {
 				r, rerr := results.ReadDir(dir)
 				if rerr != nil {
@@ -176,22 +203,19 @@ func (o *ResultsShowOptions) readTarget(ctx context.Context, f cmdutil.Factory, 
 	if err != nil {
 		return nil, err
 	}
-	var reports []*results.Report
-	for _, r := range all {
-		if len(o.selector) > 0 && (r.Metadata == nil || !r.Metadata.Matches(o.selector)) {
+	reports := results.Select(all, o.selector)
+	for _, r := range reports {
+		if !o.PerRequest {
 			continue
 		}
-		if o.PerRequest {
-			path := filepath.Join(r.Source, runstate.PerRequestFile)
-			if _, err := os.Stat(path); err != nil {
-				fmt.Fprintf(o.ErrOut, "Warning: %s has no %s; its per-request numbers are skipped\n", r.Source, runstate.PerRequestFile)
-			} else if r.PerRequest, err = results.AnalyzePerRequestFile(path, o.slos); errors.Is(err, results.ErrNoRequests) {
-				fmt.Fprintf(o.ErrOut, "Warning: %s is an empty array; %s has no per-request numbers\n", path, r.Source)
-			} else if err != nil {
-				return nil, fmt.Errorf("--per-request: %w", err)
-			}
+		switch err := results.AddPerRequest(r, o.slos); {
+		case errors.Is(err, results.ErrNoPerRequestFile):
+			fmt.Fprintf(o.ErrOut, "Warning: %s has no %s; its per-request numbers are skipped\n", r.Source, runstate.PerRequestFile)
+		case errors.Is(err, results.ErrNoRequests):
+			fmt.Fprintf(o.ErrOut, "Warning: %s is an empty array; %s has no per-request numbers\n", filepath.Join(r.Source, runstate.PerRequestFile), r.Source)
+		case err != nil:
+			return nil, fmt.Errorf("--per-request: %w", err)
 		}
-		reports = append(reports, r)
 	}
 	if len(reports) == 0 {
 		return nil, fmt.Errorf("%s: no result folder matches --label %s", target, strings.Join(o.Selector, ","))
@@ -215,23 +239,21 @@ func (o *ResultsShowOptions) readLocal(dir string) ([]*results.Report, error) {
 
 // fetch copies a result folder, or every folder of a run, from the PVC into the local cache and
 // returns their local paths. Folders already cached are not fetched again.
-func (o *ResultsShowOptions) fetch(ctx context.Context, f cmdutil.Factory, target string) ([]string, error) {
-	cache := o.CacheDir
-	if cache == "" {
-		base, err := os.UserCacheDir()
-		if err != nil {
+func (o *ResultsShowOptions) fetch(ctx context.Context, target string) ([]string, error) {
+	cache := results.Cache{Dir: o.CacheDir}
+	if cache.Dir == "" {
+		var err error
+		if cache, err = results.DefaultCache(); err != nil {
 			return nil, err
 		}
-		cache = filepath.Join(base, "kubectl-llmdbench", "results")
 	}
-	cached := func(name string) bool {
-		dir := filepath.Join(cache, name)
-		return (fileExists(filepath.Join(dir, runstate.PerRequestFile)) || (!o.PerRequest && dirExists(dir))) && cacheable(dir)
+	if !launcher.IsRunID(target) && cache.Has(target, o.PerRequest) {
+		return []string{cache.Path(target)}, nil
 	}
-	if !launcher.IsRunID(target) && cached(target) {
-		return []string{filepath.Join(cache, target)}, nil
+	if o.factory == nil {
+		return nil, fmt.Errorf("%s is not a local folder, and no cluster is configured to fetch it from", target)
 	}
-	if err := o.access.complete(f); err != nil {
+	if err := o.access.complete(o.factory); err != nil {
 		return nil, err
 	}
 	warn := func(m string) { fmt.Fprintf(o.ErrOut, "Warning: %s\n", m) }
@@ -241,43 +263,19 @@ func (o *ResultsShowOptions) fetch(ctx context.Context, f cmdutil.Factory, targe
 	}
 	o.verdicts = folderVerdicts(folders)
 	defer closeAccess(ctx, acc, warn)
-	var dirs, missing []string
+	var dirs, names []string
 	for _, fl := range folders {
-		dirs = append(dirs, filepath.Join(cache, fl.Name))
-		if !cached(fl.Name) {
-			missing = append(missing, fl.Name)
-		}
+		dirs, names = append(dirs, cache.Path(fl.Name)), append(names, fl.Name)
 	}
-	if len(missing) == 0 {
-		return dirs, nil
-	}
-	if err := os.MkdirAll(cache, 0o755); err != nil {
-		return nil, err
-	}
-	tmp, err := os.MkdirTemp(cache, ".fetch-")
+	missing := cache.Missing(names, o.PerRequest)
+	err = cache.Fill(missing, func(tmp string) error {
+		_, err := fetchResults(ctx, o.access.Executor, acc.Pod, missing, tmp, o.PerRequest, 3, transfer.ExtractOptions{}, transfer.CompressAuto, o.IOStreams)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
-	if _, err := fetchResults(ctx, o.access.Executor, acc.Pod, missing, tmp, o.PerRequest, 3, transfer.ExtractOptions{}, transfer.CompressAuto, o.IOStreams); err != nil {
-		return nil, err
-	}
-	// Renamed into place only when complete, so the cache never holds half a folder.
-	for _, n := range missing {
-		dir := filepath.Join(cache, n)
-		if err := os.RemoveAll(dir); err != nil {
-			return nil, err
-		}
-		if err := os.Rename(filepath.Join(tmp, n), dir); err != nil {
-			return nil, err
-		}
-	}
 	return dirs, nil
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
 
 func dirExists(p string) bool {

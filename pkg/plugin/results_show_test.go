@@ -190,3 +190,69 @@ func TestResultsShowPerRequestOnly(t *testing.T) {
 		t.Errorf("without --per-request: %v", err)
 	}
 }
+
+// --stat names the latency statistic of compare and plot; --percentile, which always took mean
+// too, still works with a deprecation note; a bad value is refused before any folder is read.
+func TestResultsStatFlagAndItsDeprecatedAlias(t *testing.T) {
+	const ip = "../results/testdata/inference-perf/vllm"
+	out, errOut, err := execute(t, "", "results", "compare", ip, ip, "--stat", "p90")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	if !strings.HasPrefix(out, "Matched on ") || !strings.Contains(out, "latencies are p90 in ms") || strings.Contains(errOut, "deprecated") {
+		t.Errorf("--stat p90:\n%s\n%s", out, errOut)
+	}
+	out, errOut, err = execute(t, "", "results", "compare", ip, ip, "--percentile", "mean")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	if !strings.Contains(out, "latencies are mean in ms") || !strings.Contains(errOut, `Flag --percentile has been deprecated, use --stat`) {
+		t.Errorf("--percentile mean:\n%s\n%s", out, errOut)
+	}
+	dir := filepath.Join(t.TempDir(), "charts")
+	out, errOut, err = execute(t, "", "results", "plot", ip, "--percentile", "p99", "--out", dir)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	pngs, _ := filepath.Glob(filepath.Join(dir, "*.png"))
+	if len(pngs) == 0 || !strings.Contains(out, filepath.Join(dir, "")) || !strings.Contains(errOut, "deprecated") {
+		t.Errorf("plot --out %s: %d PNGs\n%s\n%s", dir, len(pngs), out, errOut)
+	}
+	// Refused in Validate: the targets do not even exist, and nothing is written.
+	absent := filepath.Join(t.TempDir(), "absent")
+	for _, args := range [][]string{
+		{"results", "compare", absent, absent, "--stat", "p95"},
+		{"results", "plot", absent, "--stat", "max", "--out", filepath.Join(absent, "charts")},
+		{"results", "plot", absent, "--percentile", "p95", "--out", filepath.Join(absent, "charts")},
+	} {
+		_, _, err := execute(t, "", args...)
+		if err == nil || !strings.HasPrefix(err.Error(), "--stat ") || !strings.HasSuffix(err.Error(), ": use mean, p50, p90 or p99") {
+			t.Errorf("%v: got %v", args, err)
+		}
+	}
+	if _, err := os.Stat(absent); !os.IsNotExist(err) {
+		t.Errorf("a refused command created %s", absent)
+	}
+}
+
+// results, results show, compare and plot check their flags before any I/O: with no kubeconfig
+// and no such folder, a bad flag is what they name.
+func TestResultsCommandsValidateBeforeIO(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"results", "-o", "wide"}, `--output "wide" is not supported`},
+		{[]string{"results", "--label", "nokey"}, `--label "nokey": expected KEY=VALUE`},
+		{[]string{"results", "show", "some-folder", "--slo", "ttft=1s"}, "--slo needs the per-request data"},
+		{[]string{"results", "show", "some-folder", "-o", "wide"}, `--output "wide" is not supported`},
+		{[]string{"results", "compare", "a", "b", "--threshold", "-1"}, "--threshold must be 0 or more"},
+		{[]string{"results", "compare", "a", "b", "--name", "x"}, "1 --name for 2 folders"},
+		{[]string{"results", "plot", "a", "--label", "=v"}, `--label "=v": expected KEY=VALUE`},
+	} {
+		_, _, err := execute(t, "", tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: got %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}

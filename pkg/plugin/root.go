@@ -62,10 +62,10 @@ func NewCmdRoot(streams genericiooptions.IOStreams, info BuildInfo) *cobra.Comma
 		NewCmdLogs(f, streams),
 		NewCmdResults(f, streams),
 		NewCmdCp(f, streams),
-		NewCmdPack(streams),
+		NewCmdPack(f, streams),
 		NewCmdLoadgen(f, streams, info.Version),
-		NewCmdPresets(streams),
-		NewCmdVersion(info, streams),
+		NewCmdPresets(f, streams),
+		NewCmdVersion(f, streams, info),
 	)
 	// The capability packages' errors name no flag; each command adds its own flag hints here.
 	addHints(cmd)

@@ -15,7 +15,6 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
-	"k8s.io/client-go/kubernetes"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/scheme"
 	"k8s.io/kubectl/pkg/util/templates"
@@ -52,10 +51,9 @@ type RunOptions struct {
 	PrintFlags *genericclioptions.PrintFlags
 	DryRun     cmdutil.DryRunStrategy
 
-	// Client and Executor reach the cluster; Complete fills them from the one set of clients
-	// that discovery uses too.
-	Client   kubernetes.Interface
-	Executor cluster.Executor
+	// Clients reach the cluster (o.Client, o.Executor); Complete sets them to the one set that
+	// discovery uses too. A client dry run leaves them nil unless discovery needs the cluster.
+	*Clients
 
 	// Version is the plugin's, for the native harness image.
 	Version string
@@ -124,7 +122,7 @@ func newCmdRun(f cmdutil.Factory, o *RunOptions) *cobra.Command {
 			kubectl llmdbench run -f config.yaml --workload sanity_random --cpu 2 --memory 4Gi`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(f, cmd); err != nil {
+			if err := o.Complete(f, cmd, args); err != nil {
 				return err
 			}
 			if err := o.Validate(); err != nil {
@@ -168,7 +166,7 @@ func newCmdRun(f cmdutil.Factory, o *RunOptions) *cobra.Command {
 }
 
 // Complete reads the flags the user set and prepares the printer.
-func (o *RunOptions) Complete(f cmdutil.Factory, cmd *cobra.Command) error {
+func (o *RunOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, _ []string) error {
 	var err error
 	if o.DryRun, err = cmdutil.GetDryRunStrategy(cmd); err != nil {
 		return err
@@ -201,35 +199,27 @@ func (o *RunOptions) Complete(f cmdutil.Factory, cmd *cobra.Command) error {
 		}
 		return nil
 	}
-	cl, err := o.source.conn.get()
-	if err != nil {
-		return err
-	}
-	o.Client, o.Executor = cl.Kube, cl.Executor
-	return nil
+	o.Clients, err = o.source.conn.get()
+	return err
 }
 
-// kube is what the commands that read a namespace share: the namespace from the kube flags, the
-// API client and kubectl's exec machinery (tests set Client and Executor directly).
+// kube is what the commands that read a namespace share: the namespace from the kube flags and
+// the command's clients (k.Client, k.Executor; tests preset Clients).
 type kube struct {
 	namespace string
-	Client    kubernetes.Interface
-	Executor  cluster.Executor
+	*Clients
 }
 
+// complete reads the namespace and builds the clients with newClients, the one constructor.
 func (k *kube) complete(f cmdutil.Factory) error {
 	var err error
 	if k.namespace, _, err = f.ToRawKubeConfigLoader().Namespace(); err != nil {
 		return err
 	}
-	if k.Client == nil {
-		var cl *Clients
-		if cl, err = newClients(f); err != nil {
-			return err
-		}
-		k.Client, k.Executor = cl.Kube, cl.Executor
+	if k.Clients == nil {
+		k.Clients, err = newClients(f)
 	}
-	return nil
+	return err
 }
 
 func (o *RunOptions) launcherSpec(cmd *cobra.Command) (launcher.Launcher, error) {
@@ -258,9 +248,9 @@ func (o *RunOptions) launcherSpec(cmd *cobra.Command) (launcher.Launcher, error)
 		l.NodeSelector[k] = v
 	}
 	for _, s := range o.Tolerations {
-		t, err := parseToleration(s)
+		t, err := launcher.ParseToleration(s)
 		if err != nil {
-			return l, err
+			return l, fmt.Errorf("--toleration %q: %w", s, err)
 		}
 		l.Tolerations = append(l.Tolerations, t)
 	}
@@ -352,7 +342,7 @@ func (o *RunOptions) Run(ctx context.Context) error {
 		spec.RunID, ns, cfg.Harness.Parallelism, cfg.Harness.Name, workloadNames(spec))
 	created, err := cluster.Create(ctx, o.Client, objs)
 	if err == nil {
-		err = cluster.WaitReady(ctx, o.Client, ns, created.Pods, o.LaunchTimeout)
+		err = cluster.WaitReady(ctx, o.Client, ns, launcher.RunSelector(spec.RunID), created.Pods, o.LaunchTimeout)
 	}
 	if err == nil {
 		for i, pod := range created.Pods {
@@ -422,10 +412,14 @@ func preflightError(blocking []cluster.Check) error {
 }
 
 // nativeDefaults fits the launcher to the native generator where the user did not choose: its
-// own image instead of the llm-d-benchmark one the presets name, and a small non-root pod.
+// own image instead of the llm-d-benchmark one the presets name (and only that one), and a small
+// non-root pod.
 func (o *RunOptions) nativeDefaults(cfg *config.Config) {
-	if !o.launcherFlags["image"] && strings.Contains(cfg.Harness.Image, "/llm-d-benchmark:") {
-		cfg.Harness.Image = launcher.NativeImage(o.Version)
+	if !o.launcherFlags["image"] {
+		if img, swapped := launcher.NativeHarnessImage(cfg.Harness.Image, o.Version); swapped {
+			fmt.Fprintf(o.ErrOut, "The native harness runs image %s in place of %s.\n", img, cfg.Harness.Image)
+			cfg.Harness.Image = img
+		}
 	}
 	native := launcher.NativeLauncher()
 	if !o.launcherFlags["cpu"] {
@@ -490,28 +484,4 @@ func splitPair(s, sep string) (string, string, bool) {
 		return "", "", false
 	}
 	return strings.TrimSpace(k), v, true
-}
-
-// parseToleration reads kubectl taint syntax: KEY[=VALUE][:EFFECT]; without a value the key only
-// has to exist; without an effect every effect is tolerated.
-func parseToleration(s string) (corev1.Toleration, error) {
-	spec, effect, hasEffect := strings.Cut(s, ":")
-	t := corev1.Toleration{Operator: corev1.TolerationOpExists}
-	if k, v, ok := strings.Cut(spec, "="); ok {
-		t.Key, t.Value, t.Operator = k, v, corev1.TolerationOpEqual
-	} else {
-		t.Key = spec
-	}
-	if hasEffect {
-		switch e := corev1.TaintEffect(effect); e {
-		case corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
-			t.Effect = e
-		default:
-			return t, fmt.Errorf("--toleration %q: effect must be NoSchedule, PreferNoSchedule or NoExecute", s)
-		}
-	}
-	if t.Key == "" && t.Operator == corev1.TolerationOpEqual {
-		return t, fmt.Errorf("--toleration %q: a value needs a key", s)
-	}
-	return t, nil
 }

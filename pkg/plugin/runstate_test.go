@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -131,25 +129,6 @@ func TestPartialFoldersAreMarked(t *testing.T) {
 	}
 }
 
-// A folder fetched while its workload ran is fetched again next time; others stay cached.
-func TestCacheableFolders(t *testing.T) {
-	dir := t.TempDir()
-	for name, meta := range map[string]string{
-		"running": `{"run": "r", "verdict": "running", "exitCode": null}`,
-		"done":    `{"run": "r", "verdict": "failed", "exitCode": 3, "finished": 9, "complete": false}`,
-	} {
-		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name, runstate.MetadataFile), []byte(meta), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if cacheable(filepath.Join(dir, "running")) || !cacheable(filepath.Join(dir, "done")) || !cacheable(filepath.Join(dir, "no-metadata")) {
-		t.Error("cacheable")
-	}
-}
-
 func TestWorkloadTableShowsTheHarnessStderr(t *testing.T) {
 	code := 143
 	st := cluster.Status{Workloads: []cluster.WorkloadState{{Name: "fails", Phase: cluster.PhaseFailed, Outcome: runstate.VerdictFailed,
@@ -208,7 +187,7 @@ func TestStatusReadsRunsInParallelInOrder(t *testing.T) {
 	ex := &slowExec{broken: ids[1]}
 	streams, _, out, _ := genericiooptions.NewTestIOStreams()
 	o := NewStatusOptions(streams)
-	o.Client, o.Executor, o.namespace, o.Output = fake.NewClientset(objs...), ex, "ns", "json"
+	o.Clients, o.namespace, o.Output = &Clients{Client: fake.NewClientset(objs...), Executor: ex}, "ns", "json"
 	if err := o.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"slices"
-	"strconv"
 
 	"github.com/spf13/cobra"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
@@ -112,50 +110,43 @@ func (s *configSource) load() (*config.Document, error) {
 	return config.Parse(s.ConfigFile, data)
 }
 
-// resolve produces the validated config; warnings go to warn.
+// resolve produces the validated config (config.Source does the work); warnings go to warn.
 func (s *configSource) resolve(ctx context.Context, warn func(string)) (*config.Config, error) {
 	doc, err := s.load()
 	if err != nil {
-		return nil, err
-	}
-	o := s.Overrides
-	if s.explicitNamespace {
-		o.Namespace = s.namespace
-	}
-	doc.Apply(o)
-	_, hasHarnessNS := doc.Lookup("harness", "namespace")
-	_, hasEndpointNS := doc.Lookup("endpoint", "namespace")
-	if !hasHarnessNS && !hasEndpointNS {
-		doc.Apply(config.Overrides{Namespace: s.namespace})
-	}
-
-	vars := config.Variables{
-		Values: map[string]string{},
-		Env:    s.lookupEnv,
-		Hints:  variableHints,
-	}
-	// The guide exports NAMESPACE and BENCHMARK_PVC; an explicit flag beats them, the current
-	// kube context's namespace does not.
-	if _, fromEnv := s.lookupEnv(config.VarNamespace); s.explicitNamespace || !fromEnv {
-		vars.Values[config.VarNamespace] = s.namespace
-	}
-	if s.Overrides.PVC != "" {
-		vars.Values[config.VarBenchmarkPVC] = s.Overrides.PVC
-	}
-	if err := s.discover(ctx, doc, &vars, warn); err != nil {
 		return nil, err
 	}
 	extra, err := parseEnvPairs(s.EnvPairs)
 	if err != nil {
 		return nil, err
 	}
-	cfg, warnings, err := doc.Resolve(config.Options{Variables: vars, Workloads: s.Workloads, Env: extra, Sweep: &s.Sweep})
-	for _, w := range warnings {
+	src := config.Source{
+		Document: doc, Overrides: s.Overrides, Namespace: s.namespace, ExplicitNamespace: s.explicitNamespace,
+		LookupEnv: s.lookupEnv, Workloads: s.Workloads, Env: extra, Sweep: &s.Sweep,
+		Hints: variableHints,
+		FindGateway: func(ctx context.Context, ns, gateway string) (config.Gateway, error) {
+			cl, err := s.conn.get()
+			if err != nil {
+				return config.Gateway{}, fmt.Errorf("discovering gateway %s needs the cluster (or pass --base-url): %w", gateway, err)
+			}
+			g, err := cluster.DiscoverGateway(ctx, cl.Client, cl.Dynamic, ns, gateway)
+			if g.Warning != "" {
+				warn(g.Warning)
+			}
+			return config.Gateway{Service: g.Service, Address: g.Address, Port: g.Port}, err
+		},
+	}
+	res, err := src.Resolve(ctx)
+	if res.ManagedURL != "" {
+		warn(fmt.Sprintf("gateway %s has no Service in namespace %s; using its address: --base-url %s", res.Gateway, res.GatewayNamespace, res.ManagedURL))
+	}
+	for _, w := range res.Warnings {
 		warn(w)
 	}
 	if err != nil {
 		return nil, err
 	}
+	cfg := res.Config
 	if cfg.Harness.Name == config.HarnessNative {
 		// The generator refuses, by key, what it does not implement: say so before the pod exists.
 		for _, w := range cfg.Workloads {
@@ -165,63 +156,6 @@ func (s *configSource) resolve(ctx context.Context, warn func(string)) (*config.
 		}
 	}
 	return cfg, nil
-}
-
-// discover fills ${GATEWAY_SVC}/${GATEWAY_IP} from the cluster when the config still uses them
-// and the environment does not already set them.
-func (s *configSource) discover(ctx context.Context, doc *config.Document, vars *config.Variables, warn func(string)) error {
-	refs := doc.References()
-	needSvc := slices.Contains(refs, config.VarGatewaySvc) && !s.inEnv(config.VarGatewaySvc)
-	needIP := slices.Contains(refs, config.VarGatewayIP) && !s.inEnv(config.VarGatewayIP)
-	if !needSvc && !needIP {
-		return nil
-	}
-	gateway, _ := doc.Lookup("endpoint", "gateway")
-	gateway, err := vars.Expand(gateway)
-	if err != nil {
-		return fmt.Errorf("endpoint.gateway: %w", err)
-	}
-	if gateway == "" {
-		return fmt.Errorf("the config's base_url needs the gateway's Service, but it names no gateway: pass --gateway NAME or --base-url URL")
-	}
-	ns := s.namespace
-	if raw, ok := doc.Lookup("endpoint", "namespace"); ok {
-		if ns, err = vars.Expand(raw); err != nil {
-			return fmt.Errorf("endpoint.namespace: %w", err)
-		}
-	}
-	cl, err := s.conn.get()
-	if err != nil {
-		return fmt.Errorf("discovering gateway %s needs the cluster (or pass --base-url): %w", gateway, err)
-	}
-	g, err := cluster.DiscoverGateway(ctx, cl.Kube, cl.Dynamic, ns, gateway)
-	if err != nil {
-		return err
-	}
-	if g.Warning != "" {
-		warn(g.Warning)
-	}
-	if g.Service != "" {
-		vars.Values[config.VarGatewaySvc] = g.Service
-	} else if needSvc {
-		// A managed gateway has no Service: reach it at its address instead.
-		port := g.Port
-		if port == 0 {
-			port = 80
-		}
-		url := "http://" + net.JoinHostPort(g.Address, strconv.FormatInt(port, 10))
-		warn(fmt.Sprintf("gateway %s has no Service in namespace %s; using its address: --base-url %s", gateway, ns, url))
-		doc.Apply(config.Overrides{BaseURL: url})
-	}
-	if g.Address != "" {
-		vars.Values[config.VarGatewayIP] = g.Address
-	}
-	return nil
-}
-
-func (s *configSource) inEnv(name string) bool {
-	_, ok := s.lookupEnv(name)
-	return ok
 }
 
 func parseEnvPairs(pairs []string) ([]config.EnvVar, error) {

@@ -1,12 +1,14 @@
 package plugin
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/util/templates"
 )
 
@@ -36,7 +38,7 @@ func NewVersionOptions(info BuildInfo, streams genericiooptions.IOStreams) *Vers
 }
 
 // NewCmdVersion builds `kubectl llmdbench version`.
-func NewCmdVersion(info BuildInfo, streams genericiooptions.IOStreams) *cobra.Command {
+func NewCmdVersion(f cmdutil.Factory, streams genericiooptions.IOStreams, info BuildInfo) *cobra.Command {
 	o := NewVersionOptions(info, streams)
 	cmd := &cobra.Command{
 		Use:   "version",
@@ -49,21 +51,27 @@ func NewCmdVersion(info BuildInfo, streams genericiooptions.IOStreams) *cobra.Co
 			kubectl llmdbench version -o json`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(f, cmd, args); err != nil {
+				return err
+			}
 			if err := o.Validate(); err != nil {
 				return err
 			}
-			return o.Run()
+			return o.Run(cmd.Context())
 		},
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", o.Output, "Output format: json or yaml")
 	return cmd
 }
 
+// Complete has nothing to resolve: the version is built in.
+func (o *VersionOptions) Complete(cmdutil.Factory, *cobra.Command, []string) error { return nil }
+
 // Validate checks the flags.
 func (o *VersionOptions) Validate() error { return validateOutput(o.Output) }
 
 // Run prints the version.
-func (o *VersionOptions) Run() error {
+func (o *VersionOptions) Run(context.Context) error {
 	v := o.versionInfo()
 	if o.Output == "" {
 		_, err := fmt.Fprintf(o.Out, "kubectl-llmdbench %s (%s, %s)\n", v.Version, v.GoVersion, v.Platform)

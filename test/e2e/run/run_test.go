@@ -24,6 +24,7 @@ import (
 	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/preset"
 	"github.com/llmdbench/kubectl-llmdbench/test/e2e/framework"
+	"sigs.k8s.io/yaml"
 )
 
 var cl *framework.Cluster
@@ -499,16 +500,34 @@ func TestConcurrentRunsAndParallelism(t *testing.T) {
 	}
 }
 
-// RunRole is the Role the README documents for users of kubectl llmdbench.
-var RunRole = []rbacv1.PolicyRule{
-	{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"create", "get", "list", "delete"}},
-	{APIGroups: []string{""}, Resources: []string{"pods/exec"}, Verbs: []string{"create"}},
-	{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create", "get", "list", "patch", "delete"}},
-	{APIGroups: []string{""}, Resources: []string{"persistentvolumeclaims"}, Verbs: []string{"get", "create"}},
-	{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"list"}},
-	{APIGroups: []string{"gateway.networking.k8s.io"}, Resources: []string{"gateways"}, Verbs: []string{"get"}},
-	{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}},
-	{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"list"}},
+// RunRole is the Role the README documents for users of kubectl llmdbench, read from the README
+// itself (its "The Role a user needs" YAML block), so the tests run with exactly what users are told.
+var RunRole = readmeRole()
+
+func readmeRole() []rbacv1.PolicyRule {
+	root, err := framework.RepoRoot()
+	if err != nil {
+		panic(err)
+	}
+	data, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		panic(err)
+	}
+	_, rest, ok := strings.Cut(string(data), "### The Role a user needs")
+	if ok {
+		_, rest, ok = strings.Cut(rest, "```yaml\n")
+	}
+	block, _, closed := strings.Cut(rest, "```")
+	if !ok || !closed {
+		panic("README.md has no YAML block under \"### The Role a user needs\"")
+	}
+	var role struct {
+		Rules []rbacv1.PolicyRule `json:"rules"`
+	}
+	if err := yaml.UnmarshalStrict([]byte(block), &role); err != nil || len(role.Rules) == 0 {
+		panic(fmt.Sprintf("README.md's Role: %v (%d rules)", err, len(role.Rules)))
+	}
+	return role.Rules
 }
 
 func TestRestrictedUserWithTheDocumentedRole(t *testing.T) {
