@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"k8s.io/kubectl/pkg/util/term"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/transfer"
 )
 
@@ -162,11 +162,11 @@ type progress struct {
 	bar      *progressbar.ProgressBar
 	parallel bool
 	started  time.Time
-	partial  map[int][]byte
+	lines    map[int]*runstate.LineBuffer
 }
 
 func newProgress(out io.Writer, run cluster.Run) *progress {
-	p := &progress{out: out, parallel: run.Parallelism > 1, started: time.Now(), partial: map[int][]byte{}}
+	p := &progress{out: out, parallel: run.Parallelism > 1, started: time.Now(), lines: map[int]*runstate.LineBuffer{}}
 	if term.IsTerminal(out) {
 		p.bar = progressbar.NewOptions(len(run.Workloads)*run.Parallelism,
 			progressbar.OptionSetWriter(out),
@@ -183,10 +183,15 @@ func newProgress(out io.Writer, run cluster.Run) *progress {
 
 // log prints whole lines, prefixed with the launcher when several run.
 func (p *progress) log(index int, data []byte) {
-	buf := append(p.partial[index], data...)
-	lines := bytes.SplitAfter(buf, []byte("\n"))
-	p.partial[index] = append([]byte(nil), lines[len(lines)-1]...)
-	lines = lines[:len(lines)-1]
+	b := p.lines[index]
+	if b == nil {
+		b = &runstate.LineBuffer{}
+		p.lines[index] = b
+	}
+	p.print(index, b.Lines(data))
+}
+
+func (p *progress) print(index int, lines [][]byte) {
 	if len(lines) == 0 {
 		return
 	}
@@ -235,9 +240,9 @@ func (p *progress) status(st cluster.Status) {
 }
 
 func (p *progress) done() {
-	for i, rest := range p.partial {
-		if len(rest) > 0 {
-			p.log(i, []byte("\n"))
+	for i, b := range p.lines {
+		if rest := b.Flush(); rest != nil {
+			p.print(i, [][]byte{rest})
 		}
 	}
 	if p.bar != nil {

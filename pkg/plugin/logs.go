@@ -164,8 +164,7 @@ func (o *LogsOptions) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("reading the log of %s: %w", launcher.PodName(run.ID, i), err)
 		}
-		printers[i].write(snap.Log)
-		printers[i].flush()
+		printers[i].writeAll(snap.Log)
 	}
 	return nil
 }
@@ -197,8 +196,7 @@ func (o *LogsOptions) printDeleted(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		p.write(snap.Log)
-		p.flush()
+		p.writeAll(snap.Log)
 	}
 	return nil
 }
@@ -210,17 +208,18 @@ type logPrinter struct {
 	prefix   string
 	tail     int
 	workload string
-	partial  []byte
+	lines    runstate.LineBuffer
 	started  bool
 	inside   bool
 }
 
 func (p *logPrinter) write(data []byte) {
-	buf := append(p.partial, data...)
-	lines := bytes.SplitAfter(buf, []byte("\n"))
-	p.partial = append([]byte(nil), lines[len(lines)-1]...)
+	p.print(p.lines.Lines(data))
+}
+
+func (p *logPrinter) print(lines [][]byte) {
 	var keep [][]byte
-	for _, l := range lines[:len(lines)-1] {
+	for _, l := range lines {
 		if p.keep(string(l)) {
 			keep = append(keep, l)
 		}
@@ -236,9 +235,18 @@ func (p *logPrinter) write(data []byte) {
 	}
 }
 
+// writeAll prints a whole log at once: --tail counts an unfinished last line too.
+func (p *logPrinter) writeAll(data []byte) {
+	lines := p.lines.Lines(data)
+	if rest := p.lines.Flush(); rest != nil {
+		lines = append(lines, rest)
+	}
+	p.print(lines)
+}
+
 func (p *logPrinter) flush() {
-	if len(p.partial) > 0 {
-		p.write([]byte("\n"))
+	if rest := p.lines.Flush(); rest != nil {
+		p.print([][]byte{rest})
 	}
 }
 

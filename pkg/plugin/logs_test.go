@@ -88,3 +88,14 @@ func TestLogsRefusesAMalformedRunIDBeforeAnyRead(t *testing.T) {
 		}
 	}
 }
+
+// A whole log whose last line is unfinished (a launcher still writing): --tail 2 gives the last two
+// lines, the unfinished one among them, not three.
+func TestLogPrinterTailCountsAnUnfinishedLastLine(t *testing.T) {
+	var out bytes.Buffer
+	p := &logPrinter{out: &out, tail: 2}
+	p.writeAll([]byte("one\ntwo\nthree\nfour (still being writ"))
+	if want := "three\nfour (still being writ\n"; out.String() != want {
+		t.Errorf("got %q, want %q", out.String(), want)
+	}
+}
