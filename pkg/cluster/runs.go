@@ -44,12 +44,12 @@ type Run struct {
 // ListRuns finds every run in namespace, newest first.
 func ListRuns(ctx context.Context, cs kubernetes.Interface, namespace string) ([]Run, error) {
 	cms, err := cs.CoreV1().ConfigMaps(namespace).List(ctx, metav1.ListOptions{
-		LabelSelector: launcher.LabelManagedBy + "=" + launcher.ManagedBy + "," + launcher.LabelRun})
+		LabelSelector: launcher.AllRunsSelector()})
 	if err != nil {
 		return nil, fmt.Errorf("listing runs in namespace %s: %w", namespace, err)
 	}
 	pods, err := cs.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{
-		LabelSelector: launcher.LabelManagedBy + "=" + launcher.ManagedBy + "," + launcher.LabelRun})
+		LabelSelector: launcher.AllRunsSelector()})
 	if err != nil {
 		return nil, fmt.Errorf("listing launcher pods in namespace %s: %w", namespace, err)
 	}
@@ -148,7 +148,7 @@ func StartCommand() []string {
 func Start(ctx context.Context, ex Executor, pod PodRef) error {
 	var stderr bytes.Buffer
 	if err := ex.Exec(ctx, pod, StartCommand(), nil, &stderr); err != nil {
-		return fmt.Errorf("starting the workloads in %s: %w %s", pod, err, strings.TrimSpace(stderr.String()))
+		return fmt.Errorf("starting the workloads in %s: %w %s", pod, err, runstate.StderrLine(stderr.String()))
 	}
 	return nil
 }
@@ -157,7 +157,7 @@ func Start(ctx context.Context, ex Executor, pod PodRef) error {
 func ReadSnapshot(ctx context.Context, ex Executor, pod PodRef, runID string, index int, o runstate.SnapshotOptions) (runstate.Snapshot, error) {
 	var out, stderr bytes.Buffer
 	if err := ex.Exec(ctx, pod, runstate.SnapshotCommand(runID, index, o), &out, &stderr); err != nil {
-		return runstate.Snapshot{}, fmt.Errorf("%w %s", err, strings.TrimSpace(stderr.String()))
+		return runstate.Snapshot{}, fmt.Errorf("%w %s", err, runstate.StderrLine(stderr.String()))
 	}
 	return runstate.ParseSnapshot(out.Bytes())
 }
@@ -168,7 +168,7 @@ func ReadSnapshot(ctx context.Context, ex Executor, pod PodRef, runID string, in
 // (runstate.Decide).
 func LiveLaunchers(ctx context.Context, cs kubernetes.Interface, namespace string) (func(run string, index int) bool, error) {
 	pods, err := cs.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{
-		LabelSelector: launcher.LabelManagedBy + "=" + launcher.ManagedBy + "," + launcher.LabelRun})
+		LabelSelector: launcher.AllRunsSelector()})
 	if err != nil {
 		return nil, fmt.Errorf("listing launcher pods in namespace %s: %w", namespace, err)
 	}

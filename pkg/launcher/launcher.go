@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/config"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
@@ -196,6 +197,20 @@ func ConfigMapName(runID string) string { return "llmdbench-" + runID }
 // `lmdbench-.*-launcher` lookup.
 func PodName(runID string, index int) string {
 	return AppLauncher + "-" + runID + "-" + strconv.Itoa(index)
+}
+
+// AllRunsSelector selects the objects of every run this plugin made: managed by it and labelled
+// with a run.
+func AllRunsSelector() string {
+	managed, err := labels.NewRequirement(LabelManagedBy, selection.Equals, []string{ManagedBy})
+	if err != nil {
+		panic(err) // constant label key and value
+	}
+	run, err := labels.NewRequirement(LabelRun, selection.Exists, nil)
+	if err != nil {
+		panic(err)
+	}
+	return labels.NewSelector().Add(*managed, *run).String()
 }
 
 // RunSelector selects every object of a run.

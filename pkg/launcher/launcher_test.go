@@ -257,3 +257,12 @@ func TestNativeHarnessPodAndScript(t *testing.T) {
 		t.Error("inference-perf script changed")
 	}
 }
+
+func TestSelectors(t *testing.T) {
+	if got, want := AllRunsSelector(), "app.kubernetes.io/managed-by=kubectl-llmdbench,llmdbench.io/run"; got != want {
+		t.Errorf("AllRunsSelector() = %q, want %q", got, want)
+	}
+	if got, want := RunSelector("1795740000-ab12"), "llmdbench.io/run=1795740000-ab12"; got != want {
+		t.Errorf("RunSelector = %q, want %q", got, want)
+	}
+}

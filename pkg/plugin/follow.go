@@ -49,9 +49,10 @@ func (f *follower) follow(ctx context.Context, run cluster.Run) error {
 	})
 	p.done()
 	if err != nil && errors.Is(err, ctx.Err()) {
-		fmt.Fprintf(f.ErrOut, "\nStopped following run %s; it goes on in the cluster.\n  follow it again: kubectl llmdbench attach %s -n %s\n  stop and remove it: kubectl llmdbench delete %s -n %s --force\n",
-			run.ID, run.ID, run.Namespace, run.ID, run.Namespace)
-		return &ExitError{Code: 130, Err: fmt.Errorf("interrupted")}
+		// One line (printed by MapInterrupt): following stopped, the run itself was not touched.
+		return &Interrupted{Err: err, Cleaned: "stopped following run " + run.ID + ", nothing removed",
+			Running: fmt.Sprintf("it goes on in the cluster (follow it again: kubectl llmdbench attach %s -n %s; stop it: kubectl llmdbench delete %s -n %s --force)",
+				run.ID, run.Namespace, run.ID, run.Namespace)}
 	}
 	if err != nil {
 		return err

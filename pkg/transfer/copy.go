@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 )
 
 // Runner runs a command in the pod that holds the files, streaming its stdout. It never sends
@@ -102,7 +104,7 @@ func ListCommand(base string, dirs []string) []string {
 func List(ctx context.Context, run Runner, base string, dirs []string) ([]File, error) {
 	var out, stderr bytes.Buffer
 	if err := run(ctx, ListCommand(base, dirs), &out, &stderr); err != nil {
-		return nil, fmt.Errorf("listing %s: %w %s", strings.Join(dirs, ", "), err, lastLine(stderr.String()))
+		return nil, fmt.Errorf("listing %s: %w %s", strings.Join(dirs, ", "), err, runstate.StderrLine(stderr.String()))
 	}
 	var files []File
 	sc := bufio.NewScanner(&out)
@@ -261,7 +263,7 @@ func Present(ctx context.Context, run Runner, base, dest string, files []File) (
 		}
 		var out, stderr bytes.Buffer
 		if err := run(ctx, ChecksumCommand(base, names), &out, &stderr); err != nil {
-			return nil, fmt.Errorf("checksums of %d file(s) in the pod: %w %s", len(names), err, lastLine(stderr.String()))
+			return nil, fmt.Errorf("checksums of %d file(s) in the pod: %w %s", len(names), err, runstate.StderrLine(stderr.String()))
 		}
 		remote, err := parseChecksums(out.Bytes())
 		if err != nil {
@@ -387,21 +389,10 @@ func fetch(ctx context.Context, run Runner, o Options, files []File, whole bool,
 		// The command's own failure explains a stream that ended early better than the decoder.
 		var entry *EntryError
 		if err == nil || (!errors.As(err, &entry) && !errors.Is(rerr, context.Canceled)) {
-			err = fmt.Errorf("%w %s", rerr, lastLine(stderr.String()))
+			err = fmt.Errorf("%w %s", rerr, runstate.StderrLine(stderr.String()))
 		}
 	}
 	return ex, wire.n, codec, err
-}
-
-// lastLine is the last non-empty line of a command's stderr, the one that says why it failed:
-// an error stays one line whatever the pod printed before.
-func lastLine(stderr string) string {
-	lines := strings.Split(strings.TrimSpace(stderr), "\n")
-	line := strings.TrimSpace(lines[len(lines)-1])
-	if len(line) > 200 {
-		line = line[:200] + "…"
-	}
-	return line
 }
 
 // zstd and gzip streams start with these bytes.

@@ -406,6 +406,11 @@ func TestInterruptedFollowerThenAttach(t *testing.T) {
 	if cmd.ProcessState.ExitCode() != 130 || !strings.Contains(stderr.String(), "it goes on in the cluster") {
 		t.Fatalf("interrupted follower: %v %d\n%s", err, cmd.ProcessState.ExitCode(), stderr.String())
 	}
+	// One line says it, the last one: no "context canceled", no "error:".
+	lines := strings.Split(strings.TrimRight(stderr.String(), "\n"), "\n")
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "Interrupted: stopped following run ") || strings.Contains(stderr.String(), "context canceled") || strings.Contains(stderr.String(), "error:") {
+		t.Errorf("Ctrl-C must end with one line saying what still runs:\n%s", stderr.String())
+	}
 	id := runIDInText.FindStringSubmatch(stderr.String())[1]
 	if !strings.Contains(stderr.String(), "kubectl llmdbench attach "+id+" -n "+ns) {
 		t.Errorf("the attach command is not shown:\n%s", stderr.String())
