@@ -56,26 +56,13 @@ func runScriptLocally(t *testing.T, shell []string, workloads ...string) (string
 			t.Fatalf("the run script needs %s: %v", tool, err)
 		}
 	}
-	s := presetSpec(t, "inference-scheduling", nil)
-	s.Config.Harness.WaitTimeout = 120 * time.Second
-	var kept []config.Workload
-	for _, name := range workloads {
-		w := s.Config.Workloads[0]
-		w.Name = name
-		kept = append(kept, w)
-	}
-	s.Config.Workloads = kept
+	s := scenarioSpec(t, 120*time.Second, workloads)
 	script, err := Script(s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	root, scripts, bin, volume := filepath.Join(dir, "state"), filepath.Join(dir, "llmdbench"), filepath.Join(dir, "bin"), filepath.Join(dir, "requests")
-	for _, d := range []string{scripts, bin, volume} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	root, scripts, bin, volume := scenarioDirs(t, dir)
 	for _, w := range workloads {
 		meta := "{\n  \"run\": \"" + testRunID + "\"\n}\n"
 		if err := os.WriteFile(filepath.Join(scripts, w+".meta.json"), []byte(meta), 0o644); err != nil {
@@ -224,26 +211,13 @@ type scriptRun struct {
 // workloads bounded by timeout, and starts it under shell with the stand-in harness.
 func startScript(t *testing.T, shell []string, timeout time.Duration, workloads ...string) *scriptRun {
 	t.Helper()
-	s := presetSpec(t, "inference-scheduling", nil)
-	s.Config.Harness.WaitTimeout = timeout
-	var kept []config.Workload
-	for _, name := range workloads {
-		w := s.Config.Workloads[0]
-		w.Name = name
-		kept = append(kept, w)
-	}
-	s.Config.Workloads = kept
+	s := scenarioSpec(t, timeout, workloads)
 	cm, err := BuildConfigMap(s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	root, scripts, bin, volume := filepath.Join(dir, "state"), filepath.Join(dir, "llmdbench"), filepath.Join(dir, "bin"), filepath.Join(dir, "requests")
-	for _, d := range []string{scripts, bin, volume} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	root, scripts, bin, volume := scenarioDirs(t, dir)
 	for _, w := range workloads {
 		if err := os.WriteFile(filepath.Join(scripts, MetadataKey(w)), []byte(cm.Data[MetadataKey(w)]), 0o644); err != nil {
 			t.Fatal(err)
@@ -393,4 +367,32 @@ func TestScriptOutcomesReadByRunstate(t *testing.T) {
 			})
 		})
 	}
+}
+
+// scenarioSpec is the inference-scheduling preset with one copy of its first workload per name.
+func scenarioSpec(t *testing.T, timeout time.Duration, workloads []string) Spec {
+	t.Helper()
+	s := presetSpec(t, "inference-scheduling", nil)
+	s.Config.Harness.WaitTimeout = timeout
+	var kept []config.Workload
+	for _, name := range workloads {
+		w := s.Config.Workloads[0]
+		w.Name = name
+		kept = append(kept, w)
+	}
+	s.Config.Workloads = kept
+	return s
+}
+
+// scenarioDirs makes the launcher's folders under dir: state root, script folder, image bin and
+// results volume.
+func scenarioDirs(t *testing.T, dir string) (root, scripts, bin, volume string) {
+	t.Helper()
+	root, scripts, bin, volume = filepath.Join(dir, "state"), filepath.Join(dir, "llmdbench"), filepath.Join(dir, "bin"), filepath.Join(dir, "requests")
+	for _, d := range []string{scripts, bin, volume} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root, scripts, bin, volume
 }
