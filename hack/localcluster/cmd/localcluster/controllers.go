@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 )
 
 // startControllers starts the real kube-controller-manager and kube-scheduler, each with its own
@@ -102,4 +103,26 @@ func createStorageClass(ctx context.Context, cs kubernetes.Interface) error {
 		return fmt.Errorf("creating the default storage class: %w", err)
 	}
 	return nil
+}
+
+// untaintReadyNode removes the node.kubernetes.io/not-ready taint from the Ready kwok node.
+func untaintReadyNode(ctx context.Context, cs kubernetes.Interface) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		node, err := cs.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		var keep []corev1.Taint
+		for _, t := range node.Spec.Taints {
+			if t.Key != corev1.TaintNodeNotReady {
+				keep = append(keep, t)
+			}
+		}
+		if len(keep) == len(node.Spec.Taints) {
+			return nil
+		}
+		node.Spec.Taints = keep
+		_, err = cs.CoreV1().Nodes().Update(ctx, node, metav1.UpdateOptions{})
+		return err
+	})
 }

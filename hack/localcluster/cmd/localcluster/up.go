@@ -181,6 +181,11 @@ func up(ctx context.Context, dir string) error {
 	}); err != nil {
 		return fmt.Errorf("node %s did not become Ready (see %s): %w", NodeName, filepath.Join(dir, "logs", "kwok.log"), err)
 	}
+	// The TaintNodesByCondition admission gives a new node the not-ready taint; the node lifecycle
+	// controller (off, see startControllers) would lift it once the node is Ready: do that here.
+	if err := untaintReadyNode(ctx, cs); err != nil {
+		return err
+	}
 	env := fmt.Sprintf("export KUBECONFIG=%s\nexport LOCALCLUSTER_DIR=%s\n", kubeconfig, dir)
 	if err := os.WriteFile(filepath.Join(dir, "env"), []byte(env), 0o644); err != nil {
 		return err
