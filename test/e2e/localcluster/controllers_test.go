@@ -154,12 +154,17 @@ func TestClaimGetsAProvisionedVolumeThatGoesWithIt(t *testing.T) {
 	ns := cl.Namespace(t)
 	ctx := ctxT(t)
 	createPVC(t, ns, "data", corev1.ReadWriteOnce)
-	var claim *corev1.PersistentVolumeClaim
-	poll(t, "claim Bound", 30*time.Second, func(ctx context.Context) (bool, error) {
-		c, err := cl.Client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "data", metav1.GetOptions{})
-		claim = c
-		return err == nil && c.Status.Phase == corev1.ClaimBound, nil
-	})
+	// The default class binds at the first consumer: nothing is provisioned before a pod uses it.
+	time.Sleep(time.Second)
+	if c, err := cl.Client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "data", metav1.GetOptions{}); err != nil || c.Status.Phase != corev1.ClaimPending {
+		t.Fatalf("claim without a pod: %v %v, want Pending (WaitForFirstConsumer)", c.Status.Phase, err)
+	}
+	create(t, ns, pod("writer", withClaim("data", "/data")))
+	cl.WaitPod(t, ns, "writer", 30*time.Second, running)
+	claim, err := cl.Client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "data", metav1.GetOptions{})
+	if err != nil || claim.Status.Phase != corev1.ClaimBound {
+		t.Fatalf("claim of a running pod: %v %v, want Bound", claim.Status.Phase, err)
+	}
 	if claim.Spec.StorageClassName == nil || *claim.Spec.StorageClassName != "standard" {
 		t.Errorf("claim class %v, want the default class standard", claim.Spec.StorageClassName)
 	}
@@ -174,9 +179,7 @@ func TestClaimGetsAProvisionedVolumeThatGoesWithIt(t *testing.T) {
 	if got := pv.Spec.Capacity[corev1.ResourceStorage]; got.String() != "1Gi" {
 		t.Errorf("volume capacity %s, want the 1Gi requested", got.String())
 	}
-	// A pod writes into it; the data is in the claim's folder.
-	create(t, ns, pod("writer", withClaim("data", "/data")))
-	cl.WaitPod(t, ns, "writer", 30*time.Second, running)
+	// The pod writes into it; the data is in the claim's folder.
 	if _, stderr, err := cl.Exec(ctx, ns, "writer", "sh", "-c", "echo kept > /data/f"); err != nil {
 		t.Fatalf("write: %v %s", err, stderr)
 	}

@@ -87,11 +87,13 @@ func startControllers(ctx context.Context, dir, bin string, p pki, server string
 	return nil
 }
 
-// createStorageClass makes the default class, served by the agent's provisioner: claims bind at
-// once (Immediate), and a released volume's folder is deleted with it.
+// createStorageClass makes the default class, served by the agent's provisioner. Like kind's
+// local-path class it binds at the first consumer: the scheduler picks the node, then the volume is
+// provisioned there (an Immediate class would show a pod created right after its claim as
+// Unschedulable for a moment). A released volume's folder is deleted with it.
 func createStorageClass(ctx context.Context, cs kubernetes.Interface) error {
 	reclaim := corev1.PersistentVolumeReclaimDelete
-	mode := storagev1.VolumeBindingImmediate
+	mode := storagev1.VolumeBindingWaitForFirstConsumer
 	sc := &storagev1.StorageClass{
 		ObjectMeta: metav1.ObjectMeta{Name: "standard",
 			Annotations: map[string]string{"storageclass.kubernetes.io/is-default-class": "true"}},

@@ -17,11 +17,13 @@ const (
 	// class to that provisioner.
 	annoStorageProvisioner = "volume.kubernetes.io/storage-provisioner"
 	annoProvisionedBy      = "pv.kubernetes.io/provisioned-by"
+	annoSelectedNode       = "volume.kubernetes.io/selected-node"
 )
 
-// syncPVC provisions a volume for a claim the PV controller handed to this provisioner: a host
-// folder (DIR/claims/NAMESPACE/CLAIM) and a PersistentVolume pre-bound to the claim, which the PV
-// controller then binds. A claim annotated pending never gets one.
+// syncPVC provisions a volume for a claim the PV controller handed to this provisioner (once the
+// scheduler has picked a node for its first pod): a host folder (DIR/claims/NAMESPACE/CLAIM) and a
+// PersistentVolume pre-bound to the claim and tied to that node, which the PV controller then
+// binds. A claim annotated pending never gets one.
 func (a *agent) syncPVC(ctx context.Context, ns, name string) error {
 	pvc, err := a.pvcs.PersistentVolumeClaims(ns).Get(name)
 	if apierrors.IsNotFound(err) {
@@ -50,6 +52,10 @@ func (a *agent) syncPVC(ctx context.Context, ns, name string) error {
 	if class.ReclaimPolicy != nil {
 		reclaim = *class.ReclaimPolicy
 	}
+	node := pvc.Annotations[annoSelectedNode]
+	if node == "" {
+		node = NodeName
+	}
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return err
 	}
@@ -67,6 +73,8 @@ func (a *agent) syncPVC(ctx context.Context, ns, name string) error {
 			VolumeMode:                    pvc.Spec.VolumeMode,
 			PersistentVolumeSource: corev1.PersistentVolumeSource{
 				HostPath: &corev1.HostPathVolumeSource{Path: dir, Type: &hostPathType}},
+			NodeAffinity: &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+				MatchExpressions: []corev1.NodeSelectorRequirement{{Key: corev1.LabelHostname, Operator: corev1.NodeSelectorOpIn, Values: []string{node}}}}}}},
 		},
 	}
 	if _, err := a.cs.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
