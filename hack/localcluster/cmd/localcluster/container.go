@@ -79,6 +79,12 @@ func (a *agent) createContainer(ctx context.Context, pod *corev1.Pod) error {
 	if err := a.removeFiles(base); err != nil {
 		return err
 	}
+	// kwok serves exec and logs from its cache of these objects: create them first, so its watch
+	// has seen them by the time the pod is marked and turns Running.
+	logFile := filepath.Join(base, "container.log")
+	if err := a.applyKwokObjects(ctx, pod, root, logFile); err != nil {
+		return err
+	}
 	for _, d := range []string{"bin", "dev", "etc", "tmp", "root", "proc/1/fd", "usr/bin", "usr/local/bin", "var/tmp"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			return err
@@ -137,11 +143,7 @@ func (a *agent) createContainer(ctx context.Context, pod *corev1.Pod) error {
 	if err := a.linkExecutables(root); err != nil {
 		return err
 	}
-	logFile := filepath.Join(base, "container.log")
 	if err := os.WriteFile(logFile, nil, 0o644); err != nil {
-		return err
-	}
-	if err := a.applyKwokObjects(ctx, pod, root, logFile); err != nil {
 		return err
 	}
 	tailCtx, stop := context.WithCancel(context.Background())
