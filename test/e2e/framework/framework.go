@@ -1,5 +1,5 @@
-// Package framework starts the project's real local control plane (kube-apiserver, etcd, kwok and
-// the node agent from hack/localcluster) for end-to-end tests, and gives each test a namespace,
+// Package framework starts the project's real local control plane (etcd, kube-apiserver,
+// kube-controller-manager, kube-scheduler, kwok and the node agent from hack/localcluster) for end-to-end tests, and gives each test a namespace,
 // clients, file access to pod roots and claims, and restricted users.
 package framework
 
@@ -29,11 +29,10 @@ import (
 
 // Annotations understood by the local cluster (see hack/localcluster).
 const (
-	AnnoUnschedulable = "localcluster.llmdbench.io/unschedulable"
-	AnnoImagePull     = "localcluster.llmdbench.io/image-pull"
-	AnnoExitCode      = "localcluster.llmdbench.io/exit-code"
-	AnnoExitAfter     = "localcluster.llmdbench.io/exit-after"
-	AnnoPVCPending    = "localcluster.llmdbench.io/pending"
+	AnnoImagePull  = "localcluster.llmdbench.io/image-pull"
+	AnnoExitCode   = "localcluster.llmdbench.io/exit-code"
+	AnnoExitAfter  = "localcluster.llmdbench.io/exit-after"
+	AnnoPVCPending = "localcluster.llmdbench.io/pending"
 	// UnpullableImage is an image the local cluster fails to pull (the .invalid domain never resolves).
 	UnpullableImage = "registry.invalid/llm-d-benchmark:v0"
 )
@@ -138,8 +137,9 @@ func RepoRoot() (string, error) {
 	}
 }
 
-// Namespace creates a fresh namespace for one test. It is not deleted afterwards: no namespace
-// controller runs, and the cluster is thrown away at the end.
+// Namespace creates a fresh namespace for one test and waits for its default ServiceAccount (made
+// by the controller-manager; until then the ServiceAccount admission refuses pods, as in any real
+// cluster). It is not deleted afterwards: the cluster is thrown away at the end.
 func (c *Cluster) Namespace(t testing.TB) string {
 	t.Helper()
 	b := make([]byte, 3)
@@ -152,6 +152,13 @@ func (c *Cluster) Namespace(t testing.TB) string {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 	if _, err := c.Client.CoreV1().Namespaces().Create(context.Background(), ns, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("creating namespace: %v", err)
+	}
+	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := c.Client.CoreV1().ServiceAccounts(name).Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("namespace %s: no default ServiceAccount: %v", name, err)
 	}
 	return name
 }

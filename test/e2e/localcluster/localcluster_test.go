@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 
@@ -396,31 +397,66 @@ func scheduledCondition(p *corev1.Pod) *corev1.PodCondition {
 	return nil
 }
 
-func TestUnschedulableLooksLikeTheScheduler(t *testing.T) {
+// The real kube-scheduler explains why a pod cannot be placed, in its condition and in a
+// FailedScheduling event (the agent no longer schedules: an annotation cannot fake this).
+func TestUnschedulableComesFromTheScheduler(t *testing.T) {
 	ns := cl.Namespace(t)
+	ctx := ctxT(t)
 	cases := map[string]struct {
 		mutate func(*corev1.Pod)
 		want   string
 	}{
-		"forced": {func(p *corev1.Pod) {
-			p.Annotations[framework.AnnoUnschedulable] = "0/3 nodes are available: 3 node(s) had untolerated taint."
-		}, "0/3 nodes are available: 3 node(s) had untolerated taint."},
+		// The kwok node offers 32 CPUs (hack/localcluster/cmd/localcluster/kwok.yaml).
 		"toobig": {func(p *corev1.Pod) {
 			p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("64")}
 		}, "1 Insufficient cpu"},
 		"selector":     {func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{"gpu": "h100"} }, "didn't match Pod's node affinity/selector"},
 		"missingclaim": {withClaim("ghost", "/requests"), `persistentvolumeclaim "ghost" not found`},
+		"affinity": {func(p *corev1.Pod) {
+			// Required node affinity that excludes the only node.
+			p.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+				NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{
+					{Key: "type", Operator: corev1.NodeSelectorOpNotIn, Values: []string{"kwok"}}}}}}}}
+		}, "didn't match Pod's node affinity/selector"},
 	}
 	for name, tc := range cases {
 		create(t, ns, pod(name, tc.mutate))
 	}
 	for name, tc := range cases {
-		p := cl.WaitPod(t, ns, name, 20*time.Second, func(p *corev1.Pod) bool { return scheduledCondition(p) != nil })
+		p := cl.WaitPod(t, ns, name, 30*time.Second, func(p *corev1.Pod) bool { return scheduledCondition(p) != nil })
 		c := scheduledCondition(p)
 		if c.Status != corev1.ConditionFalse || c.Reason != corev1.PodReasonUnschedulable || !strings.Contains(c.Message, tc.want) || p.Spec.NodeName != "" {
 			t.Errorf("%s: condition %+v on node %q, want Unschedulable with %q", name, c, p.Spec.NodeName, tc.want)
 		}
 	}
+	ev := waitEvent(t, ctx, ns, "selector", "FailedScheduling")
+	if ev.Type != corev1.EventTypeWarning || !strings.Contains(ev.Message, "didn't match Pod's node affinity/selector") ||
+		(ev.Source.Component != "default-scheduler" && ev.ReportingController != "default-scheduler") {
+		t.Errorf("FailedScheduling event: %s %q from %q/%q, want a Warning from default-scheduler", ev.Type, ev.Message, ev.Source.Component, ev.ReportingController)
+	}
+}
+
+// waitEvent waits for an event with reason about the named object of ns.
+func waitEvent(t *testing.T, ctx context.Context, ns, object, reason string) corev1.Event {
+	t.Helper()
+	var found *corev1.Event
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		list, err := cl.Client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil
+		}
+		for i, e := range list.Items {
+			if e.InvolvedObject.Name == object && e.Reason == reason {
+				found = &list.Items[i]
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("no %s event for %s/%s: %v", reason, ns, object, err)
+	}
+	return *found
 }
 
 func TestMainContainerExitCodes(t *testing.T) {
@@ -510,8 +546,11 @@ func readPIDs(t *testing.T, dir string) map[string]int {
 			pids[name] = pid
 		}
 	}
-	if len(pids) != 4 {
-		t.Fatalf("want etcd, kube-apiserver, kwok and agent in pids, got %v", pids)
+	want := []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "agent"}
+	for _, name := range want {
+		if pids[name] == 0 {
+			t.Fatalf("want %v in pids, got %v", want, pids)
+		}
 	}
 	return pids
 }

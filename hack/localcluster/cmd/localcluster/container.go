@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -78,6 +79,12 @@ func (a *agent) createContainer(ctx context.Context, pod *corev1.Pod) error {
 	if err := a.removeFiles(base); err != nil {
 		return err
 	}
+	// kwok serves exec and logs from its cache of these objects: create them first, so its watch
+	// has seen them by the time the pod is marked and turns Running.
+	logFile := filepath.Join(base, "container.log")
+	if err := a.applyKwokObjects(ctx, pod, root, logFile); err != nil {
+		return err
+	}
 	for _, d := range []string{"bin", "dev", "etc", "tmp", "root", "proc/1/fd", "usr/bin", "usr/local/bin", "var/tmp"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			return err
@@ -136,11 +143,7 @@ func (a *agent) createContainer(ctx context.Context, pod *corev1.Pod) error {
 	if err := a.linkExecutables(root); err != nil {
 		return err
 	}
-	logFile := filepath.Join(base, "container.log")
 	if err := os.WriteFile(logFile, nil, 0o644); err != nil {
-		return err
-	}
-	if err := a.applyKwokObjects(ctx, pod, root, logFile); err != nil {
 		return err
 	}
 	tailCtx, stop := context.WithCancel(context.Background())
@@ -297,6 +300,79 @@ func (a *agent) mountVolumes(ctx context.Context, pod *corev1.Pod, root string) 
 			}
 			if err := writeProjected(target, sec.Data, v.Secret.Items, v.Secret.DefaultMode); err != nil {
 				return err
+			}
+		case v.Projected != nil:
+			if err := a.writeProjectedSources(ctx, pod, target, v.Projected); err != nil {
+				return fmt.Errorf("projected volume %s: %w", m.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// writeProjectedSources fills a projected volume as the kubelet does; the ServiceAccount admission
+// adds one to every pod (kube-api-access-*: token, ca.crt from kube-root-ca.crt, namespace), mounted
+// at /var/run/secrets/kubernetes.io/serviceaccount. The token is a real bound token of the pod.
+func (a *agent) writeProjectedSources(ctx context.Context, pod *corev1.Pod, dir string, v *corev1.ProjectedVolumeSource) error {
+	for _, src := range v.Sources {
+		switch {
+		case src.ServiceAccountToken != nil:
+			t := src.ServiceAccountToken
+			req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
+				ExpirationSeconds: t.ExpirationSeconds,
+				BoundObjectRef:    &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID},
+			}}
+			if t.Audience != "" {
+				req.Spec.Audiences = []string{t.Audience}
+			}
+			tok, err := a.cs.CoreV1().ServiceAccounts(pod.Namespace).CreateToken(ctx, pod.Spec.ServiceAccountName, req, metav1.CreateOptions{})
+			if err != nil {
+				return fmt.Errorf("token of service account %s: %w", pod.Spec.ServiceAccountName, err)
+			}
+			item := []corev1.KeyToPath{{Key: "token", Path: t.Path}}
+			if err := writeProjected(dir, map[string][]byte{"token": []byte(tok.Status.Token)}, item, v.DefaultMode); err != nil {
+				return err
+			}
+		case src.ConfigMap != nil:
+			cm, err := a.cs.CoreV1().ConfigMaps(pod.Namespace).Get(ctx, src.ConfigMap.Name, metav1.GetOptions{})
+			if err != nil {
+				if apierrors.IsNotFound(err) && src.ConfigMap.Optional != nil && *src.ConfigMap.Optional {
+					continue
+				}
+				return fmt.Errorf("configmap %s: %w", src.ConfigMap.Name, err)
+			}
+			data := map[string][]byte{}
+			for k, s := range cm.Data {
+				data[k] = []byte(s)
+			}
+			if err := writeProjected(dir, data, src.ConfigMap.Items, v.DefaultMode); err != nil {
+				return err
+			}
+		case src.Secret != nil:
+			sec, err := a.cs.CoreV1().Secrets(pod.Namespace).Get(ctx, src.Secret.Name, metav1.GetOptions{})
+			if err != nil {
+				if apierrors.IsNotFound(err) && src.Secret.Optional != nil && *src.Secret.Optional {
+					continue
+				}
+				return fmt.Errorf("secret %s: %w", src.Secret.Name, err)
+			}
+			if err := writeProjected(dir, sec.Data, src.Secret.Items, v.DefaultMode); err != nil {
+				return err
+			}
+		case src.DownwardAPI != nil:
+			for _, it := range src.DownwardAPI.Items {
+				if it.FieldRef == nil {
+					continue // resourceFieldRef: no container limits to report
+				}
+				val, _, _ := a.valueFrom(pod, &corev1.EnvVarSource{FieldRef: it.FieldRef})
+				mode := v.DefaultMode
+				if it.Mode != nil {
+					mode = it.Mode
+				}
+				item := []corev1.KeyToPath{{Key: "v", Path: it.Path}}
+				if err := writeProjected(dir, map[string][]byte{"v": []byte(val)}, item, mode); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -463,7 +539,15 @@ func (a *agent) valueFrom(pod *corev1.Pod, src *corev1.EnvVarSource) (string, bo
 		}
 		return v, true, nil
 	case src.FieldRef != nil:
-		switch src.FieldRef.FieldPath {
+		// metadata.labels['KEY'] and metadata.annotations['KEY'] (the Job controller's
+		// JOB_COMPLETION_INDEX comes from one).
+		path := src.FieldRef.FieldPath
+		for prefix, m := range map[string]map[string]string{"metadata.labels": pod.Labels, "metadata.annotations": pod.Annotations} {
+			if rest, ok := strings.CutPrefix(path, prefix+"['"); ok && strings.HasSuffix(rest, "']") {
+				return m[strings.TrimSuffix(rest, "']")], true, nil
+			}
+		}
+		switch path {
 		case "metadata.name":
 			return pod.Name, true, nil
 		case "metadata.namespace":

@@ -1,6 +1,7 @@
 // Command localcluster runs a real Kubernetes control plane on loopback for the plugin's
-// end-to-end tests and demo: etcd, kube-apiserver and kwok (the fake kubelet), plus an agent that
-// plays the parts a real node and controllers would (scheduler, PV binder, container file systems).
+// end-to-end tests and demo: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok
+// (the fake kubelet), plus an agent that plays the node's container runtime (one file system per
+// pod) and the default storage class's volume provisioner. See hack/localcluster/README.md.
 //
 //	localcluster up DIR            start everything in the background; writes DIR/kubeconfig, DIR/env
 //	localcluster down DIR          stop everything started by up, by recorded process id

@@ -35,7 +35,10 @@ var kwokStages []byte
 const NodeName = "kwok-node-0"
 
 // daemons in start order; down stops them in reverse.
-var daemons = []string{"etcd", "kube-apiserver", "kwok", "agent"}
+var daemons = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "agent"}
+
+// Provisioner is the storage class provisioner the agent serves (the default class, "standard").
+const Provisioner = "localcluster.llmdbench.io/hostpath"
 
 func up(ctx context.Context, dir string) error {
 	if running := alive(dir); len(running) > 0 {
@@ -58,11 +61,11 @@ func up(ctx context.Context, dir string) error {
 	if err := p.create(); err != nil {
 		return fmt.Errorf("creating certificates: %w", err)
 	}
-	ports, err := freePorts(4)
+	ports, err := freePorts(6)
 	if err != nil {
 		return err
 	}
-	etcdPort, peerPort, apiPort, kwokPort := ports[0], ports[1], ports[2], ports[3]
+	etcdPort, peerPort, apiPort, kwokPort, kcmPort, schedPort := ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]
 	etcdURL := "http://127.0.0.1:" + strconv.Itoa(etcdPort)
 
 	if err := spawn(dir, "etcd", filepath.Join(bin, "etcd"), nil,
@@ -91,8 +94,6 @@ func up(ctx context.Context, dir string) error {
 		"--service-account-key-file="+p.path("sa.pub"),
 		"--service-account-signing-key-file="+p.path("sa.key"),
 		"--service-cluster-ip-range=10.96.0.0/16",
-		// No controller-manager creates ServiceAccounts, so their admission would refuse pods.
-		"--disable-admission-plugins=ServiceAccount",
 		"--allow-privileged=true"); err != nil {
 		return err
 	}
@@ -120,6 +121,13 @@ func up(ctx context.Context, dir string) error {
 		return err == nil, nil
 	}); err != nil {
 		return fmt.Errorf("kube-apiserver did not become ready (see %s): %w", filepath.Join(dir, "logs", "kube-apiserver.log"), err)
+	}
+
+	if err := startControllers(ctx, dir, bin, p, server, kcmPort, schedPort); err != nil {
+		return err
+	}
+	if err := createStorageClass(ctx, cs); err != nil {
+		return err
 	}
 
 	// kwok watches Exec and Logs objects (one per pod, made by the agent); their CRDs must exist
@@ -172,6 +180,11 @@ func up(ctx context.Context, dir string) error {
 		return false, nil
 	}); err != nil {
 		return fmt.Errorf("node %s did not become Ready (see %s): %w", NodeName, filepath.Join(dir, "logs", "kwok.log"), err)
+	}
+	// The TaintNodesByCondition admission gives a new node the not-ready taint; the node lifecycle
+	// controller (off, see startControllers) would lift it once the node is Ready: do that here.
+	if err := untaintReadyNode(ctx, cs); err != nil {
+		return err
 	}
 	env := fmt.Sprintf("export KUBECONFIG=%s\nexport LOCALCLUSTER_DIR=%s\n", kubeconfig, dir)
 	if err := os.WriteFile(filepath.Join(dir, "env"), []byte(env), 0o644); err != nil {
@@ -321,9 +334,13 @@ func freePorts(n int) ([]int, error) {
 }
 
 func waitHTTP(ctx context.Context, url string, timeout time.Duration) error {
+	return waitHTTPClient(ctx, http.DefaultClient, url, timeout)
+}
+
+func waitHTTPClient(ctx context.Context, client *http.Client, url string, timeout time.Duration) error {
 	return wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			return false, nil
 		}
