@@ -294,6 +294,11 @@ func sortedKeys(m map[string]bool) []string {
 	return keys
 }
 
+// waitingForClaims is kube-scheduler's word for a pod whose claims (of an Immediate class) are not
+// bound yet: it schedules the pod once they are, so this is waiting, not failing (a claim that never
+// binds ends in the launch timeout, explained by the claim's state).
+const waitingForClaims = "pod has unbound immediate PersistentVolumeClaims"
+
 // StartFailure returns why a pod can no longer start, or nil while it still may.
 func startFailure(pod *corev1.Pod) error {
 	if pod.DeletionTimestamp != nil {
@@ -308,7 +313,8 @@ func startFailure(pod *corev1.Pod) error {
 		return &PodStartError{Pod: pod.Name, Reason: "Ended", Detail: detail}
 	}
 	for _, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable &&
+			!strings.Contains(c.Message, waitingForClaims) {
 			return &PodStartError{Pod: pod.Name, Reason: "Unschedulable", Detail: c.Message}
 		}
 	}

@@ -151,9 +151,16 @@ func checkPVC(ctx context.Context, cs kubernetes.Interface, s PreflightSpec) (Ch
 	case corev1.ClaimBound:
 		c.OK, c.Message = true, fmt.Sprintf("PVC %s is Bound (%s)", s.PVC, modes(pvc))
 	case corev1.ClaimPending:
-		if waitsForConsumer(ctx, cs, pvc) {
+		switch waits, err := waitsForConsumer(ctx, cs, pvc); {
+		case err != nil:
+			// A namespaced user often may not read storage classes: the binding mode is unknown,
+			// and a claim that binds at its first consumer is the common case; warn, do not stop.
+			c.Blocking = false
+			c.Message = fmt.Sprintf("PVC %s is Pending and its storage class %s cannot be read (%s): it binds when a pod uses it only if the class waits for the first consumer", s.PVC, *pvc.Spec.StorageClassName, OneLine(err))
+			c.Fix = "if the launchers stay Pending, check the claim's events (kubectl describe pvc " + s.PVC + ")"
+		case waits:
 			c.OK, c.Message = true, fmt.Sprintf("PVC %s is Pending until a pod uses it (WaitForFirstConsumer)", s.PVC)
-		} else {
+		default:
 			c.Message, c.Fix = fmt.Sprintf("PVC %s is Pending: no volume is bound to it", s.PVC), "check its events (kubectl describe pvc "+s.PVC+") or the storage class"
 		}
 	default:
@@ -162,12 +169,18 @@ func checkPVC(ctx context.Context, cs kubernetes.Interface, s PreflightSpec) (Ch
 	return c, nil
 }
 
-func waitsForConsumer(ctx context.Context, cs kubernetes.Interface, pvc *corev1.PersistentVolumeClaim) bool {
+// waitsForConsumer tells whether the claim's storage class binds it only once a pod uses it; an
+// error when the class cannot be read (the answer is then unknown). A claim without a class
+// waits for a matching volume, not for a consumer.
+func waitsForConsumer(ctx context.Context, cs kubernetes.Interface, pvc *corev1.PersistentVolumeClaim) (bool, error) {
 	if pvc.Spec.StorageClassName == nil || *pvc.Spec.StorageClassName == "" {
-		return false
+		return false, nil
 	}
 	sc, err := cs.StorageV1().StorageClasses().Get(ctx, *pvc.Spec.StorageClassName, metav1.GetOptions{})
-	return err == nil && sc.VolumeBindingMode != nil && *sc.VolumeBindingMode == storagev1.VolumeBindingWaitForFirstConsumer
+	if err != nil {
+		return false, err
+	}
+	return sc.VolumeBindingMode != nil && *sc.VolumeBindingMode == storagev1.VolumeBindingWaitForFirstConsumer, nil
 }
 
 func hasMode(pvc *corev1.PersistentVolumeClaim, mode corev1.PersistentVolumeAccessMode) bool {
