@@ -66,22 +66,10 @@ func NewCmdCp(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comm
 			kubectl llmdbench cp inference-perf_1795740000-ab12_sanity_random_pd-gpt-oss-120b ./out --per-request`),
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Source = args[0]
-			if len(args) == 2 {
-				o.Dest = args[1]
-			}
-			if err := o.access.complete(f); err != nil {
+			if err := o.Complete(f, args); err != nil {
 				return err
 			}
-			if o.Retries < 0 {
-				return fmt.Errorf("--retries must be 0 or more")
-			}
-			q, err := resource.ParseQuantity(o.MaxSize)
-			if err != nil || q.Sign() <= 0 {
-				return fmt.Errorf("--max-size %q: give a size such as 64Gi", o.MaxSize)
-			}
-			o.maxBytes = q.Value()
-			if o.compression, err = transfer.ParseCompression(o.Compress); err != nil {
+			if err := o.Validate(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
@@ -94,6 +82,31 @@ func NewCmdCp(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comm
 	cmd.Flags().StringVar(&o.MaxSize, "max-size", o.MaxSize, "Refuse to write more than this (a guard against runaway streams)")
 	cmd.Flags().IntVar(&o.Retries, "retries", o.Retries, "Retries of a cut stream (each fetches only the files not yet complete)")
 	return cmd
+}
+
+// Complete takes the source and destination and builds the clients.
+func (o *CpOptions) Complete(f cmdutil.Factory, args []string) error {
+	o.Source = args[0]
+	if len(args) == 2 {
+		o.Dest = args[1]
+	}
+	return o.access.complete(f)
+}
+
+// Validate checks the flags (no I/O).
+func (o *CpOptions) Validate() error {
+	if o.Retries < 0 {
+		return fmt.Errorf("--retries must be 0 or more")
+	}
+	q, err := resource.ParseQuantity(o.MaxSize)
+	if err != nil || q.Sign() <= 0 {
+		return fmt.Errorf("--max-size %q: give a size such as 64Gi", o.MaxSize)
+	}
+	o.maxBytes = q.Value()
+	if o.compression, err = transfer.ParseCompression(o.Compress); err != nil {
+		return err
+	}
+	return nil
 }
 
 // Run copies.
