@@ -15,7 +15,10 @@ address=127.0.0.2
 rates="${DEMO_RATES:-2,4,8}"
 stage="${DEMO_STAGE_DURATION:-10s}"
 
-step() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
+# Bold only on a terminal: a redirected log gets plain text.
+bold='' plain=''
+if [ -t 2 ]; then bold=$'\033[1m' plain=$'\033[0m'; fi
+step() { printf '\n%s==> %s%s\n' "$bold" "$*" "$plain" >&2; }
 
 stop_sim() {
   if [ -f "$dir/sim.pid" ]; then
@@ -107,7 +110,7 @@ kubectl llmdbench results plot "$results/$run" --out "$dir/plots"
 end=$(date +%s)
 cat >&2 <<EOF
 
-$(printf '\033[1m')Demo complete$(printf '\033[0m') in $((end - begin))s (building $((built - begin))s).
+${bold}Demo complete${plain} in $((end - begin))s (building $((built - begin))s).
   results: $results/$run
   plots:   $dir/plots
 Explore further:

@@ -230,6 +230,10 @@ func (o *LoadgenOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// In a launcher the folder also holds the run's metadata, whose verdict is still "running":
+	// the generator is the workload, and the script records the verdict once it exits. What the
+	// generator just finished is complete, so the run's verdict is not applied to it here.
+	report.Metadata = nil
 	if err := printReport(o.Out, report); err != nil {
 		return err
 	}

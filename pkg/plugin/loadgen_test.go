@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/loadgen"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 )
 
 // `loadgen --output-dir DIR` writes its results into DIR; the old `--output DIR` still does, with a
@@ -45,6 +46,16 @@ data: {type: random, input_distribution: {min: 5, max: 5, mean: 5}, output_distr
 	for _, spelling := range []string{"--output-dir", "--output"} {
 		t.Run(spelling, func(t *testing.T) {
 			out := filepath.Join(dir, strings.TrimLeft(spelling, "-"))
+			// In the launcher the run script has put the run's metadata into the folder, with the
+			// workload still running (it is: the generator is the workload). The generator's own
+			// report is complete all the same, and must not be called PARTIAL.
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			meta := `{"run": "1795740000-ab12", "workload": "w", "launcher": 0, "verdict": "running", "exitCode": null}`
+			if err := os.WriteFile(filepath.Join(out, runstate.MetadataFile), []byte(meta), 0o644); err != nil {
+				t.Fatal(err)
+			}
 			stdout, stderr, err := execute(t, "", "loadgen", "--config", profile, spelling, out, "--transport", "net-http")
 			if err != nil {
 				t.Fatalf("%v\n%s", err, stderr)
@@ -55,6 +66,9 @@ data: {type: random, input_distribution: {min: 5, max: 5, mean: 5}, output_distr
 			deprecated := strings.Contains(stderr, "Flag --output has been deprecated, use --output-dir")
 			if deprecated != (spelling == "--output") {
 				t.Errorf("deprecation warning %v for %s:\n%s", deprecated, spelling, stderr)
+			}
+			if strings.Contains(stdout+stderr, "PARTIAL") || !strings.Contains(stdout, "STAGE") {
+				t.Errorf("the generator's finished report must be printed whole, not PARTIAL:\n%s\n%s", stdout, stderr)
 			}
 			if strings.Contains(stdout, "deprecated") {
 				t.Errorf("a warning on stdout: %s", stdout)
