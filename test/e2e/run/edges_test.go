@@ -170,11 +170,7 @@ func TestCtrlCDuringPreflight(t *testing.T) {
 // Ctrl-C while following, then attach: attach fetches the results as run would have.
 func TestAttachFetchesTheResults(t *testing.T) {
 	ns := setupNamespace(t, corev1.ReadWriteOnce)
-	r := cl.Plugin(t, "", timeout, args(ns, "run", "-f", slowConfig(t, 2), "--pvc", "workload-pvc", "--detach")...)
-	if r.Code != 0 {
-		t.Fatalf("run --detach: %d\n%s", r.Code, r.Stderr)
-	}
-	id := runID(t, r)
+	id := detach(t, ns, 2)
 	work := t.TempDir()
 	cmd := cl.PluginCmd(t, "", "attach", id, "-n", ns)
 	cmd.Dir = work
@@ -225,11 +221,7 @@ func resultOf(stderr string) framework.Result { return framework.Result{Stderr: 
 // retries.
 func TestAttachForbiddenEndsAtOnce(t *testing.T) {
 	ns := setupNamespace(t, corev1.ReadWriteOnce)
-	r := cl.Plugin(t, "", timeout, args(ns, "run", "-f", slowConfig(t, 30), "--pvc", "workload-pvc", "--detach")...)
-	if r.Code != 0 {
-		t.Fatalf("run --detach: %d\n%s", r.Code, r.Stderr)
-	}
-	id := runID(t, r)
+	id := detach(t, ns, 30)
 	var noExec []rbacv1.PolicyRule
 	for _, rule := range RunRole {
 		if rule.Resources[0] != "pods/exec" {

@@ -78,6 +78,16 @@ func args(ns string, a ...string) []string {
 
 var runIDInText = regexp.MustCompile(`run ([0-9]{10}-[0-9a-f]{4})`)
 
+// detach starts a run of one workload that takes seconds, with --detach, and returns its ID.
+func detach(t *testing.T, ns string, seconds int) string {
+	t.Helper()
+	r := cl.Plugin(t, "", timeout, args(ns, "run", "-f", slowConfig(t, seconds), "--pvc", "workload-pvc", "--detach")...)
+	if r.Code != 0 {
+		t.Fatalf("run --detach: %d\n%s", r.Code, r.Stderr)
+	}
+	return runID(t, r)
+}
+
 func runID(t *testing.T, r framework.Result) string {
 	t.Helper()
 	m := runIDInText.FindStringSubmatch(r.Stderr)

@@ -76,11 +76,7 @@ func provesPartialFolder(t *testing.T, ns, id, folder string) {
 // `delete --force` of a running run: its folders are incomplete too, not running forever.
 func TestDeleteForceMidRunLeavesIncompleteFolders(t *testing.T) {
 	ns := setupNamespace(t, corev1.ReadWriteOnce)
-	r := cl.Plugin(t, "", timeout, args(ns, "run", "-f", slowConfig(t, 60), "--pvc", "workload-pvc", "--detach")...)
-	if r.Code != 0 {
-		t.Fatalf("detach: %d %s", r.Code, r.Stderr)
-	}
-	id := strings.TrimSpace(r.Stdout)
+	id := detach(t, ns, 60)
 	folder := waitWorkloadRunning(t, ns, id)
 	d := cl.Plugin(t, "", timeout, "delete", id, "-n", ns, "--force")
 	if d.Code != 0 || !strings.Contains(d.Stderr, "result folders of its unfinished workloads are incomplete") {
