@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 )
 
 // Harness names the llm-d-benchmark image knows, plus the plugin's native generator.
@@ -58,6 +60,10 @@ type Harness struct {
 	ResultsPVC  string
 	Namespace   string
 	Parallelism int
+	// ParallelismMode is how the Parallelism launchers share each workload's load:
+	// runstate.ModeSplit (the default: together they offer the profile's load) or
+	// runstate.ModeReplicate (each offers the whole profile). YAML: harness.parallelism_mode.
+	ParallelismMode string
 	// WaitTimeout bounds each workload; 0 means no limit.
 	WaitTimeout time.Duration
 	Image       string
@@ -128,13 +134,17 @@ func (d *Document) Resolve(opts Options) (*Config, []string, error) {
 	}
 	h := mapValue(root, "harness")
 	c.Harness = Harness{
-		Name:        f.str(h, "harness", "name"),
-		ResultsPVC:  f.str(h, "harness", "results_pvc"),
-		Namespace:   f.str(h, "harness", "namespace"),
-		Parallelism: f.integer(h, "harness", "parallelism", 1),
-		WaitTimeout: f.waitTimeout(h),
-		Image:       f.str(h, "harness", "image"),
-		DatasetURL:  f.str(h, "harness", "dataset_url"),
+		Name:            f.str(h, "harness", "name"),
+		ResultsPVC:      f.str(h, "harness", "results_pvc"),
+		Namespace:       f.str(h, "harness", "namespace"),
+		Parallelism:     f.integer(h, "harness", "parallelism", 1),
+		ParallelismMode: f.str(h, "harness", "parallelism_mode"),
+		WaitTimeout:     f.waitTimeout(h),
+		Image:           f.str(h, "harness", "image"),
+		DatasetURL:      f.str(h, "harness", "dataset_url"),
+	}
+	if c.Harness.ParallelismMode == "" {
+		c.Harness.ParallelismMode = runstate.ModeSplit
 	}
 	if c.Harness.DatasetURL == "none" {
 		c.Harness.DatasetURL = ""
@@ -292,6 +302,9 @@ func (c *Config) validate() error {
 		return ErrNoImage
 	case c.Harness.Parallelism < 1:
 		return fmt.Errorf("harness.parallelism is %d: it must be 1 or more", c.Harness.Parallelism)
+	case c.Harness.ParallelismMode != runstate.ModeSplit && c.Harness.ParallelismMode != runstate.ModeReplicate:
+		return fmt.Errorf("harness.parallelism_mode %q is %w: use %s (the launchers share the load) or %s (each sends all of it)",
+			c.Harness.ParallelismMode, ErrParallelismMode, runstate.ModeSplit, runstate.ModeReplicate)
 	case c.Harness.WaitTimeout < 0:
 		return fmt.Errorf("harness.wait_timeout is %s: it must be 0 (no limit) or more", c.Harness.WaitTimeout)
 	}

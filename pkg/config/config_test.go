@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 )
 
 func guideVars() Variables {
@@ -373,5 +375,36 @@ func TestWaitTimeoutDurationInConfig(t *testing.T) {
 	}
 	if cfg.Harness.WaitTimeout != 20*time.Minute {
 		t.Errorf("wait timeout %v, want 20m", cfg.Harness.WaitTimeout)
+	}
+}
+
+func TestParallelismModeSetting(t *testing.T) {
+	cfg, _, err := mustParse(t, "c.yaml", minimal).Resolve(Options{})
+	if err != nil || cfg.Harness.ParallelismMode != runstate.ModeSplit {
+		t.Fatalf("default mode %q, %v; want split", cfg.Harness.ParallelismMode, err)
+	}
+	file := strings.Replace(minimal, "parallelism: 1", "parallelism: 2\n  parallelism_mode: replicate", 1)
+	cfg, _, err = mustParse(t, "c.yaml", file).Resolve(Options{})
+	if err != nil || cfg.Harness.ParallelismMode != runstate.ModeReplicate {
+		t.Fatalf("file mode %+v, %v; want replicate", cfg.Harness, err)
+	}
+	doc := mustParse(t, "c.yaml", file)
+	doc.Apply(Overrides{ParallelismMode: runstate.ModeSplit})
+	if cfg, _, err = doc.Resolve(Options{}); err != nil || cfg.Harness.ParallelismMode != runstate.ModeSplit {
+		t.Fatalf("override mode %+v, %v; want split", cfg.Harness, err)
+	}
+	for _, bad := range []struct{ file, value string }{
+		{strings.Replace(minimal, "parallelism: 1", "parallelism: 1\n  parallelism_mode: both", 1), "both"},
+		{minimal, "Split"},
+	} {
+		doc := mustParse(t, "c.yaml", bad.file)
+		if bad.value == "Split" {
+			doc.Apply(Overrides{ParallelismMode: bad.value})
+		}
+		_, _, err := doc.Resolve(Options{})
+		want := `c.yaml: harness.parallelism_mode "` + bad.value + `" is not a parallelism mode: use split (the launchers share the load) or replicate (each sends all of it)`
+		if err == nil || err.Error() != want || !errors.Is(err, ErrParallelismMode) {
+			t.Errorf("mode %s: error %v\nwant %s", bad.value, err, want)
+		}
 	}
 }

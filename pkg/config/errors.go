@@ -48,3 +48,8 @@ var (
 	// ErrSweepNeedsPoisson: the harness cannot hold a constant request rate, only Poisson arrivals.
 	ErrSweepNeedsPoisson = errors.New("sends Poisson arrivals at a request rate and cannot hold a constant one")
 )
+
+var (
+	// ErrParallelismMode: harness.parallelism_mode is neither split nor replicate.
+	ErrParallelismMode = errors.New("not a parallelism mode")
+)

@@ -19,7 +19,10 @@ type Overrides struct {
 	Image         string
 	HFTokenSecret string
 	Parallelism   *int
-	WaitTimeout   *time.Duration
+	// ParallelismMode, when set, is runstate.ModeSplit or runstate.ModeReplicate (Resolve
+	// refuses anything else).
+	ParallelismMode string
+	WaitTimeout     *time.Duration
 }
 
 // Apply writes the overrides into the document. Values are set on the node the file defines, so
@@ -43,6 +46,7 @@ func (d *Document) Apply(o Overrides) {
 		{"harness", "results_pvc", o.PVC},
 		{"harness", "name", o.Harness},
 		{"harness", "image", o.Image},
+		{"harness", "parallelism_mode", o.ParallelismMode},
 	} {
 		if s.value != "" {
 			d.set(s.section, s.key, s.value, "!!str")
