@@ -50,6 +50,8 @@ var (
 )
 
 var (
+	// ErrSplit: a workload's load cannot be shared among the run's launchers (see SplitError).
+	ErrSplit = errors.New("cannot be split among launchers")
 	// ErrParallelismMode: harness.parallelism_mode is neither split nor replicate.
 	ErrParallelismMode = errors.New("not a parallelism mode")
 )
