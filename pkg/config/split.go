@@ -26,8 +26,9 @@ import (
 // A launcher that would get nothing (a count below N, or a rate stage that gives it no
 // request) and a load shape whose split would not offer the profile's load (adaptive sweeps,
 // trace replays, one-at-a-time profiles) are refused with a *SplitError naming the field.
-// The harness keys read here are those of the versions llm-d-benchmark's image pins; each harness
-// function names its source.
+// The harness keys and defaults read here are those of inference-perf v0.6.1 (as checkProfile),
+// GuideLLM v0.5.0 (the commit the llm-d-benchmark v0.4.0 image pins) and vLLM's
+// benchmarks/benchmark_serving.py; SplitProfile's comment names the file of each.
 
 // SplitError says why a profile's load cannot be shared among launchers. It wraps ErrSplit.
 type SplitError struct {
@@ -71,11 +72,15 @@ const (
 // Per harness:
 //   - inference-perf (load section of inference_perf/config/loadgen/config.py, v0.6.1): constant
 //     and poisson stages get rate/N (duration unchanged; each launcher must get at least one
-//     request, int(rate/N·duration) ≥ 1, inference-perf's own request count for a stage);
-//     concurrent stages get their share of concurrency_level and of num_requests; load.base_seed,
-//     when set, becomes base_seed + index·65536 (when unset inference-perf seeds from the clock,
-//     which already differs per pod). data.shared_prefix.seed is kept: every launcher must send
-//     the profile's prefixes. load.sweep, trace_replay and trace_session_replay are refused.
+//     request, int(rate/N·duration) ≥ 1, inference-perf's own request count for a stage).
+//     As each launcher truncates int(rate/N·duration), a stage may send up to N-1 requests fewer
+//     in all than int(rate·duration); the offered rate is the profile's. Concurrent stages get
+//     their share of concurrency_level and of num_requests. load.base_seed, when set, becomes
+//     base_seed + index·65536; when unset none is written and inference-perf seeds each launcher
+//     from its own start time in milliseconds (distinct unless launchers start within a few ms
+//     of each other: set base_seed for reproducible, distinct launchers). data.shared_prefix.seed
+//     is kept: every launcher must send the profile's prefixes. load.sweep, trace_replay and
+//     trace_session_replay are refused.
 //   - guidellm (scenario keys of GuideLLM v0.5.0; a key may be written with _ or -): profile
 //     constant, poisson and async get each rate/N; concurrent gets its share of each stream count
 //     in rate; throughput gets its share of rate[0], its concurrency cap; max_requests is shared;

@@ -434,3 +434,23 @@ func TestCheckSplit(t *testing.T) {
 		t.Errorf("one launcher: %v", err)
 	}
 }
+
+// CheckSplit on the other harnesses: the first refusal, named by workload.
+func TestCheckSplitGuideLLMAndVLLM(t *testing.T) {
+	for _, tc := range []struct{ harness, profile, want string }{
+		{HarnessGuideLLM, "    profile: concurrent\n    rate: 1\n    max_seconds: 30\n", "workload w: rate 1 cannot be shared by 2 launchers: launcher 1 would get no streams"},
+		{HarnessVLLMBenchmark, "    executable: benchmark_serving.py\n    max-concurrency: 1\n", "workload w: max-concurrency 1 cannot be shared by 2 launchers: launcher 1 would get no concurrency"},
+	} {
+		cfg, _, err := mustParse(t, "c.yaml", sweepConfig(tc.harness, tc.profile)).Resolve(Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.CheckSplit(); err != nil {
+			t.Errorf("%s, one launcher: %v", tc.harness, err)
+		}
+		cfg.Harness.Parallelism = 2
+		if err := cfg.CheckSplit(); err == nil || !strings.HasPrefix(err.Error(), tc.want) || !errors.Is(err, ErrSplit) {
+			t.Errorf("%s, two launchers: %v\nwant %s…", tc.harness, err, tc.want)
+		}
+	}
+}
