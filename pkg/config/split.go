@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 
@@ -314,13 +315,7 @@ func guideLLMKey(root *yaml.Node, key string) (*yaml.Node, string) {
 	if n := mapValue(root, key); n != nil {
 		return n, key
 	}
-	alt := ""
-	for _, c := range key {
-		if c == '_' {
-			c = '-'
-		}
-		alt += string(c)
-	}
+	alt := strings.ReplaceAll(key, "_", "-")
 	return mapValue(root, alt), alt
 }
 
