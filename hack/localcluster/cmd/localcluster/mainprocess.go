@@ -91,8 +91,9 @@ func exitStatus(ps *os.ProcessState) int {
 // into the pod root with the container's environment, uid/gid and working directory (created if
 // missing, as runc does), stdout and stderr into the files tailStdout turns into kubectl logs, in
 // its own process group. A pod with neither command nor args runs nothing. When the process ends
-// by itself, mainExited records its exit code on the pod.
-func (a *agent) startMain(pod *corev1.Pod, st *podState) error {
+// by itself, mainExited records its exit code on the pod. An error is the agent's own (a file of
+// the pod root it cannot open): the start is retried.
+func (a *agent) startMain(pod *corev1.Pod, st *podState) (err error) {
 	a.mu.Lock()
 	if st.started || st.stopping {
 		a.mu.Unlock()
@@ -100,6 +101,13 @@ func (a *agent) startMain(pod *corev1.Pod, st *podState) error {
 	}
 	st.started = true
 	a.mu.Unlock()
+	defer func() {
+		if err != nil {
+			a.mu.Lock()
+			st.started = false
+			a.mu.Unlock()
+		}
+	}()
 	if len(pod.Spec.Containers) == 0 {
 		return nil
 	}
