@@ -406,14 +406,14 @@ func TestUnschedulableComesFromTheScheduler(t *testing.T) {
 		mutate func(*corev1.Pod)
 		want   string
 	}{
-		// The kwok node offers 32 CPUs (hack/localcluster/cmd/localcluster/kwok.yaml).
+		// Each kwok node offers 32 CPUs (hack/localcluster/cmd/localcluster/kwok.yaml).
 		"toobig": {func(p *corev1.Pod) {
 			p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("64")}
-		}, "1 Insufficient cpu"},
+		}, "Insufficient cpu"},
 		"selector":     {func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{"gpu": "h100"} }, "didn't match Pod's node affinity/selector"},
 		"missingclaim": {withClaim("ghost", "/requests"), `persistentvolumeclaim "ghost" not found`},
 		"affinity": {func(p *corev1.Pod) {
-			// Required node affinity that excludes the only node.
+			// Required node affinity that excludes every node.
 			p.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
 				NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{
 					{Key: "type", Operator: corev1.NodeSelectorOpNotIn, Values: []string{"kwok"}}}}}}}}
@@ -503,11 +503,21 @@ func TestRestrictedUserIsForbiddenWhatItsRoleLacks(t *testing.T) {
 	}
 }
 
-// up.sh and down.sh as a person runs them: a Ready node, then nothing left running.
+// up.sh and down.sh as a person runs them, with one node (LOCALCLUSTER_NODES=1): a Ready node,
+// then nothing left running.
 func TestUpDownScripts(t *testing.T) {
 	dir := t.TempDir()
+	// A node count that is not a whole number from 1 to 100 is refused before anything starts.
+	bad := exec.Command(filepath.Join(cl.Bin, "localcluster"), "up", dir)
+	bad.Env = append(os.Environ(), "LOCALCLUSTER_NODES=0")
+	if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), `LOCALCLUSTER_NODES="0"`) {
+		t.Errorf("up with LOCALCLUSTER_NODES=0: %v %s, want a refusal naming it", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pids")); !os.IsNotExist(err) {
+		t.Errorf("a refused up started something: pids file %v", err)
+	}
 	up := exec.Command(filepath.Join(cl.RepoRoot, "hack/localcluster/up.sh"), dir)
-	up.Env = append(os.Environ(), "LOCALCLUSTER_BIN="+cl.Bin)
+	up.Env = append(os.Environ(), "LOCALCLUSTER_BIN="+cl.Bin, "LOCALCLUSTER_NODES=1")
 	if out, err := up.CombinedOutput(); err != nil {
 		t.Fatalf("up.sh: %v\n%s", err, out)
 	}
@@ -517,8 +527,8 @@ func TestUpDownScripts(t *testing.T) {
 	}
 	get := exec.Command("sh", "-c", ". "+filepath.Join(dir, "env")+" && kubectl get nodes --no-headers")
 	out, err := get.Output()
-	if err != nil || !strings.Contains(string(out), "kwok-node-0") || !strings.Contains(string(out), " Ready ") {
-		t.Errorf("kubectl get nodes: %q %v", out, err)
+	if err != nil || !strings.HasPrefix(string(out), "kwok-node-0 ") || !strings.Contains(string(out), " Ready ") || strings.Count(string(out), "\n") != 1 {
+		t.Errorf("kubectl get nodes: %q %v, want kwok-node-0 alone and Ready", out, err)
 	}
 	pids := readPIDs(t, dir)
 	down := exec.Command(filepath.Join(cl.RepoRoot, "hack/localcluster/down.sh"), dir)

@@ -38,8 +38,9 @@ const (
 	AnnoServiceAddress = annoPrefix + "address"
 )
 
-// agent plays the node-side parts a real cluster has and this one lacks: the container runtime's
-// file system (one root per pod bound to the kwok node, with its volumes, environment and stdout)
+// agent plays the node-side parts a real cluster has and this one lacks: the container runtime
+// (one root per pod bound to a kwok node, with its volumes, environment and stdout, and the first
+// container's command run there as its main process, whose exit ends the pod)
 // and a volume provisioner for the default storage class (one host folder per claim, as
 // local-path-provisioner does). Scheduling and binding are the real scheduler's and PV controller's.
 type agent struct {
@@ -59,6 +60,17 @@ type agent struct {
 type podState struct {
 	uid      types.UID
 	stopTail context.CancelFunc
+	// What the container's processes run with (also written for the exec shim).
+	root    string
+	env     []string
+	runUID  int64
+	runGID  int64
+	workdir string
+	// started: the main process was started (or there is none to start). stopping: the agent
+	// ends the pod's processes itself (pod terminal or gone), so how the main process ends is
+	// not the container's exit. Both under agent.mu.
+	started  bool
+	stopping bool
 }
 
 func runAgent(ctx context.Context, dir string) error {
@@ -164,13 +176,25 @@ func (a *agent) syncPod(ctx context.Context, ns, name string) error {
 		st = nil
 	}
 	switch {
-	case pod.Spec.NodeName != NodeName:
-		return nil // not scheduled yet (the scheduler's), or another node's
+	case !isClusterNode(pod.Spec.NodeName):
+		return nil // not scheduled yet (the scheduler's), or not a node of this cluster
 	case pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed:
 		// The main container has exited: its processes end with it.
+		if st != nil {
+			a.mu.Lock()
+			st.stopping = true
+			a.mu.Unlock()
+		}
 		killPodProcesses(a.podRoot(ns, name))
 		return nil
-	case st != nil || pod.Annotations[AnnoImagePull] != "" || pod.Annotations[AnnoConfigError] != "":
+	case st != nil:
+		// kwok moved the pod to Running: the container's command starts now, as a kubelet
+		// starts it once the container is created.
+		if pod.Status.Phase == corev1.PodRunning {
+			return a.startMain(pod, st)
+		}
+		return nil
+	case pod.Annotations[AnnoImagePull] != "" || pod.Annotations[AnnoConfigError] != "":
 		return nil
 	}
 	// Bound to the node: what the kubelet would find out now (an image that cannot be pulled, a

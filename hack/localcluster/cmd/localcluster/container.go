@@ -149,7 +149,8 @@ func (a *agent) createContainer(ctx context.Context, pod *corev1.Pod) error {
 	tailCtx, stop := context.WithCancel(context.Background())
 	go tailStdout(tailCtx, root, logFile)
 	a.mu.Lock()
-	a.running[pod.Namespace+"/"+pod.Name] = &podState{uid: pod.UID, stopTail: stop}
+	a.running[pod.Namespace+"/"+pod.Name] = &podState{uid: pod.UID, stopTail: stop,
+		root: root, env: env, runUID: uid, runGID: gid, workdir: workdir}
 	a.mu.Unlock()
 	return nil
 }
@@ -211,6 +212,9 @@ func (a *agent) removeContainer(ctx context.Context, ns, name string) error {
 	a.mu.Lock()
 	st := a.running[key]
 	delete(a.running, key)
+	if st != nil {
+		st.stopping = true
+	}
 	a.mu.Unlock()
 	if st != nil {
 		st.stopTail()
@@ -555,7 +559,7 @@ func (a *agent) valueFrom(pod *corev1.Pod, src *corev1.EnvVarSource) (string, bo
 		case "metadata.uid":
 			return string(pod.UID), true, nil
 		case "spec.nodeName":
-			return NodeName, true, nil
+			return pod.Spec.NodeName, true, nil
 		case "spec.serviceAccountName":
 			return pod.Spec.ServiceAccountName, true, nil
 		case "status.podIP", "status.hostIP":

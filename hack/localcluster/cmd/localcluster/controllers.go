@@ -107,10 +107,10 @@ func createStorageClass(ctx context.Context, cs kubernetes.Interface) error {
 	return nil
 }
 
-// untaintReadyNode removes the node.kubernetes.io/not-ready taint from the Ready kwok node.
-func untaintReadyNode(ctx context.Context, cs kubernetes.Interface) error {
+// untaintReadyNode removes the node.kubernetes.io/not-ready taint from a Ready kwok node.
+func untaintReadyNode(ctx context.Context, cs kubernetes.Interface, name string) error {
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		node, err := cs.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
+		node, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return err
 		}

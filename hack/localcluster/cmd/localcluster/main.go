@@ -1,7 +1,8 @@
 // Command localcluster runs a real Kubernetes control plane on loopback for the plugin's
 // end-to-end tests and demo: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok
-// (the fake kubelet), plus an agent that plays the node's container runtime (one file system per
-// pod) and the default storage class's volume provisioner. See hack/localcluster/README.md.
+// (the fake kubelet of N nodes, LOCALCLUSTER_NODES, default 3), plus an agent that plays the nodes'
+// container runtime (one file system per pod, the container's command run there as its main
+// process) and the default storage class's volume provisioner. See hack/localcluster/README.md.
 //
 //	localcluster up DIR            start everything in the background; writes DIR/kubeconfig, DIR/env
 //	localcluster down DIR          stop everything started by up, by recorded process id

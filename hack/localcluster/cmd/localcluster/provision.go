@@ -22,8 +22,12 @@ const (
 
 // syncPVC provisions a volume for a claim the PV controller handed to this provisioner (once the
 // scheduler has picked a node for its first pod): a host folder (DIR/claims/NAMESPACE/CLAIM) and a
-// PersistentVolume pre-bound to the claim and tied to that node, which the PV controller then
-// binds. A claim annotated pending never gets one.
+// PersistentVolume pre-bound to the claim, which the PV controller then binds. A ReadWriteOnce or
+// ReadWriteOncePod volume is tied to that node (node affinity on kubernetes.io/hostname), as
+// local-path-provisioner does; a volume that may be shared between nodes (ReadWriteMany or
+// ReadOnlyMany) has no node affinity: every fake node is this host, so the one host folder is
+// readable and writable from all of them, as a network file system would be. A claim annotated
+// pending never gets one.
 func (a *agent) syncPVC(ctx context.Context, ns, name string) error {
 	pvc, err := a.pvcs.PersistentVolumeClaims(ns).Get(name)
 	if apierrors.IsNotFound(err) {
@@ -52,10 +56,6 @@ func (a *agent) syncPVC(ctx context.Context, ns, name string) error {
 	if class.ReclaimPolicy != nil {
 		reclaim = *class.ReclaimPolicy
 	}
-	node := pvc.Annotations[annoSelectedNode]
-	if node == "" {
-		node = NodeName
-	}
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return err
 	}
@@ -73,9 +73,15 @@ func (a *agent) syncPVC(ctx context.Context, ns, name string) error {
 			VolumeMode:                    pvc.Spec.VolumeMode,
 			PersistentVolumeSource: corev1.PersistentVolumeSource{
 				HostPath: &corev1.HostPathVolumeSource{Path: dir, Type: &hostPathType}},
-			NodeAffinity: &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
-				MatchExpressions: []corev1.NodeSelectorRequirement{{Key: corev1.LabelHostname, Operator: corev1.NodeSelectorOpIn, Values: []string{node}}}}}}},
 		},
+	}
+	if !sharedAcrossNodes(pvc.Spec.AccessModes) {
+		node := pvc.Annotations[annoSelectedNode]
+		if node == "" {
+			node = nodeName(0)
+		}
+		pv.Spec.NodeAffinity = &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+			MatchExpressions: []corev1.NodeSelectorRequirement{{Key: corev1.LabelHostname, Operator: corev1.NodeSelectorOpIn, Values: []string{node}}}}}}}
 	}
 	if _, err := a.cs.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating volume for claim: %w", err)
@@ -122,4 +128,15 @@ func (a *agent) volumeAt(dir, except string) string {
 		}
 	}
 	return ""
+}
+
+// sharedAcrossNodes tells whether a claim with these access modes may be used from several nodes
+// at once (ReadWriteMany, ReadOnlyMany): such a volume must not be pinned to one node.
+func sharedAcrossNodes(modes []corev1.PersistentVolumeAccessMode) bool {
+	for _, m := range modes {
+		if m == corev1.ReadWriteMany || m == corev1.ReadOnlyMany {
+			return true
+		}
+	}
+	return false
 }

@@ -31,8 +31,39 @@ import (
 //go:embed kwok.yaml
 var kwokStages []byte
 
-// NodeName is the one fake node every pod is bound to.
-const NodeName = "kwok-node-0"
+// nodePrefix names the fake nodes: kwok-node-0 .. kwok-node-N-1. Every node of the cluster is
+// one of them; kwok plays the kubelet of all, the agent the container runtime of all.
+const nodePrefix = "kwok-node-"
+
+// defaultNodes is how many nodes up creates when LOCALCLUSTER_NODES is unset.
+const defaultNodes = 3
+
+// nodeName is the name of fake node i.
+func nodeName(i int) string { return nodePrefix + strconv.Itoa(i) }
+
+// isClusterNode tells whether a pod bound to name is served by this cluster's agent.
+func isClusterNode(name string) bool {
+	i, ok := strings.CutPrefix(name, nodePrefix)
+	if !ok {
+		return false
+	}
+	n, err := strconv.Atoi(i)
+	return err == nil && n >= 0 && strconv.Itoa(n) == i
+}
+
+// nodeCount reads LOCALCLUSTER_NODES (how many fake nodes up creates): unset or empty gives
+// defaultNodes; anything but a whole number from 1 to 100 is an error.
+func nodeCount() (int, error) {
+	v := strings.TrimSpace(os.Getenv("LOCALCLUSTER_NODES"))
+	if v == "" {
+		return defaultNodes, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 100 {
+		return 0, fmt.Errorf("LOCALCLUSTER_NODES=%q: want a whole number of nodes from 1 to 100", v)
+	}
+	return n, nil
+}
 
 // daemons in start order; down stops them in reverse.
 var daemons = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "agent"}
@@ -41,6 +72,10 @@ var daemons = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kub
 const Provisioner = "localcluster.llmdbench.io/hostpath"
 
 func up(ctx context.Context, dir string) error {
+	nodes, err := nodeCount()
+	if err != nil {
+		return err
+	}
 	if running := alive(dir); len(running) > 0 {
 		return fmt.Errorf("a cluster already runs in %s (%s): run down first", dir, strings.Join(running, ", "))
 	}
@@ -161,36 +196,45 @@ func up(ctx context.Context, dir string) error {
 		return err
 	}
 
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: NodeName,
-		Annotations: map[string]string{"kwok.x-k8s.io/node": "fake"},
-		Labels:      map[string]string{"kubernetes.io/hostname": NodeName, "kubernetes.io/os": "linux", "type": "kwok"}}}
-	if _, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("creating node: %w", err)
-	}
-	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		n, err := cs.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
-		if err != nil {
-			return false, nil
+	// All nodes are this host: each has its own kubernetes.io/hostname, so topology spread and
+	// anti-affinity see distinct nodes, while every pod root and claim folder is on one disk.
+	for i := range nodes {
+		name := nodeName(i)
+		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name,
+			Annotations: map[string]string{"kwok.x-k8s.io/node": "fake"},
+			Labels:      map[string]string{corev1.LabelHostname: name, "kubernetes.io/os": "linux", "type": "kwok"}}}
+		if _, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("creating node %s: %w", name, err)
 		}
-		for _, c := range n.Status.Conditions {
-			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
-				return true, nil
+	}
+	for i := range nodes {
+		name := nodeName(i)
+		if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+			n, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return false, nil
 			}
+			for _, c := range n.Status.Conditions {
+				if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+					return true, nil
+				}
+			}
+			return false, nil
+		}); err != nil {
+			return fmt.Errorf("node %s did not become Ready (see %s): %w", name, filepath.Join(dir, "logs", "kwok.log"), err)
 		}
-		return false, nil
-	}); err != nil {
-		return fmt.Errorf("node %s did not become Ready (see %s): %w", NodeName, filepath.Join(dir, "logs", "kwok.log"), err)
-	}
-	// The TaintNodesByCondition admission gives a new node the not-ready taint; the node lifecycle
-	// controller (off, see startControllers) would lift it once the node is Ready: do that here.
-	if err := untaintReadyNode(ctx, cs); err != nil {
-		return err
+		// The TaintNodesByCondition admission gives a new node the not-ready taint; the node
+		// lifecycle controller (off, see startControllers) would lift it once the node is Ready:
+		// do that here.
+		if err := untaintReadyNode(ctx, cs, name); err != nil {
+			return err
+		}
 	}
 	env := fmt.Sprintf("export KUBECONFIG=%s\nexport LOCALCLUSTER_DIR=%s\n", kubeconfig, dir)
 	if err := os.WriteFile(filepath.Join(dir, "env"), []byte(env), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "local cluster up in %.1fs: %s (source %s)\n", time.Since(start).Seconds(), server, filepath.Join(dir, "env"))
+	fmt.Fprintf(os.Stderr, "local cluster up in %.1fs with %d nodes: %s (source %s)\n", time.Since(start).Seconds(), nodes, server, filepath.Join(dir, "env"))
 	return nil
 }
 
