@@ -103,7 +103,7 @@ func TestFollowStopsOnContextAndReportsLostLaunchers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Phase != PhaseFailed || !strings.Contains(st.Message, "is gone") || len(st.Workloads) != 4 {
+	if st.Phase != PhaseFailed || !strings.Contains(st.Message, "launcher 1 of run 1764000000-abcd has no pod") || len(st.Workloads) != 4 {
 		t.Fatalf("%+v", st)
 	}
 	for _, w := range st.Workloads {

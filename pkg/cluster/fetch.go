@@ -7,11 +7,6 @@ import (
 	"path"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-
-	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 )
 
@@ -30,24 +25,6 @@ func ResultFolders(st Status) []string {
 		}
 	}
 	return names
-}
-
-// ResultsPod chooses the launcher to read a finished run's results through: the pod of the first
-// workload whose launcher still runs (every launcher mounts the run's claim). ok is false when
-// none runs any more; a pod that cannot be read counts as gone.
-func ResultsPod(ctx context.Context, cs kubernetes.Interface, namespace string, st Status) (ref PodRef, ok bool) {
-	tried := map[string]bool{}
-	for _, w := range st.Workloads {
-		if w.Pod == "" || tried[w.Pod] {
-			continue
-		}
-		tried[w.Pod] = true
-		p, err := cs.CoreV1().Pods(namespace).Get(ctx, w.Pod, metav1.GetOptions{})
-		if err == nil && p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
-			return PodRef{Namespace: namespace, Name: w.Pod, Container: launcher.ContainerName}, true
-		}
-	}
-	return PodRef{}, false
 }
 
 // WrittenFolders lists the results volume through pod and returns the folders of wanted that are

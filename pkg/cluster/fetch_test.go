@@ -9,7 +9,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
 )
@@ -29,25 +28,42 @@ func TestResultFoldersOncePerFolderInOrder(t *testing.T) {
 	}
 }
 
-func TestResultsPodIsARunningLauncher(t *testing.T) {
+// A launcher's index comes from its Job (annotation, else label) or, for a run made before
+// launchers were a Job, from the plugin's index label; a live pod speaks for its index before an
+// ended one, the newest among equals.
+func TestLauncherPodsByIndex(t *testing.T) {
 	const run = "1764000000-abcd"
-	ended := runningPod(run, 0)
-	ended.Status.Phase = corev1.PodSucceeded
-	leaving := runningPod(run, 1)
-	leaving.DeletionTimestamp = &metav1.Time{Time: time.Now()}
-	leaving.Finalizers = []string{"x"}
-	live := runningPod(run, 2)
-	cs := fake.NewClientset(ended, leaving, live)
-	st := Status{Workloads: []WorkloadState{
-		{Name: "w", Pod: launcher.PodName(run, 0)}, {Name: "w", Pod: launcher.PodName(run, 3)}, // 3 is gone
-		{Name: "w", Pod: launcher.PodName(run, 1)}, {Name: "w", Pod: launcher.PodName(run, 2)},
-	}}
-	ref, ok := ResultsPod(context.Background(), cs, "ns", st)
-	if !ok || ref != (PodRef{Namespace: "ns", Name: launcher.PodName(run, 2), Container: launcher.ContainerName}) {
-		t.Errorf("got %+v %v", ref, ok)
+	job := func(name, index string, phase corev1.PodPhase, age time.Duration) corev1.Pod {
+		p := runningPod(run, 0)
+		p.Name = name
+		delete(p.Labels, launcher.LabelIndex)
+		p.Annotations = map[string]string{launcher.JobCompletionIndex: index}
+		p.Status.Phase = phase
+		p.CreationTimestamp = metav1.NewTime(time.Unix(1764000000, 0).Add(-age))
+		return *p
 	}
-	if _, ok := ResultsPod(context.Background(), cs, "ns", Status{Workloads: st.Workloads[:3]}); ok {
-		t.Error("no launcher runs: want none")
+	byLabel := job("label-only", "", corev1.PodRunning, 0)
+	byLabel.Annotations = nil
+	byLabel.Labels[launcher.JobCompletionIndex] = "3"
+	old := *runningPod(run, 4) // a bare launcher pod
+	none := job("no-index", "x", corev1.PodRunning, 0)
+	pods := []corev1.Pod{
+		job("a-failed", "0", corev1.PodFailed, 0), job("a-live", "0", corev1.PodRunning, time.Hour),
+		job("b-old", "1", corev1.PodSucceeded, time.Hour), job("b-new", "1", corev1.PodSucceeded, 0),
+		byLabel, old, none,
+	}
+	got := launcherPods(pods)
+	want := map[int]string{0: "a-live", 1: "b-new", 3: "label-only", 4: launcher.PodName(run, 4)}
+	if len(got) != len(want) {
+		t.Errorf("indexes %v, want %v", got, want)
+	}
+	for i, name := range want {
+		if got[i] == nil || got[i].Name != name {
+			t.Errorf("index %d: %v, want %s", i, got[i], name)
+		}
+	}
+	if PodIndex(&none) != -1 {
+		t.Error("a pod without an index must not count as launcher 0")
 	}
 }
 

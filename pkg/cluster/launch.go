@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -28,7 +29,9 @@ type Created struct {
 	Namespace string
 	PVC       string
 	ConfigMap string
-	Pods      []string
+	// Job is the launchers' Job; Pods the launcher pods of a run made before launchers were a Job.
+	Job  string
+	Pods []string
 }
 
 // Create creates the run's objects in order. On error it returns what it had created so far.
@@ -52,6 +55,12 @@ func Create(ctx context.Context, cs kubernetes.Interface, objs []runtime.Object)
 				return c, fmt.Errorf("creating ConfigMap %s: %w", o.Name, err)
 			}
 			c.ConfigMap = o.Name
+		case *batchv1.Job:
+			c.Namespace = o.Namespace
+			if err := createJob(ctx, cs, o); err != nil {
+				return c, err
+			}
+			c.Job = o.Name
 		case *corev1.Pod:
 			c.Namespace = o.Namespace
 			if _, err := cs.CoreV1().Pods(o.Namespace).Create(ctx, o, metav1.CreateOptions{}); err != nil {
@@ -65,11 +74,18 @@ func Create(ctx context.Context, cs kubernetes.Interface, objs []runtime.Object)
 	return c, nil
 }
 
-// DeleteRun removes a run's launcher pods and ConfigMap (never its results, never a claim).
+// DeleteRun removes a run's Job, launcher pods and ConfigMap (never its results, never a claim).
+// The pods go at once (grace period 0) rather than by the garbage collector, so a launcher stops
+// now; a run without a Job (made before launchers were a Job) has only pods.
 func DeleteRun(ctx context.Context, cs kubernetes.Interface, namespace, runID string) error {
 	sel := metav1.ListOptions{LabelSelector: launcher.RunSelector(runID)}
 	zero := int64(0)
 	var errs []error
+	background := metav1.DeletePropagationBackground
+	err := cs.BatchV1().Jobs(namespace).Delete(ctx, launcher.JobName(runID), metav1.DeleteOptions{PropagationPolicy: &background})
+	if err != nil && !apierrors.IsNotFound(err) {
+		errs = append(errs, fmt.Errorf("deleting Job %s: %w", launcher.JobName(runID), err))
+	}
 	pods, err := cs.CoreV1().Pods(namespace).List(ctx, sel)
 	if err != nil {
 		return fmt.Errorf("listing the pods of run %s: %w", runID, err)

@@ -40,20 +40,21 @@ func (p Permission) String() string {
 // cluster-scoped reads (namespaces get, storageclasses get) are optional by construction: their
 // callers treat a refusal as unknown.
 var RunPermissions = []Permission{
-	{Resource: "configmaps", Verb: "create", Why: "holds the workload profiles and run script"},                   // Create
-	{Resource: "configmaps", Verb: "get", Why: "reads a run"},                                                     // GetRun
-	{Resource: "configmaps", Verb: "list", Why: "finds runs"},                                                     // ListRuns
-	{Resource: "configmaps", Verb: "patch", Optional: true, Why: "records a finished run's verdict"},              // RecordFinal
-	{Resource: "configmaps", Verb: "delete", Why: "cleans up a run"},                                              // DeleteRun
-	{Resource: "pods", Verb: "create", Why: "starts the launcher pods"},                                           // Create, OpenResults
-	{Resource: "pods", Verb: "get", Why: "follows the launchers"},                                                 // Follow
-	{Resource: "pods", Verb: "watch", Why: "waits for the launchers"},                                             // WaitReady
-	{Resource: "pods", Verb: "list", Why: "finds a run's launchers"},                                              // ListRuns, GetRun, OpenResults
-	{Resource: "pods", Verb: "delete", Why: "cleans up a run"},                                                    // DeleteRun, Access.Close
-	{Resource: "pods", Subresource: "exec", Verb: "create", Why: "starts the workloads and reads their progress"}, // Start, ReadSnapshot, transfer
-	{Resource: "persistentvolumeclaims", Verb: "get", Why: "checks the results volume"},                           // checkPVC
-	{Resource: "secrets", Verb: "get", Optional: true, Why: "checks that the HF token secret exists"},             // checkSecret
-	{Resource: "events", Verb: "list", Optional: true, Why: "explains why a launcher cannot start"},               // WaitReady (telling)
+	{Resource: "configmaps", Verb: "create", Why: "holds the workload profiles and run script"},               // Create
+	{Resource: "configmaps", Verb: "get", Why: "reads a run"},                                                 // GetRun
+	{Resource: "configmaps", Verb: "list", Why: "finds runs"},                                                 // ListRuns
+	{Resource: "configmaps", Verb: "patch", Optional: true, Why: "records a finished run's verdict"},          // RecordFinal
+	{Resource: "configmaps", Verb: "delete", Why: "cleans up a run"},                                          // DeleteRun
+	{Group: "batch", Resource: "jobs", Verb: "create", Why: "starts the launchers (one Indexed Job)"},         // Create
+	{Group: "batch", Resource: "jobs", Verb: "delete", Why: "cleans up a run"},                                // DeleteRun
+	{Resource: "pods", Verb: "create", Why: "starts a reader pod on the results volume"},                      // OpenResults
+	{Resource: "pods", Verb: "watch", Why: "waits for and follows the launchers"},                             // WaitLaunchers, WaitReady, Follow
+	{Resource: "pods", Verb: "list", Why: "finds a run's launchers"},                                          // ListRuns, GetRun, OpenResults
+	{Resource: "pods", Verb: "delete", Why: "cleans up a run"},                                                // DeleteRun, Access.Close
+	{Resource: "pods", Subresource: "exec", Verb: "create", Why: "reads the launchers' progress and results"}, // ReadSnapshot, transfer
+	{Resource: "persistentvolumeclaims", Verb: "get", Why: "checks the results volume"},                       // checkPVC
+	{Resource: "secrets", Verb: "get", Optional: true, Why: "checks that the HF token secret exists"},         // checkSecret
+	{Resource: "events", Verb: "list", Optional: true, Why: "explains why a launcher cannot start"},           // WaitReady (telling)
 	// A managed gateway has no Service, only the Gateway's status address; without this
 	// discovery falls back to Services (with a warning).
 	{Group: "gateway.networking.k8s.io", Resource: "gateways", Verb: "get", Optional: true, Why: "reads a managed gateway's address"}, // managedGatewayAddress

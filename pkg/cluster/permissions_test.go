@@ -127,9 +127,9 @@ func TestDeniedAsksOneRulesReview(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// By hand from the rules above: pods watch is not granted, pods delete only by name, pods/exec not at all,
-	// events and gateways not at all.
-	want := "watch pods, delete pods, create pods/exec, list events, get gateways.gateway.networking.k8s.io"
+	// By hand from the rules above: batch Jobs not at all, pods watch is not granted, pods delete only by
+	// name, pods/exec not at all, events and gateways not at all.
+	want := "create jobs.batch, delete jobs.batch, watch pods, delete pods, create pods/exec, list events, get gateways.gateway.networking.k8s.io"
 	if got := names(denied); got != want {
 		t.Errorf("denied %s\nwant   %s", got, want)
 	}
@@ -142,7 +142,7 @@ func TestDeniedAsksOneRulesReview(t *testing.T) {
 // what the rules do not grant, and only for that.
 func TestDeniedIncompleteFallsBackForTheRest(t *testing.T) {
 	status := authorizationv1.SubjectRulesReviewStatus{Incomplete: true, EvaluationError: "webhook cannot list",
-		ResourceRules: []authorizationv1.ResourceRule{rule(l("*"), l(""), l("configmaps", "pods", "persistentvolumeclaims", "secrets", "events"))}}
+		ResourceRules: []authorizationv1.ResourceRule{rule(l("*"), l(""), l("configmaps", "pods", "persistentvolumeclaims", "secrets", "events")), rule(l("*"), l("batch"), l("jobs"))}}
 	var asked []string
 	cs, n := fakeWithRules(t, status, nil, func(ra *authorizationv1.ResourceAttributes) bool {
 		return ra.Subresource == "exec" // the webhook grants exec, not gateways
@@ -253,7 +253,8 @@ func TestPreflightRBACFromRules(t *testing.T) {
 			optional = c
 		}
 	}
-	wantMissing := "in namespace ns you may not watch pods (waits for the launchers); create pods/exec (starts the workloads and reads their progress); create persistentvolumeclaims (creates the results volume (--create-pvc))"
+	wantMissing := "in namespace ns you may not create jobs.batch (starts the launchers (one Indexed Job)); delete jobs.batch (cleans up a run); " +
+		"watch pods (waits for and follows the launchers); create pods/exec (reads the launchers' progress and results); create persistentvolumeclaims (creates the results volume (--create-pvc))"
 	if rbac.OK || !rbac.Blocking || rbac.Message != wantMissing {
 		t.Errorf("rbac: %+v\nwant message %s", rbac, wantMissing)
 	}

@@ -118,12 +118,6 @@ func sortPods(pods []corev1.Pod) []corev1.Pod {
 	return pods
 }
 
-// PodIndex is a launcher pod's parallel index.
-func PodIndex(p *corev1.Pod) int {
-	i, _ := strconv.Atoi(p.Labels[launcher.LabelIndex])
-	return i
-}
-
 // RecordFinal stores a finished run's status on its ConfigMap.
 func RecordFinal(ctx context.Context, cs kubernetes.Interface, st Status) error {
 	raw, err := json.Marshal(st)
@@ -136,21 +130,6 @@ func RecordFinal(ctx context.Context, cs kubernetes.Interface, st Status) error 
 	}
 	_, err = cs.CoreV1().ConfigMaps(st.Namespace).Patch(ctx, launcher.ConfigMapName(st.Run), types.MergePatchType, patch, metav1.PatchOptions{})
 	return err
-}
-
-// StartCommand starts a launcher's run script detached: the exec returns at once and the script
-// keeps running in the pod, so nothing depends on this connection.
-func StartCommand() []string {
-	return []string{"sh", "-c", "sh " + runstate.ShellQuote(launcher.ScriptPath) + " >/dev/null 2>&1 </dev/null &"}
-}
-
-// Start starts the run script in one launcher pod. Starting twice is harmless (the script locks).
-func Start(ctx context.Context, ex Executor, pod PodRef) error {
-	var stderr bytes.Buffer
-	if err := ex.Exec(ctx, pod, StartCommand(), nil, &stderr); err != nil {
-		return fmt.Errorf("starting the workloads in %s: %w %s", pod, err, runstate.StderrLine(stderr.String()))
-	}
-	return nil
 }
 
 // ReadSnapshot reads one launcher's run folder (see runstate.SnapshotOptions).

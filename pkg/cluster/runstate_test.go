@@ -203,13 +203,13 @@ func TestFollowLauncherDeletedMidRunLeavesTheWorkloadIncomplete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Phase != PhaseFailed || st.Succeeded != 0 || st.Failed != 2 || !strings.Contains(st.Message, "is gone") {
+	if st.Phase != PhaseFailed || st.Succeeded != 0 || st.Failed != 2 || !strings.Contains(st.Message, "has no pod") {
 		t.Fatalf("%+v", st)
 	}
 	if v := st.Workloads[0].Verdict(); v != runstate.VerdictIncomplete {
 		t.Errorf("slow: %q", v)
 	}
-	if v := st.Workloads[1]; v.Verdict() != runstate.VerdictFailed || v.Outcome != "" || !strings.Contains(v.Message, "is gone") {
+	if v := st.Workloads[1]; v.Verdict() != runstate.VerdictFailed || v.Outcome != "" || !strings.Contains(v.Message, "has no pod (deleted)") {
 		t.Errorf("next (never started): %+v", v)
 	}
 }
@@ -266,7 +266,7 @@ func TestInspectRunsReadsInParallelWithABoundAndKeepsOrder(t *testing.T) {
 	final := &Status{Run: "1764000099-abcd", Phase: PhaseSucceeded, Workloads: []WorkloadState{{Name: "w", Phase: PhaseSucceeded}}}
 	runs = append(runs, Run{ID: final.Run, Parallelism: 4, Final: final})
 
-	got := InspectRuns(context.Background(), ex, runs, 8)
+	got := InspectRuns(context.Background(), fake.NewClientset(), ex, runs, 8)
 
 	if ex.calls != 20 || ex.max != 8 || ex.withLog != 0 {
 		t.Errorf("%d reads (want 20, one per live launcher), at most %d at once (want 8), %d with the log (want 0)", ex.calls, ex.max, ex.withLog)

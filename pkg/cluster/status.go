@@ -8,9 +8,11 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
@@ -124,7 +126,7 @@ const InspectParallelism = 8
 // Inspect reads a run's state once: the launcher pods, then each live launcher's run folder, at
 // most InspectParallelism at a time.
 func Inspect(ctx context.Context, cs kubernetes.Interface, ex Executor, run Run) (Status, error) {
-	st := InspectRuns(ctx, ex, []Run{run}, InspectParallelism)
+	st := InspectRuns(ctx, cs, ex, []Run{run}, InspectParallelism)
 	return st[0].Status, st[0].Err
 }
 
@@ -134,37 +136,41 @@ type RunStatus struct {
 	Err error
 }
 
-// InspectRuns reads the state of every run once, in the order given: every live launcher of every
-// run is read in parallel, at most limit at a time (limit < 1: InspectParallelism). A run with an
-// unreadable launcher gets that error and a status that says so (phase Unknown); the others are
-// still read.
-func InspectRuns(ctx context.Context, ex Executor, runs []Run, limit int) []RunStatus {
+// InspectRuns reads the state of every run once, in the order given: every launcher of every run
+// is read in parallel, at most limit at a time (limit < 1: InspectParallelism), a live one through
+// its own pod and one whose pod ended through a pod that mounts the run's claim (a reader pod
+// when none runs, removed afterwards). A run with an unreadable launcher gets that error and a
+// status that says so (phase Unknown); the others are still read.
+func InspectRuns(ctx context.Context, cs kubernetes.Interface, ex Executor, runs []Run, limit int) []RunStatus {
 	if limit < 1 {
 		limit = InspectParallelism
 	}
+	readers := newClaimReaders(cs)
+	defer func() {
+		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), eventsTimeout)
+		defer cancel()
+		readers.close(cleanup)
+	}()
 	views := make([][]launcherView, len(runs))
 	errs := make([][]error, len(runs))
 	var g errgroup.Group
 	g.SetLimit(limit)
 	for r, run := range runs {
-		if run.Final != nil && len(run.Pods) == 0 {
-			continue // the launchers were removed after the run finished
+		if run.Final != nil && !anyLive(run.Pods) {
+			continue // the run finished and was followed to its end: its status is recorded
 		}
 		views[r] = make([]launcherView, run.Parallelism)
 		errs[r] = make([]error, run.Parallelism)
-		byIndex := map[int]*corev1.Pod{}
-		for i := range run.Pods {
-			byIndex[PodIndex(&run.Pods[i])] = &run.Pods[i]
-		}
+		byIndex := launcherPods(run.Pods)
 		for i := range views[r] {
 			v := &views[r][i]
 			v.pod = byIndex[i]
-			if !v.readable(run, i) {
-				continue // nothing to exec into
+			if !v.readable(run, i) && !v.endedByItself() {
+				continue // nothing to read it through
 			}
 			g.Go(func() error {
 				// Each read writes only its own slot; one failure does not stop the others.
-				errs[r][i] = v.read(ctx, ex, run, i, runstate.SnapshotOptions{SkipLog: true})
+				errs[r][i] = v.read(ctx, ex, readers, run, i, runstate.SnapshotOptions{SkipLog: true})
 				return nil
 			})
 		}
@@ -198,11 +204,24 @@ func firstError(errs []error) error {
 	return nil
 }
 
+// anyLive tells whether a pod of the run can still change its state.
+func anyLive(pods []corev1.Pod) bool {
+	for i := range pods {
+		if pods[i].DeletionTimestamp == nil && !ended(&pods[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// endedByItself tells whether the launcher's pod ran to its end (its final state is on the claim).
+func (v *launcherView) endedByItself() bool { return v.pod != nil && ended(v.pod) }
+
 // readable sets why the launcher is lost, if it is, and tells whether its pod can be exec'd into.
 func (v *launcherView) readable(run Run, index int) bool {
 	switch {
 	case v.pod == nil:
-		v.lost = fmt.Sprintf("launcher pod %s is gone", launcher.PodName(run.ID, index))
+		v.lost = fmt.Sprintf("launcher %d of run %s has no pod (deleted)", index, run.ID)
 		return false
 	case v.pod.DeletionTimestamp != nil:
 		v.lost = fmt.Sprintf("launcher pod %s is being deleted", v.pod.Name)
@@ -214,16 +233,36 @@ func (v *launcherView) readable(run Run, index int) bool {
 	return v.pod.Status.Phase == corev1.PodRunning // else still starting
 }
 
-// read refreshes a launcher's snapshot when its pod can be exec'd into.
-func (v *launcherView) read(ctx context.Context, ex Executor, run Run, index int, o runstate.SnapshotOptions) error {
-	if !v.readable(run, index) {
+// read refreshes a launcher's snapshot: through its own pod while it runs, through a pod that
+// mounts the run's claim once it ended by itself. A launcher whose pod ended before its done
+// marker is lost.
+func (v *launcherView) read(ctx context.Context, ex Executor, readers *claimReaders, run Run, index int, o runstate.SnapshotOptions) error {
+	if v.readable(run, index) {
+		snap, err := ReadSnapshot(ctx, ex, PodRef{Namespace: run.Namespace, Name: v.pod.Name, Container: launcher.ContainerName}, run.ID, index, o)
+		if err != nil {
+			return err
+		}
+		v.snapshot = &snap
 		return nil
 	}
-	snap, err := ReadSnapshot(ctx, ex, PodRef{Namespace: run.Namespace, Name: v.pod.Name, Container: launcher.ContainerName}, run.ID, index, o)
+	if !v.endedByItself() {
+		return nil
+	}
+	pod, err := readers.pod(ctx, run)
+	if err != nil {
+		return fmt.Errorf("reading launcher %d of run %s, whose pod ended: %w", index, run.ID, err)
+	}
+	o.Wait = 0
+	snap, err := ReadSnapshot(ctx, ex, pod, run.ID, index, o)
 	if err != nil {
 		return err
 	}
 	v.snapshot = &snap
+	if snap.Done {
+		v.lost = ""
+	} else {
+		v.lost = fmt.Sprintf("launcher pod %s ended (%s) before its workloads finished", v.pod.Name, v.pod.Status.Phase)
+	}
 	return nil
 }
 
@@ -248,7 +287,10 @@ func summarize(run Run, views []launcherView, now time.Time) Status {
 				st.Message = v.lost
 			}
 		}
-		podName := launcher.PodName(run.ID, i)
+		podName := ""
+		if v.pod != nil {
+			podName = v.pod.Name
+		}
 		for _, name := range run.Workloads {
 			ws := WorkloadState{Name: name, Launcher: i, Pod: podName, Phase: PhasePending}
 			if s, ok := byName[name]; ok {
@@ -343,9 +385,40 @@ func Follow(ctx context.Context, cs kubernetes.Interface, ex Executor, run Run, 
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// One watch of the run's pods serves every launcher's reader.
+	selector := launcher.RunSelector(run.ID)
+	informer := cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			opts.LabelSelector = selector
+			return cs.CoreV1().Pods(run.Namespace).List(ctx, opts)
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			opts.LabelSelector = selector
+			return cs.CoreV1().Pods(run.Namespace).Watch(ctx, opts)
+		},
+	}, cs), &corev1.Pod{}, 0, cache.Indexers{})
+	go informer.RunWithContext(ctx)
+	if !cache.WaitForCacheSync(ctx.Done(), informer.HasSynced) {
+		return summarize(run, make([]launcherView, run.Parallelism), time.Now()), ctx.Err()
+	}
+	podOf := func(index int) *corev1.Pod {
+		var pods []corev1.Pod
+		for _, obj := range informer.GetStore().List() {
+			if p, ok := obj.(*corev1.Pod); ok && PodIndex(p) == index {
+				pods = append(pods, *p)
+			}
+		}
+		return launcherPods(pods)[index]
+	}
+	readers := newClaimReaders(cs)
+	defer func() {
+		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), eventsTimeout)
+		defer cancel()
+		readers.close(cleanup)
+	}()
 	updates := make(chan launcherUpdate)
 	for i := range run.Parallelism {
-		go followLauncher(ctx, cs, ex, run, i, o.Wait, updates)
+		go followLauncher(ctx, podOf, ex, readers, run, i, o.Wait, updates)
 	}
 	views := make([]launcherView, run.Parallelism)
 	for {
@@ -377,8 +450,28 @@ func Follow(ctx context.Context, cs kubernetes.Interface, ex Executor, run Run, 
 	}
 }
 
+// stoppedSince tells whether the launcher's pod, running when a read of it failed, has ended or
+// gone since; the watch may trail the failed exec by a moment, so it is given one.
+func stoppedSince(ctx context.Context, podOf func(int) *corev1.Pod, index int, was *corev1.Pod) bool {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		p := podOf(index)
+		if p == nil || p.UID != was.UID || p.DeletionTimestamp != nil || ended(p) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // followLauncher reads one launcher until it is done or lost, sending every read.
-func followLauncher(ctx context.Context, cs kubernetes.Interface, ex Executor, run Run, index int, wait time.Duration, updates chan<- launcherUpdate) {
+func followLauncher(ctx context.Context, podOf func(int) *corev1.Pod, ex Executor, readers *claimReaders, run Run, index int, wait time.Duration, updates chan<- launcherUpdate) {
 	var offset int64
 	// The last snapshot read: when the launcher is lost it still tells which workloads had
 	// started (and are now incomplete).
@@ -393,13 +486,11 @@ func followLauncher(ctx context.Context, cs kubernetes.Interface, ex Executor, r
 		}
 	}
 	for ctx.Err() == nil {
-		var v launcherView
-		pod, err := cs.CoreV1().Pods(run.Namespace).Get(ctx, launcher.PodName(run.ID, index), metav1.GetOptions{})
-		if err == nil || apierrors.IsNotFound(err) {
-			if err == nil {
-				v.pod = pod
-			}
-			err = v.read(ctx, ex, run, index, runstate.SnapshotOptions{Offset: offset, Wait: wait})
+		v := launcherView{pod: podOf(index)}
+		err := v.read(ctx, ex, readers, run, index, runstate.SnapshotOptions{Offset: offset, Wait: wait})
+		if err != nil && v.pod != nil && v.readable(run, index) && stoppedSince(ctx, podOf, index, v.pod) {
+			// The pod ended (or went) while being read: the next read goes through the claim.
+			continue
 		}
 		if err != nil {
 			if ctx.Err() != nil || !send(launcherUpdate{index: index, err: err, pause: pause}) {

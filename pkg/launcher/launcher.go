@@ -75,6 +75,7 @@ const (
 	LabelIndex      = "llmdbench.io/index"
 	AnnoWorkloads   = "llmdbench.io/workloads"
 	AnnoParallelism = "llmdbench.io/parallelism"
+	AnnoMode        = "llmdbench.io/parallelism-mode"
 	AnnoStackName   = "llmdbench.io/stack-name"
 	AnnoBaseURL     = "llmdbench.io/base-url"
 	AnnoModel       = "llmdbench.io/model"
@@ -96,6 +97,17 @@ type Spec struct {
 	// Labels and Version go into each result folder's metadata.
 	Labels  map[string]string
 	Version string
+	// Mode is how several launchers share the load: runstate.ModeSplit (also when empty) or
+	// runstate.ModeReplicate.
+	Mode string
+}
+
+// mode is the run's parallelism mode, ModeSplit unless the spec says otherwise.
+func (s Spec) mode() string {
+	if s.Mode == "" {
+		return runstate.ModeSplit
+	}
+	return s.Mode
 }
 
 // Entry is one workload run of a launcher: the workload, and its repeat when repeated.
@@ -136,6 +148,18 @@ func (s Spec) metadata(w config.Workload) (string, error) {
 	})
 }
 
+// splitsProfiles tells whether each launcher reads its own share of the profiles, rendered by the
+// plugin: several launchers splitting the load of a harness other than the native one (which
+// splits it itself).
+func (s Spec) splitsProfiles() bool {
+	return s.Config.Harness.Parallelism > 1 && s.mode() == runstate.ModeSplit && !s.Native()
+}
+
+// splitKey is the ConfigMap key of launcher index's share of a workload profile.
+func splitKey(workload string, index int) string {
+	return workload + "." + strconv.Itoa(index) + ".split.yaml"
+}
+
 // MetadataKey is the ConfigMap key (and file in the script folder) of a workload's metadata.
 func MetadataKey(workload string) string { return workload + ".meta.json" }
 
@@ -148,6 +172,10 @@ type Launcher struct {
 	NodeSelector    map[string]string
 	Tolerations     []corev1.Toleration
 	ImagePullPolicy corev1.PullPolicy
+	// Spread over nodes of several launchers (empty: SpreadRequired).
+	Spread Spread
+	// TTLAfterFinished, when set, lets Kubernetes remove the finished Job and its pods.
+	TTLAfterFinished *int32
 }
 
 // DefaultLauncher is run_only.sh's launcher: 16 CPU / 32Gi, root, always pull.
@@ -229,14 +257,11 @@ func Objects(s Spec) ([]runtime.Object, error) {
 		return nil, err
 	}
 	objs = append(objs, cm)
-	pods, err := BuildPods(s)
+	job, err := BuildJob(s)
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range pods {
-		objs = append(objs, p)
-	}
-	return objs, nil
+	return append(objs, job), nil
 }
 
 func (s Spec) labels() map[string]string {
@@ -261,6 +286,7 @@ func (s Spec) annotations() map[string]string {
 	return map[string]string{
 		AnnoWorkloads:   strings.Join(names, ","),
 		AnnoParallelism: strconv.Itoa(s.Config.Harness.Parallelism),
+		AnnoMode:        s.mode(),
 		AnnoStackName:   s.Config.Endpoint.StackName,
 		AnnoBaseURL:     s.Config.Endpoint.BaseURL,
 		AnnoModel:       s.Config.Endpoint.Model,
@@ -316,6 +342,16 @@ func BuildConfigMap(s Spec) (*corev1.ConfigMap, error) {
 			return nil, err
 		}
 		data[MetadataKey(w.Name)] = meta
+		if !s.splitsProfiles() {
+			continue
+		}
+		for i := range s.Config.Harness.Parallelism {
+			part, err := config.SplitProfile(s.Config.Harness.Name, w.Profile, i, s.Config.Harness.Parallelism)
+			if err != nil {
+				return nil, fmt.Errorf("workload %s: %w", w.Name, err)
+			}
+			data[splitKey(w.Name, i)] = string(part)
+		}
 	}
 	cm := &corev1.ConfigMap{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},

@@ -5,10 +5,12 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -101,64 +103,107 @@ func TestGoldenParallelWithCreatedPVCAndKnobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(objs) != 4 {
-		t.Fatalf("want PVC, ConfigMap and 2 pods, got %d objects", len(objs))
+	if len(objs) != 3 {
+		t.Fatalf("want PVC, ConfigMap and the Job, got %d objects", len(objs))
 	}
 	golden(t, "parallel-knobs.golden.yaml", render(t, objs))
 }
 
-func TestPodsFollowTheImageContract(t *testing.T) {
+func TestJobFollowsTheImageContract(t *testing.T) {
 	p := 3
 	s := presetSpec(t, "pd", func(o *config.Overrides) { o.Parallelism = &p })
 	s.Config.Env = append(s.Config.Env, config.EnvVar{Name: "HF_TOKEN", Spec: map[string]any{"name": "HF_TOKEN", "value": "mine"}})
-	pods, err := BuildPods(s)
+	job, err := BuildJob(s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := map[string]bool{}
-	for i, pod := range pods {
-		if errs := validation.IsDNS1123Subdomain(pod.Name); len(errs) > 0 || names[pod.Name] {
-			t.Errorf("pod name %q: %v", pod.Name, errs)
+	if errs := validation.IsDNS1123Label(job.Name + "-2"); len(errs) > 0 || !strings.Contains(job.Name, "llmdbench-harness-launcher") {
+		t.Errorf("Job %q: its pods' hostname %v, or no longer matches the guide's lookup", job.Name, errs)
+	}
+	sp := job.Spec
+	if *sp.CompletionMode != batchv1.IndexedCompletion || *sp.Completions != 3 || *sp.Parallelism != 3 ||
+		*sp.BackoffLimitPerIndex != 0 || *sp.MaxFailedIndexes != 3 || sp.TTLSecondsAfterFinished != nil {
+		t.Errorf("Job spec: %+v", sp)
+	}
+	// Every failure fails its index, none restarts it.
+	rules := sp.PodFailurePolicy.Rules
+	if len(rules) != 2 || rules[0].Action != batchv1.PodFailurePolicyActionFailIndex || rules[0].OnExitCodes.Operator != batchv1.PodFailurePolicyOnExitCodesOpNotIn ||
+		rules[1].Action != batchv1.PodFailurePolicyActionFailIndex || rules[1].OnPodConditions[0].Type != corev1.DisruptionTarget {
+		t.Errorf("pod failure policy: %+v", rules)
+	}
+	pod := sp.Template
+	if tsc := pod.Spec.TopologySpreadConstraints; len(tsc) != 1 || tsc[0].TopologyKey != "kubernetes.io/hostname" || tsc[0].MaxSkew != 1 ||
+		tsc[0].WhenUnsatisfiable != corev1.DoNotSchedule || tsc[0].LabelSelector.MatchLabels[LabelRun] != testRunID {
+		t.Errorf("spread: %+v", tsc)
+	}
+	c := pod.Spec.Containers[0]
+	if strings.Join(c.Command, " ") != "sh "+ScriptPath || len(c.Args) != 0 {
+		t.Errorf("the main process must be the run script, got %v %v", c.Command, c.Args)
+	}
+	env := map[string]corev1.EnvVar{}
+	var order []string
+	for _, e := range c.Env {
+		if _, dup := env[e.Name]; dup {
+			t.Errorf("duplicate env %s", e.Name)
 		}
-		names[pod.Name] = true
-		if !strings.Contains(pod.Name, "llmdbench-harness-launcher") {
-			t.Errorf("pod %s no longer matches the guide's lookup", pod.Name)
+		env[e.Name] = e
+		order = append(order, e.Name)
+	}
+	if order[0] != "RAYON_NUM_THREADS" {
+		t.Errorf("user env must come first, got %v", order)
+	}
+	if env["HF_TOKEN"].Value != "mine" {
+		t.Errorf("a user HF_TOKEN must not be replaced by the secret ref")
+	}
+	for k, v := range map[string]string{
+		EnvWorkspaceDir: "/workspace", EnvMagic: "harness_pod", EnvHarnessName: "inference-perf",
+		EnvResultsPrefix: "/requests", EnvDatasetDir: "/workspace", EnvLauncherCount: "3", EnvParallelismMode: "split",
+		// The kubelet expands the index, defined before it.
+		EnvStackName: "pd-gpt-oss-120b_$(LLMDBENCH_LAUNCHER_INDEX)",
+	} {
+		if env[k].Value != v {
+			t.Errorf("%s=%q, want %q", k, env[k].Value, v)
 		}
-		c := pod.Spec.Containers[0]
-		env := map[string]string{}
-		var order []string
-		for _, e := range c.Env {
-			if _, dup := env[e.Name]; dup {
-				t.Errorf("duplicate env %s", e.Name)
-			}
-			env[e.Name] = e.Value
-			order = append(order, e.Name)
+	}
+	if slices.Index(order, EnvLauncherIndex) > slices.Index(order, EnvStackName) ||
+		env[EnvLauncherIndex].ValueFrom.FieldRef.FieldPath != "metadata.annotations['batch.kubernetes.io/job-completion-index']" {
+		t.Errorf("index env: %+v (order %v)", env[EnvLauncherIndex], order)
+	}
+	if pod.Spec.RestartPolicy != corev1.RestartPolicyNever || pod.Labels[LabelApp] != AppLauncher || pod.Labels[LabelRun] != testRunID || pod.Labels[LabelIndex] != "" {
+		t.Errorf("restart policy or labels wrong: %v", pod.Labels)
+	}
+	mounts := map[string]string{}
+	for _, m := range c.VolumeMounts {
+		mounts[m.MountPath] = m.Name
+	}
+	if mounts["/requests"] == "" || mounts["/workspace/profiles/inference-perf"] == "" {
+		t.Errorf("mounts %v", mounts)
+	}
+}
+
+// One launcher has no spread and no index in its stack name; a preferred spread may pack.
+func TestJobOneLauncherAndPreferredSpread(t *testing.T) {
+	s := presetSpec(t, "pd", nil)
+	job, err := BuildJob(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(job.Spec.Template.Spec.TopologySpreadConstraints) != 0 || *job.Spec.Completions != 1 {
+		t.Errorf("one launcher: %+v", job.Spec)
+	}
+	for _, e := range job.Spec.Template.Spec.Containers[0].Env {
+		if e.Name == EnvStackName && e.Value != "pd-gpt-oss-120b" {
+			t.Errorf("stack %q", e.Value)
 		}
-		if order[0] != "RAYON_NUM_THREADS" {
-			t.Errorf("user env must come first, got %v", order)
-		}
-		if env["HF_TOKEN"] != "mine" {
-			t.Errorf("a user HF_TOKEN must not be replaced by the secret ref")
-		}
-		wantStack := "pd-gpt-oss-120b_" + string(rune('0'+i))
-		for k, v := range map[string]string{
-			EnvWorkspaceDir: "/workspace", EnvMagic: "harness_pod", EnvHarnessName: "inference-perf",
-			EnvResultsPrefix: "/requests", EnvDatasetDir: "/workspace", EnvStackName: wantStack,
-		} {
-			if env[k] != v {
-				t.Errorf("pod %d: %s=%q, want %q", i, k, env[k], v)
-			}
-		}
-		if pod.Spec.RestartPolicy != corev1.RestartPolicyNever || pod.Labels[LabelApp] != AppLauncher || pod.Labels[LabelRun] != testRunID {
-			t.Errorf("pod %d: restart policy or labels wrong: %v", i, pod.Labels)
-		}
-		mounts := map[string]string{}
-		for _, m := range c.VolumeMounts {
-			mounts[m.MountPath] = m.Name
-		}
-		if mounts["/requests"] == "" || mounts["/workspace/profiles/inference-perf"] == "" {
-			t.Errorf("mounts %v", mounts)
-		}
+	}
+	p := 2
+	s = presetSpec(t, "pd", func(o *config.Overrides) { o.Parallelism = &p })
+	s.Launcher.Spread = SpreadPreferred
+	ttl := int32(600)
+	s.Launcher.TTLAfterFinished = &ttl
+	job, _ = BuildJob(s)
+	if tsc := job.Spec.Template.Spec.TopologySpreadConstraints; tsc[0].WhenUnsatisfiable != corev1.ScheduleAnyway || *job.Spec.TTLSecondsAfterFinished != 600 {
+		t.Errorf("preferred spread / ttl: %+v", job.Spec)
 	}
 }
 
@@ -182,11 +227,11 @@ func TestConfigMapKeysAndSizeLimit(t *testing.T) {
 func TestBadEnvIsRejected(t *testing.T) {
 	s := presetSpec(t, "pd", nil)
 	s.Config.Env = []config.EnvVar{{Name: "X", Spec: map[string]any{"name": "X", "valu": "typo"}}}
-	if _, err := BuildPods(s); err == nil || !strings.Contains(err.Error(), `env[0] (X) is not a Kubernetes env entry`) {
+	if _, err := BuildJob(s); err == nil || !strings.Contains(err.Error(), `env[0] (X) is not a Kubernetes env entry`) {
 		t.Errorf("got %v", err)
 	}
 	s.Config.Env = []config.EnvVar{{Name: "X", Spec: map[string]any{"name": "X", "value": "a", "valueFrom": map[string]any{"fieldRef": map[string]any{"fieldPath": "metadata.name"}}}}}
-	if _, err := BuildPods(s); err == nil || !strings.Contains(err.Error(), "both value and valueFrom") {
+	if _, err := BuildJob(s); err == nil || !strings.Contains(err.Error(), "both value and valueFrom") {
 		t.Errorf("got %v", err)
 	}
 }
@@ -234,16 +279,17 @@ func TestNativeHarnessPodAndScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(script, "native_exec='kubectl-llmdbench'\nprofiles='/workspace/profiles/llmdbench'\n") ||
-		!strings.Contains(script, `"$native_exec" loadgen --config="$profiles/$profile.yaml" --output-dir="$results"`) ||
+	if !strings.Contains(script, "profiles='/workspace/profiles/llmdbench'\nnative_exec='kubectl-llmdbench'\n") ||
+		!strings.Contains(script, `set -- --config="$profiles/$profile.yaml" --output-dir="$results"`) ||
+		!strings.Contains(script, `"$native_exec" loadgen "$@"`) ||
 		strings.Contains(script, "--workload=") {
 		t.Errorf("script does not start the native generator:\n%s", script)
 	}
-	pods, err := BuildPods(s)
+	job, err := BuildJob(s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := pods[0]
+	p := job.Spec.Template
 	c := p.Spec.Containers[0]
 	if c.SecurityContext != nil || p.Spec.SecurityContext == nil || *p.Spec.SecurityContext.FSGroup != NativeUID {
 		t.Errorf("security: container %v pod %v", c.SecurityContext, p.Spec.SecurityContext)

@@ -29,8 +29,10 @@ const (
 	EnvRunID            = "LLMDBENCH_RUN_ID"
 	EnvLauncherIndex    = "LLMDBENCH_LAUNCHER_INDEX"
 	EnvLauncherCount    = "LLMDBENCH_LAUNCHER_COUNT"
-	EnvHFToken          = "HF_TOKEN"
-	EnvHFHubToken       = "HUGGING_FACE_HUB_TOKEN"
+	// EnvParallelismMode is runstate.ModeSplit or runstate.ModeReplicate.
+	EnvParallelismMode = "LLMDBENCH_PARALLELISM_MODE"
+	EnvHFToken         = "HF_TOKEN"
+	EnvHFHubToken      = "HUGGING_FACE_HUB_TOKEN"
 	// HFTokenKey is the key run_only.sh and the llm-d guides use in the token Secret.
 	HFTokenKey = "HF_TOKEN"
 )
@@ -45,26 +47,13 @@ const (
 	volumeScript   = "llmdbench"
 )
 
-// BuildPods builds one launcher pod per parallel index.
-func BuildPods(s Spec) ([]*corev1.Pod, error) {
-	userEnv, err := kubeEnv(s.Config.Env)
-	if err != nil {
-		return nil, err
-	}
-	n := s.Config.Harness.Parallelism
-	pods := make([]*corev1.Pod, 0, n)
-	for i := range n {
-		pods = append(pods, buildPod(s, i, userEnv))
-	}
-	return pods, nil
-}
-
-func buildPod(s Spec, index int, userEnv []corev1.EnvVar) *corev1.Pod {
+// podTemplate builds the launcher pod of the run's Job (no name, no index: the Job controller
+// sets both).
+func podTemplate(s Spec, userEnv []corev1.EnvVar) *corev1.Pod {
 	c := s.Config
 	labels := s.labels()
-	labels[LabelIndex] = strconv.Itoa(index)
 	env := append([]corev1.EnvVar{}, userEnv...)
-	env = append(env, s.pluginEnv(index, userEnv)...)
+	env = append(env, s.pluginEnv(userEnv)...)
 
 	profileItems := make([]corev1.KeyToPath, len(c.Workloads))
 	scriptMode := int32(0o755)
@@ -72,14 +61,27 @@ func buildPod(s Spec, index int, userEnv []corev1.EnvVar) *corev1.Pod {
 	for i, w := range c.Workloads {
 		profileItems[i] = corev1.KeyToPath{Key: w.Name + ".yaml", Path: w.Name + ".yaml"}
 		scriptItems = append(scriptItems, corev1.KeyToPath{Key: MetadataKey(w.Name), Path: MetadataKey(w.Name)})
+		if s.splitsProfiles() {
+			for j := range c.Harness.Parallelism {
+				scriptItems = append(scriptItems, corev1.KeyToPath{Key: splitKey(w.Name, j), Path: splitProfiles + "/" + w.Name + "." + strconv.Itoa(j) + ".yaml"})
+			}
+		}
+	}
+	// Each launcher copies its share of a split profile where the harness reads profiles.
+	profiles := corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+		LocalObjectReference: corev1.LocalObjectReference{Name: ConfigMapName(s.RunID)},
+		Items:                profileItems,
+	}}
+	if s.splitsProfiles() {
+		profiles = corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}
 	}
 	container := corev1.Container{
 		Name:            ContainerName,
 		Image:           c.Harness.Image,
 		ImagePullPolicy: s.Launcher.ImagePullPolicy,
-		Command:         []string{"sh", "-c"},
-		Args:            []string{idleCommand},
-		Env:             env,
+		// The main process is the run script; the pod's exit code is the launcher's verdict.
+		Command: []string{"sh", ScriptPath},
+		Env:     env,
 		Resources: corev1.ResourceRequirements{
 			Limits:   corev1.ResourceList{corev1.ResourceCPU: s.Launcher.CPU, corev1.ResourceMemory: s.Launcher.Memory},
 			Requests: corev1.ResourceList{corev1.ResourceCPU: s.Launcher.CPU, corev1.ResourceMemory: s.Launcher.Memory},
@@ -97,7 +99,6 @@ func buildPod(s Spec, index int, userEnv []corev1.EnvVar) *corev1.Pod {
 	return &corev1.Pod{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
 		ObjectMeta: metav1.ObjectMeta{
-			Name:        PodName(s.RunID, index),
 			Namespace:   c.Harness.Namespace,
 			Labels:      labels,
 			Annotations: s.annotations(),
@@ -113,10 +114,7 @@ func buildPod(s Spec, index int, userEnv []corev1.EnvVar) *corev1.Pod {
 				{Name: volumeResults, VolumeSource: corev1.VolumeSource{
 					PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: c.Harness.ResultsPVC},
 				}},
-				{Name: volumeProfiles, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
-					LocalObjectReference: corev1.LocalObjectReference{Name: ConfigMapName(s.RunID)},
-					Items:                profileItems,
-				}}},
+				{Name: volumeProfiles, VolumeSource: profiles},
 				{Name: volumeScript, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 					LocalObjectReference: corev1.LocalObjectReference{Name: ConfigMapName(s.RunID)},
 					Items:                scriptItems,
@@ -136,7 +134,7 @@ func (s Spec) podSecurity() *corev1.PodSecurityContext {
 }
 
 // pluginEnv comes after the user's env, as in run_only.sh, so the image contract always holds.
-func (s Spec) pluginEnv(index int, userEnv []corev1.EnvVar) []corev1.EnvVar {
+func (s Spec) pluginEnv(userEnv []corev1.EnvVar) []corev1.EnvVar {
 	c := s.Config
 	lit := func(name, value string) corev1.EnvVar { return corev1.EnvVar{Name: name, Value: value} }
 	var env []corev1.EnvVar
@@ -166,7 +164,8 @@ func (s Spec) pluginEnv(index int, userEnv []corev1.EnvVar) []corev1.EnvVar {
 	if c.Harness.DatasetURL != "" {
 		env = append(env, lit(EnvDatasetURL, c.Harness.DatasetURL))
 	}
-	env = append(env, lit(EnvStackName, runstate.LauncherStack(c.Endpoint.StackName, index, c.Harness.Parallelism)))
+	// The index comes before the stack name, which may expand it.
+	env = append(env, indexEnv(), stackEnv(c.Endpoint.StackName, c.Harness.Parallelism))
 	if c.Description.Text != "" {
 		env = append(env, lit(EnvDescriptionText, c.Description.Text))
 	}
@@ -175,8 +174,8 @@ func (s Spec) pluginEnv(index int, userEnv []corev1.EnvVar) []corev1.EnvVar {
 	}
 	return append(env,
 		lit(EnvRunID, s.RunID),
-		lit(EnvLauncherIndex, strconv.Itoa(index)),
 		lit(EnvLauncherCount, strconv.Itoa(c.Harness.Parallelism)),
+		lit(EnvParallelismMode, s.mode()),
 	)
 }
 

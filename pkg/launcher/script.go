@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 )
@@ -26,6 +27,14 @@ const EnvHarnessMaxTries = "LLMDBENCH_RUN_EXPERIMENT_HARNESS_MAX_TRIES"
 
 // StderrLines is how many of a failed workload's last stderr lines the run script keeps.
 const StderrLines = 5
+
+// BarrierTimeout bounds how long a launcher waits for the others at a start barrier: the first
+// barrier also waits for pods that start late (an image pull on another node).
+var BarrierTimeout = 10 * time.Minute
+
+// splitProfiles is the folder, in the script folder, of each launcher's share of a workload
+// profile (<workload>.<index>.yaml) when the harness is not the native one.
+const splitProfiles = "split"
 
 // Script renders the in-pod run script. It is POSIX sh (the real image has bash and dash, the
 // local test cluster busybox) and is started detached, so nothing depends on a client connection:
@@ -77,6 +86,14 @@ func Script(s Spec) (string, error) {
 		"KHarnessFailed": runstate.KeyHarnessFailed,
 		"KStderr":        runstate.KeyStderr,
 		"EnvIndex":       EnvLauncherIndex,
+		"EnvCount":       EnvLauncherCount,
+		"EnvMode":        EnvParallelismMode,
+		"ModeSplit":      runstate.ModeSplit,
+		"SplitProfiles":  splitProfiles,
+		"Barrier":        runstate.BarrierDirName,
+		"BarrierGo":      runstate.BarrierGo,
+		"BarrierTimeout": strconv.Itoa(int(BarrierTimeout.Seconds())),
+		"LaunchFile":     runstate.LaunchFile,
 		"EnvExpID":       EnvExperimentID,
 		"EnvPrefix":      EnvResultsPrefix,
 		"EnvStack":       EnvStackName,
@@ -104,9 +121,9 @@ harness={{q .Harness}}
 workloads={{q .Workloads}}
 timeout_s={{q .Timeout}}
 executable={{q .Executable}}
+profiles={{q .Profiles}}
 {{- if .Native}}
 native_exec={{q .NativeExec}}
-profiles={{q .Profiles}}
 {{- end}}
 prefix={{q .Prefix}}
 script_dir={{q .ScriptDir}}
@@ -121,13 +138,87 @@ k_results={{q .KResults}} k_failed={{q .KFailed}} k_verdict={{q .KVerdict}} k_co
 k_harness_failed={{q .KHarnessFailed}} k_stderr={{q .KStderr}}
 v_succeeded={{q .VSucceeded}} v_failed={{q .VFailed}} v_timed_out={{q .VTimedOut}} v_running={{q .VRunning}}
 index="${ {{- .EnvIndex}}:-0}"
+count="${ {{- .EnvCount}}:-1}"
+mode="${ {{- .EnvMode}}:-{{.ModeSplit}}}"
 state="$root/$run_id/$index"
+barrier_timeout_s={{q .BarrierTimeout}}
+barrier_go={{q .BarrierGo}}
+launch_file={{q .LaunchFile}}
+split_profiles={{q .SplitProfiles}}
 
 mkdir -p "$state" || exit 1
-# mkdir is atomic: a second start of the same launcher (a retried exec) does nothing.
-mkdir "$state/$lock_dir" 2>/dev/null || exit 0
+# mkdir is atomic: a launcher that ran already in this run (a restarted pod) must not run its
+# workloads a second time into the same folders.
+if ! mkdir "$state/$lock_dir" 2>/dev/null; then
+  echo "{{.Prefix}} launcher $index of run $run_id ran already: a benchmark is not run twice" >&2
+  exit 1
+fi
 
 now() { date +%s; }
+# now_ns is the wall clock in nanoseconds (whole seconds where date has no %N).
+now_ns() {
+  t=$(date +%s%N 2>/dev/null)
+  case $t in ''|*[!0-9]*) t=$(($(date +%s) * 1000000000)) ;; esac
+  echo "$t"
+}
+# secs turns nanoseconds into decimal seconds.
+secs() { printf '%d.%09d' "$(($1 / 1000000000))" "$(($1 % 1000000000))"; }
+
+# barrier DIR waits until every launcher reached DIR (or the barrier timeout passed), then sleeps
+# to the start instant they agreed on; the protocol is runstate's (package doc of launch.go). It
+# sets b_agreed (ns), b_present and b_timed_out.
+barrier() {
+  bdir=$1
+  mkdir -p "$bdir" || return 1
+  printf '%s\n' "$(now_ns)" >"$bdir/.$index.tmp" && mv "$bdir/.$index.tmp" "$bdir/$index" || return 1
+  deadline=$(($(now) + barrier_timeout_s))
+  b_timed_out=false
+  while [ ! -f "$bdir/$barrier_go" ]; do
+    arrived=0 latest=0 present="" i=0
+    while [ "$i" -lt "$count" ]; do
+      if [ -f "$bdir/$i" ]; then
+        a=$(cat "$bdir/$i")
+        arrived=$((arrived + 1))
+        present="$present $i"
+        if [ "$a" -gt "$latest" ]; then latest=$a; fi
+      fi
+      i=$((i + 1))
+    done
+    at=""
+    if [ "$arrived" -ge "$count" ]; then
+      at=$((latest + 500000000))
+    elif [ "$(now)" -ge "$deadline" ]; then
+      b_timed_out=true
+      at=$(($(now_ns) + 500000000))
+    fi
+    if [ -n "$at" ]; then
+      # A complete file, linked into place: the first link wins and nobody reads half a file.
+      printf '%s\n%s\n' "$at" "${present# }" >"$bdir/.go.$index" && ln "$bdir/.go.$index" "$bdir/$barrier_go" 2>/dev/null
+      rm -f "$bdir/.go.$index"
+      break
+    fi
+    sleep 0.05
+  done
+  b_agreed=$(sed -n 1p "$bdir/$barrier_go")
+  b_present=$(sed -n 2p "$bdir/$barrier_go")
+  case $b_agreed in ''|*[!0-9]*) return 1 ;; esac
+  wait_ns=$((b_agreed - $(now_ns)))
+  if [ "$wait_ns" -gt 0 ]; then sleep "$(secs "$wait_ns")"; fi
+}
+
+# launch_record writes the launcher's part of a shared workload (runstate.Launch) into its results
+# folder: the barrier it started from, per launcher; its stages are the harness's own.
+launch_record() {
+  missing="" i=0
+  while [ "$i" -lt "$count" ]; do
+    case " $b_present " in *" $i "*) ;; *) missing="$missing $i" ;; esac
+    i=$((i + 1))
+  done
+  list() { echo "$1" | sed 's/^ *//; s/ *$//; s/  */,/g'; }
+  printf '{"index": %s, "count": %s, "mode": "%s", "stages": [{"stage": -1, "agreed_start": %s, "started": %s, "send_ended": null, "present": [%s], "missing": [%s], "timed_out": %s}]}\n' \
+    "$index" "$count" "$mode" "$(secs "$b_agreed")" "$(secs "$1")" "$(list "$b_present")" "$(list "$missing")" "$b_timed_out" \
+    >"$results/$launch_file.tmp" && mv "$results/$launch_file.tmp" "$results/$launch_file"
+}
 # Per-run scratch space in the container (FIFOs and stderr copies), never on the results volume.
 tmp=$(mktemp -d 2>/dev/null) || { tmp="${TMPDIR:-/tmp}/llmdbench.$$"; mkdir -p "$tmp" || exit 1; }
 say() { echo "$prefix $*"; }
@@ -220,11 +311,29 @@ run_workload() {
     record "$w" "$k_exit" "$rc"
     return "$rc"
   fi
-{{- if .Native}}
-  # The native generator reads the same profile and writes the same files into the results folder.
   mkdir -p "$results"
-  $detach "$native_exec" loadgen --config="$profiles/$profile.yaml" --output-dir="$results" </dev/null >"$out_fifo" 2>"$err_fifo" &
+{{- if .Native}}
+  # The native generator reads the same profile and writes the same files into the results folder;
+  # with several launchers it shares the load and waits for the others before each stage itself.
+  set -- --config="$profiles/$profile.yaml" --output-dir="$results"
+  if [ "$count" -gt 1 ]; then
+    set -- "$@" --launcher-index="$index" --launcher-count="$count" --parallelism-mode="$mode" \
+      --barrier-dir="$root/$run_id/{{.Barrier}}/$w" --barrier-timeout="${barrier_timeout_s}s"
+  fi
+  $detach "$native_exec" loadgen "$@" </dev/null >"$out_fifo" 2>"$err_fifo" &
 {{- else}}
+  if [ "$count" -gt 1 ]; then
+    # This launcher's share of the profile (rendered by the plugin) is what the harness reads.
+    if [ "$mode" = {{q .ModeSplit}} ]; then
+      cp "$script_dir/$split_profiles/$profile.$index.yaml" "$profiles/$profile.yaml" || say "workload $w: no profile for launcher $index"
+    fi
+    say "workload $w: waiting for the other launchers"
+    if barrier "$root/$run_id/{{.Barrier}}/$w/workload"; then
+      launch_record "$(now_ns)"
+    else
+      say "workload $w: the start barrier failed; starting now"
+    fi
+  fi
   $detach "$executable" --harness="$harness" --workload="$profile" </dev/null >"$out_fifo" 2>"$err_fifo" &
 {{- end}}
   pid=$!
@@ -327,4 +436,6 @@ main 2>&1 | tee -a "$state/$log_file" >"$out"
 rm -rf "$tmp"
 # The done marker comes last, once the log is complete, so a reader that sees it has seen everything.
 mv "$state/$done_file.tmp" "$state/$done_file"
+# The exit code is the launcher's verdict, which its pod (and the Job) reports.
+grep -qx "$k_failed=0" "$state/$done_file"
 `))

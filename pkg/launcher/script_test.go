@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,10 +78,23 @@ func runScriptLocally(t *testing.T, shell []string, workloads ...string) (string
 	cmd := exec.Command(shell[0], append(shell[1:], "-c", script)...)
 	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), EnvResultsPrefix+"="+volume, EnvStackName+"=stack", EnvLauncherIndex+"=0")
 	start := time.Now()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("run script: %v\n%s", err, out)
+	// A launcher with a failed workload exits 1, which fails its pod and its Job index.
+	if out, err := cmd.CombinedOutput(); exitCode(err) != 1 {
+		t.Fatalf("run script: %v, want exit status 1 (a workload failed)\n%s", err, out)
 	}
 	return filepath.Join(root, testRunID, "0"), time.Since(start)
+}
+
+// exitCode is a finished command's exit code (-1: it did not run or was killed).
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
 }
 
 func readStatus(t *testing.T, state, workload string) runstate.WorkloadStatus {
@@ -285,8 +299,8 @@ func TestScriptOutcomesReadByRunstate(t *testing.T) {
 				go func() { done <- r.cmd.Wait() }()
 				select {
 				case err := <-done:
-					if err != nil {
-						t.Fatalf("script: %v", err)
+					if exitCode(err) != 1 {
+						t.Fatalf("script: %v, want exit status 1 (workloads failed)", err)
 					}
 				case <-time.After(25 * time.Second):
 					t.Fatal("the script did not end: the 1 s wait timeout did not stop the sleeping harness")

@@ -86,11 +86,18 @@ func (f *follower) fetch(ctx context.Context, run cluster.Run, st cluster.Status
 	if len(wanted) == 0 {
 		return nil
 	}
-	pod, ok := cluster.ResultsPod(ctx, f.Client, run.Namespace, st)
-	if !ok {
-		return nil
-	}
 	later := fmt.Sprintf("fetch them later: kubectl llmdbench cp %s -n %s", run.ID, run.Namespace)
+	// The launchers have ended: a pod that mounts the run's claim (a reader pod if none) serves it.
+	acc, err := cluster.OpenResults(ctx, f.Client, run.Namespace, run.PVC, cluster.ReaderOptions{Image: run.Image})
+	if err != nil {
+		return fmt.Errorf("run %s: %w (%s)", run.ID, err, later)
+	}
+	defer func() {
+		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		_ = acc.Close(cleanup)
+	}()
+	pod := acc.Pod
 	dirs, err := cluster.WrittenFolders(ctx, f.Executor, pod, wanted)
 	if err != nil {
 		return fmt.Errorf("run %s: %w (%s)", run.ID, err, later)

@@ -88,6 +88,9 @@ func describeCreated(c cluster.Created) string {
 	if c.ConfigMap != "" {
 		parts = append(parts, "its ConfigMap")
 	}
+	if c.Job != "" {
+		parts = append(parts, "its launcher Job")
+	}
 	if n := len(c.Pods); n > 0 {
 		parts = append(parts, fmt.Sprintf("%d launcher pod(s)", n))
 	}

@@ -162,7 +162,7 @@ func (o *LogsOptions) Run(ctx context.Context) error {
 		}
 		snap, err := cluster.ReadSnapshot(ctx, o.access.Executor, acc.Pod, run.ID, i, runstate.SnapshotOptions{})
 		if err != nil {
-			return fmt.Errorf("reading the log of %s: %w", launcher.PodName(run.ID, i), err)
+			return fmt.Errorf("reading the log of launcher %d of run %s: %w", i, run.ID, err)
 		}
 		printers[i].writeAll(snap.Log)
 	}

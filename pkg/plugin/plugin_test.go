@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -129,7 +130,7 @@ func TestRunDryRunAllPresetsWithoutCluster(t *testing.T) {
 					t.Errorf("%s/%s in namespace %q", u.GetKind(), u.GetName(), u.GetNamespace())
 				}
 			}
-			if strings.Join(kinds, ",") != "ConfigMap,Pod,Pod" {
+			if strings.Join(kinds, ",") != "ConfigMap,Job" {
 				t.Errorf("kinds %v", kinds)
 			}
 		})
@@ -143,7 +144,7 @@ func TestRunDryRunNamesObjects(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 3 || lines[0] != "persistentvolumeclaim/p created (dry run)" ||
-		!strings.HasPrefix(lines[1], "configmap/llmdbench-") || !strings.HasPrefix(lines[2], "pod/llmdbench-harness-launcher-") {
+		!strings.HasPrefix(lines[1], "configmap/llmdbench-") || !strings.HasPrefix(lines[2], "job.batch/llmdbench-harness-launcher-") {
 		t.Errorf("got:\n%s", out)
 	}
 }
@@ -164,10 +165,11 @@ func TestRunFlagsBeatTheConfig(t *testing.T) {
 	}
 	docs := strings.Split(out, "\n---\n")
 	var cm corev1.ConfigMap
-	var pod corev1.Pod
-	if len(docs) != 2 || yaml.Unmarshal([]byte(docs[0]), &cm) != nil || yaml.Unmarshal([]byte(docs[1]), &pod) != nil {
-		t.Fatalf("want a ConfigMap and a Pod:\n%s", out)
+	var job batchv1.Job
+	if len(docs) != 2 || yaml.Unmarshal([]byte(docs[0]), &cm) != nil || yaml.Unmarshal([]byte(docs[1]), &job) != nil {
+		t.Fatalf("want a ConfigMap and a Job:\n%s", out)
 	}
+	pod := corev1.Pod{ObjectMeta: job.ObjectMeta, Spec: job.Spec.Template.Spec}
 	if _, ok := cm.Data["shared_prefix_synthetic.yaml"]; ok {
 		t.Error("--workload must select a subset")
 	}
@@ -205,6 +207,11 @@ func TestRunBadFlags(t *testing.T) {
 		{[]string{"run", "--preset", "nope"}, `unknown preset "nope": choose one of inference-scheduling, pd or wide-ep`},
 		{append(base, "--harness", "locust"), `--harness "locust" is not a known harness`},
 		{append(base, "--parallelism", "0"), "--parallelism 0: it must be 1 or more"},
+		{append(base, "--parallelism-mode", "half"), `--parallelism-mode "half": use split or replicate`},
+		{append(base, "--spread", "wide"), `--spread "wide": use required or preferred`},
+		{append(base, "--ttl-after-finished", "-1s"), "--ttl-after-finished -1s: use 0 (at once) or a whole number of seconds or more"},
+		// pd's workload asks for concurrency 50 at its first stage: 51 launchers cannot share it.
+		{append(base, "--parallelism", "51"), "workload sanity_random: load.stages[0].concurrency_level 50 cannot be shared by 51 launchers"},
 		{append(base, "--wait-timeout", "-1s"), "--wait-timeout -1s: it must be 0 (no limit) or more"},
 		{append(base, "--cpu", "lots"), `--cpu "lots"`},
 		{append(base, "--env", "NOVALUE"), `--env "NOVALUE": expected KEY=VALUE`},

@@ -22,31 +22,35 @@ import (
 	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/config"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 )
 
 // RunOptions holds the flags of `run`.
 type RunOptions struct {
 	source configSource
 
-	WaitTimeout     time.Duration
-	Parallelism     int
-	CPU             string
-	Memory          string
-	RunAsUser       int64
-	ServiceAccount  string
-	NodeSelector    []string
-	Tolerations     []string
-	ImagePullPolicy string
-	CreatePVC       bool
-	StorageClass    string
-	PVCSize         string
-	LaunchTimeout   time.Duration
-	KeepOnFailure   bool
-	Detach          bool
-	Remove          bool
-	NoFetch         bool
-	ResultsDir      string
-	Interval        time.Duration
+	WaitTimeout      time.Duration
+	Parallelism      int
+	ParallelismMode  string
+	Spread           string
+	TTLAfterFinished time.Duration
+	CPU              string
+	Memory           string
+	RunAsUser        int64
+	ServiceAccount   string
+	NodeSelector     []string
+	Tolerations      []string
+	ImagePullPolicy  string
+	CreatePVC        bool
+	StorageClass     string
+	PVCSize          string
+	LaunchTimeout    time.Duration
+	KeepOnFailure    bool
+	Detach           bool
+	Remove           bool
+	NoFetch          bool
+	ResultsDir       string
+	Interval         time.Duration
 
 	PrintFlags *genericclioptions.PrintFlags
 	DryRun     cmdutil.DryRunStrategy
@@ -108,8 +112,12 @@ func newCmdRun(f cmdutil.Factory, o *RunOptions) *cobra.Command {
 			filled from -n, discovery and --pvc; any other ${VAR} comes from your environment, and
 			an unset one is an error.
 
-			With --parallelism N, N launcher pods run the same workloads at once, so the offered
-			load is N times the profile's.`),
+			With --parallelism N, the launchers are one Indexed Job of N pods spread over N nodes,
+			started together before each stage: by default they split each workload's load (each
+			sends 1/N of each stage's rate or concurrency, and its own prompts), so together they
+			offer the profile's load, and the fetched results hold one merged report per workload
+			beside each launcher's folder. --parallelism-mode replicate has each send the whole
+			profile (N times the load).`),
 		Example: templates.Examples(`
 			# Run the pd preset in namespace llm-d, results on the workload-pvc claim
 			kubectl llmdbench run --preset pd -n llm-d --pvc workload-pvc
@@ -142,7 +150,10 @@ func newCmdRun(f cmdutil.Factory, o *RunOptions) *cobra.Command {
 	fl.IntVar(&o.Repeat, "repeat", 1, "Run every workload this many times (experiment IDs end in _run<i>); 'results show RUN' reports mean and spread")
 	fl.StringVar(&o.Description, "description", "", "Description kept with the results (beats description.text)")
 	fl.StringArrayVar(&o.Labels, "label", nil, "Label KEY=VALUE kept with the results, for 'results --label' filters (repeatable)")
-	fl.IntVar(&o.Parallelism, "parallelism", 1, "Launcher pods running the workloads at once; the offered load multiplies (beats harness.parallelism)")
+	fl.IntVar(&o.Parallelism, "parallelism", 1, "Launcher pods (one Indexed Job) sharing the workloads' load (beats harness.parallelism)")
+	fl.StringVar(&o.ParallelismMode, "parallelism-mode", runstate.ModeSplit, "How launchers share the load: split (together the profile's load) or replicate (each the whole profile) (beats harness.parallelism_mode)")
+	fl.StringVar(&o.Spread, "spread", string(launcher.SpreadRequired), "Spread of launchers over nodes: required (one per node while nodes fit) or preferred")
+	fl.DurationVar(&o.TTLAfterFinished, "ttl-after-finished", 0, "Let Kubernetes remove the launchers' Job this long after it finished (default: kept until 'delete')")
 	fl.StringVar(&o.CPU, "cpu", o.CPU, "CPU request and limit of each launcher pod")
 	fl.StringVar(&o.Memory, "memory", o.Memory, "Memory request and limit of each launcher pod")
 	fl.Int64Var(&o.RunAsUser, "run-as-user", 0, "User ID the launcher runs as (the image expects root)")
@@ -180,6 +191,9 @@ func (o *RunOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, _ []string)
 	}
 	if cmd.Flags().Changed("parallelism") {
 		o.source.Overrides.Parallelism = &o.Parallelism
+	}
+	if cmd.Flags().Changed("parallelism-mode") {
+		o.source.Overrides.ParallelismMode = o.ParallelismMode
 	}
 	if o.launcher, err = o.launcherSpec(cmd); err != nil {
 		return err
@@ -237,6 +251,11 @@ func (o *RunOptions) launcherSpec(cmd *cobra.Command) (launcher.Launcher, error)
 	}
 	l.ServiceAccount = o.ServiceAccount
 	l.ImagePullPolicy = corev1.PullPolicy(o.ImagePullPolicy)
+	l.Spread = launcher.Spread(o.Spread)
+	if cmd.Flags().Changed("ttl-after-finished") {
+		ttl := int32(o.TTLAfterFinished / time.Second)
+		l.TTLAfterFinished = &ttl
+	}
 	for _, s := range o.NodeSelector {
 		k, v, ok := splitPair(s, "=")
 		if !ok {
@@ -288,6 +307,12 @@ func (o *RunOptions) Validate() error {
 		return fmt.Errorf("--output %q: a run prints its verdict as json or yaml (other formats need --dry-run=client)", o.output())
 	case o.DryRun == cmdutil.DryRunNone && o.Detach && o.Remove:
 		return fmt.Errorf("--rm needs the run to be followed to its end: drop --detach")
+	case o.source.Overrides.ParallelismMode != "" && o.source.Overrides.ParallelismMode != runstate.ModeSplit && o.source.Overrides.ParallelismMode != runstate.ModeReplicate:
+		return fmt.Errorf("--parallelism-mode %q: use %s or %s", o.ParallelismMode, runstate.ModeSplit, runstate.ModeReplicate)
+	case o.Spread != string(launcher.SpreadRequired) && o.Spread != string(launcher.SpreadPreferred):
+		return fmt.Errorf("--spread %q: use %s or %s", o.Spread, launcher.SpreadRequired, launcher.SpreadPreferred)
+	case o.TTLAfterFinished < 0 || o.TTLAfterFinished > 0 && o.TTLAfterFinished < time.Second:
+		return fmt.Errorf("--ttl-after-finished %s: use 0 (at once) or a whole number of seconds or more", o.TTLAfterFinished)
 	case o.LaunchTimeout <= 0:
 		return fmt.Errorf("--launch-timeout must be more than zero")
 	case o.Interval < time.Second:
@@ -342,15 +367,9 @@ func (o *RunOptions) Run(ctx context.Context) error {
 		spec.RunID, ns, cfg.Harness.Parallelism, cfg.Harness.Name, workloadNames(spec))
 	created, err := cluster.Create(ctx, o.Client, objs)
 	if err == nil {
-		err = cluster.WaitReady(ctx, o.Client, ns, launcher.RunSelector(spec.RunID), created.Pods, o.LaunchTimeout)
-	}
-	if err == nil {
-		for i, pod := range created.Pods {
-			if err = cluster.Start(ctx, o.Executor, cluster.PodRef{Namespace: ns, Name: pod, Container: launcher.ContainerName}); err != nil {
-				err = fmt.Errorf("launcher %d: %w", i, err)
-				break
-			}
-		}
+		// Each launcher runs its workloads as soon as its pod starts (they wait for each other
+		// at the start barrier); a launcher that cannot start fails the launch.
+		err = cluster.WaitLaunchers(ctx, o.Client, ns, spec.RunID, cfg.Harness.Parallelism, o.LaunchTimeout)
 	}
 	if err != nil {
 		return o.abandon(ctx, spec, created, err)
@@ -383,7 +402,7 @@ func (o *RunOptions) abandon(ctx context.Context, spec launcher.Spec, created cl
 	cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	var removeErr error
-	if created.ConfigMap != "" || len(created.Pods) > 0 {
+	if created.ConfigMap != "" || created.Job != "" || len(created.Pods) > 0 {
 		if removeErr = cluster.DeleteRun(cleanup, o.Client, ns, spec.RunID); removeErr != nil && ctx.Err() == nil {
 			o.warn(fmt.Sprintf("could not remove run %s: %v", spec.RunID, removeErr))
 		}
@@ -454,8 +473,12 @@ func (o *RunOptions) plan(ctx context.Context) (launcher.Spec, error) {
 		k, v, _ := splitPair(l, "=")
 		labels[k] = v
 	}
+	// A split that leaves a launcher with nothing is refused before anything is created.
+	if err := splitCheck(cfg); err != nil {
+		return launcher.Spec{}, err
+	}
 	return launcher.Spec{Config: cfg, RunID: runID, Preset: o.source.Preset, Launcher: o.launcher, PVC: o.pvc,
-		Repeat: o.Repeat, Labels: labels, Version: o.Version}, nil
+		Repeat: o.Repeat, Labels: labels, Version: o.Version, Mode: cfg.Harness.ParallelismMode}, nil
 }
 
 func (o *RunOptions) warn(msg string) { fmt.Fprintf(o.ErrOut, "Warning: %s\n", msg) }
@@ -484,4 +507,14 @@ func splitPair(s, sep string) (string, string, bool) {
 		return "", "", false
 	}
 	return strings.TrimSpace(k), v, true
+}
+
+// splitCheck refuses a run whose launchers cannot share its workloads' load: the native generator
+// splits each profile itself (loadgen), the other harnesses read shares the plugin renders
+// (config).
+func splitCheck(cfg *config.Config) error {
+	if cfg.Harness.Name != config.HarnessNative {
+		return cfg.CheckSplit()
+	}
+	return nil // TODO(h2): loadgen.CheckSplit
 }

@@ -105,7 +105,7 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 	// Every live launcher of every run is read in parallel (bounded); one unreadable run does
 	// not hide the others, it shows as Unknown with the reason.
 	statuses := make([]cluster.Status, 0, len(runs))
-	for _, rs := range cluster.InspectRuns(ctx, o.Executor, runs, cluster.InspectParallelism) {
+	for _, rs := range cluster.InspectRuns(ctx, o.Client, o.Executor, runs, cluster.InspectParallelism) {
 		statuses = append(statuses, rs.Status)
 	}
 	if o.Output != "" {
