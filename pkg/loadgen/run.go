@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"net/http"
 	"runtime"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 )
 
 // Options tune a run; the zero value is usable.
@@ -29,6 +30,22 @@ type Options struct {
 	// Files, when set, is the open-file budget the capacity check uses instead of the
 	// process's own (RLIMIT_NOFILE, raised to its hard limit at start on Linux).
 	Files *FileLimit
+	// Launcher, when set, makes this run one of several launchers of one benchmark: Run splits
+	// or replicates the workload (see Split) and waits on a start barrier before each stage.
+	Launcher *Launcher
+}
+
+// Launcher says which launcher of a benchmark a run is, and how it starts its stages.
+type Launcher struct {
+	// Index is this launcher's index, 0 to Count-1.
+	Index int
+	Count int
+	// Mode is runstate.ModeSplit or runstate.ModeReplicate.
+	Mode string
+	// Barrier, when set, is called before each stage (its StageResult.Index) and returns at the
+	// stage's agreed start, as runstate.BarrierSeries.Wait does; the stage's schedule begins at
+	// that instant (at once when the result is Late). An error ends the run.
+	Barrier func(ctx context.Context, stage int) (runstate.BarrierResult, error)
 }
 
 // Result is everything a run measured.
@@ -39,15 +56,24 @@ type Result struct {
 	Stages   []StageResult
 	// Sweep is the saturation probe of a load.sweep run; nil otherwise.
 	Sweep *SweepResult
+	// Launch is this launcher's record (runstate.LaunchFile) when Options.Launcher was set.
+	Launch *runstate.Launch
 }
 
 // StageResult holds one stage's records, in schedule order.
 type StageResult struct {
 	Index    int
 	Config   Stage
+	// Started and Finished bracket the stage (wall clock and monotonic).
 	Started  time.Time
 	Finished time.Time
-	Records  []Record
+	// ScheduleStarted is the wall-clock instant the stage's schedule began as sent: the first
+	// request's send time minus its offset in the schedule (so a launcher's lateness, not its
+	// share's phase). SendEnded is when the last request was sent. Both are zero when no request
+	// was sent.
+	ScheduleStarted time.Time
+	SendEnded       time.Time
+	Records         []Record
 	// Adapters[i] is the LoRA adapter Records[i] was sent to; nil without load.lora_traffic_split.
 	Adapters []string
 }
@@ -94,6 +120,29 @@ func Run(ctx context.Context, w *Workload, o Options) (*Result, error) {
 	if seed == 0 {
 		seed = w.Load.BaseSeed
 	}
+	// promptSeed builds the data set; seed draws arrivals and adapters (see Split for launchers).
+	promptSeed := seed
+	var launch *runstate.Launch
+	if l := o.Launcher; l != nil {
+		switch l.Mode {
+		case runstate.ModeSplit:
+			split, err := w.Split(l.Index, l.Count)
+			if err != nil {
+				return nil, err
+			}
+			w = split
+			seed += int64(l.Index)
+		case runstate.ModeReplicate:
+			if l.Count < 1 || l.Index < 0 || l.Index >= l.Count {
+				return nil, fmt.Errorf("launcher %d of %d is not a launcher index (0 to count-1)", l.Index, l.Count)
+			}
+			seed += int64(l.Index)
+			promptSeed = seed
+		default:
+			return nil, fmt.Errorf("parallelism mode %q: use %s or %s", l.Mode, runstate.ModeSplit, runstate.ModeReplicate)
+		}
+		launch = &runstate.Launch{Index: l.Index, Count: l.Count, Mode: l.Mode, Stages: []runstate.LaunchStage{}}
+	}
 	files := o.fileLimit()
 	warnings, err := checkCapacity(w.Load, w.Load.Stages, "load.stages[%d]", files)
 	if err != nil {
@@ -128,7 +177,7 @@ func Run(ctx context.Context, w *Workload, o Options) (*Result, error) {
 		clock:      func() float64 { return time.Since(epoch).Seconds() },
 		timeout:    time.Duration(w.Load.RequestTimeout * float64(time.Second)),
 	}
-	g := &generator{w: w, o: o, s: s, src: newPromptSource(w, seed), rng: newRNG(seed), send: s.send,
+	g := &generator{w: w, o: o, s: s, src: newPromptSource(w, promptSeed), rng: newRNG(seed), send: s.send,
 		lora: newLoRAPicker(w.Load.LoRATrafficSplit, seed), numStages: len(w.Load.Stages), inflightCap: inflightCap(w.Load)}
 	if !forceStd {
 		ev, err := newEvloop(ctx, s, s.url, s.headers)
@@ -140,7 +189,7 @@ func Run(ctx context.Context, w *Workload, o Options) (*Result, error) {
 			g.send = ev.send
 		}
 	}
-	res := &Result{Workload: w, Started: epoch}
+	res := &Result{Workload: w, Started: epoch, Launch: launch}
 	stages := w.Load.Stages
 	if w.Load.Sweep != nil {
 		if stages, err = g.sweep(ctx, res, files); err != nil {
@@ -154,15 +203,52 @@ func Run(ctx context.Context, w *Workload, o Options) (*Result, error) {
 				break
 			}
 		}
+		base := -1.0 // the stage's schedule begins now
+		var br *runstate.BarrierResult
+		if l := o.Launcher; l != nil && l.Barrier != nil {
+			b, berr := l.Barrier(ctx, i)
+			if berr != nil {
+				err = fmt.Errorf("stage %d's start barrier: %w", i, berr)
+				break
+			}
+			if !b.Late {
+				// The schedule's t0 is the agreed instant, so what delays the first request is lateness.
+				base = s.clock() - time.Since(b.Start).Seconds()
+			}
+			br = &b
+		}
 		var sr StageResult
-		sr, err = g.stage(ctx, i, st)
+		sr, err = g.stage(ctx, i, st, base)
 		res.Stages = append(res.Stages, sr)
+		if launch != nil {
+			launch.Stages = append(launch.Stages, launchStage(sr, br))
+		}
 		if err != nil {
 			break
 		}
 	}
 	res.Finished = time.Now()
 	return res, err
+}
+
+// launchStage is a stage's record in runstate.LaunchFile; b is its barrier's result (nil without
+// a barrier: no agreed start, no presence).
+func launchStage(sr StageResult, b *runstate.BarrierResult) runstate.LaunchStage {
+	ls := runstate.LaunchStage{Stage: sr.Index, Started: unixSeconds(sr.ScheduleStarted), SendEnded: unixSeconds(sr.SendEnded)}
+	if b != nil {
+		ls.AgreedStart = unixSeconds(b.Start)
+		ls.Present, ls.Missing, ls.TimedOut = b.Present, b.Missing, b.TimedOut
+	}
+	return ls
+}
+
+// unixSeconds is t in Unix seconds, nil for the zero time.
+func unixSeconds(t time.Time) *float64 {
+	if t.IsZero() {
+		return nil
+	}
+	v := float64(t.UnixNano()) / 1e9
+	return &v
 }
 
 func newRNG(seed int64) *rand.Rand { return rand.New(rand.NewPCG(uint64(seed), 0x73636864)) }
@@ -222,21 +308,21 @@ func (g *generator) take() (prompt, string) {
 
 // schedule returns each request's send time, seconds after the stage starts.
 func (g *generator) schedule(st Stage) []float64 {
-	n := int(math.Round(st.Rate * st.Duration))
-	times := make([]float64, n)
+	times := make([]float64, stageRequests(st))
 	t := 0.0
 	for i := range times {
 		if g.w.Load.Type == LoadPoisson {
 			t += g.rng.ExpFloat64() / st.Rate
 			times[i] = t
 		} else {
-			times[i] = float64(i) / st.Rate
+			times[i] = st.phase + float64(i)/st.Rate
 		}
 	}
 	return times
 }
 
-func (g *generator) stage(ctx context.Context, index int, st Stage) (StageResult, error) {
+// stage runs one stage whose schedule begins at base (seconds on g.s.clock; negative: now).
+func (g *generator) stage(ctx context.Context, index int, st Stage, base float64) (StageResult, error) {
 	sr := StageResult{Index: index, Config: st, Started: time.Now()}
 	var done, failed atomic.Int64
 	total := st.NumRequests
@@ -258,7 +344,7 @@ func (g *generator) stage(ctx context.Context, index int, st Stage) (StageResult
 	if g.w.Load.Type == LoadConcurrent {
 		sent = g.closedLoop(ctx, index, &sr, st.ConcurrencyLevel, one)
 	} else {
-		sent = g.openLoop(ctx, index, &sr, times, g.inflightCap, one)
+		sent = g.openLoop(ctx, index, &sr, times, base, g.inflightCap, one)
 	}
 	stop()
 	sr.Records = sr.Records[:sent]
@@ -298,14 +384,16 @@ func (g *generator) sendOne(ctx context.Context, inflight, done, failed *atomic.
 // openLoop sends each request at its time in its own goroutine. With a cap, a request whose
 // time has come waits for a free slot (the wait shows as schedule delay), as in inference-perf's
 // worker pool.
-func (g *generator) openLoop(ctx context.Context, index int, sr *StageResult, times []float64, limit int, one func(*Record, prompt)) int {
+func (g *generator) openLoop(ctx context.Context, index int, sr *StageResult, times []float64, base float64, limit int, one func(*Record, prompt)) int {
 	var wg sync.WaitGroup
 	var slots chan struct{}
 	if limit > 0 {
 		slots = make(chan struct{}, limit)
 	}
 	defer lockDispatcher()()
-	base := g.s.clock()
+	if base < 0 {
+		base = g.s.clock()
+	}
 	sent := 0
 	for i, offset := range times {
 		at := base + offset
@@ -317,6 +405,10 @@ func (g *generator) openLoop(ctx context.Context, index int, sr *StageResult, ti
 		}
 		rec := &sr.Records[i]
 		rec.Stage, rec.Scheduled = index, at
+		sr.SendEnded = time.Now()
+		if i == 0 {
+			sr.ScheduleStarted = sr.SendEnded.Add(-time.Duration(offset * float64(time.Second)))
+		}
 		p, adapter := g.take()
 		if sr.Adapters != nil {
 			sr.Adapters[i] = adapter
@@ -360,6 +452,10 @@ func (g *generator) closedLoop(ctx context.Context, index int, sr *StageResult, 
 				}
 				next++
 				p, adapter := g.take()
+				sr.SendEnded = time.Now()
+				if i == 0 {
+					sr.ScheduleStarted = sr.SendEnded
+				}
 				mu.Unlock()
 				if sr.Adapters != nil {
 					sr.Adapters[i] = adapter
