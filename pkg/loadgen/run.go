@@ -62,8 +62,8 @@ type Result struct {
 
 // StageResult holds one stage's records, in schedule order.
 type StageResult struct {
-	Index    int
-	Config   Stage
+	Index  int
+	Config Stage
 	// Started and Finished bracket the stage (wall clock and monotonic).
 	Started  time.Time
 	Finished time.Time
