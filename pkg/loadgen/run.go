@@ -42,9 +42,11 @@ type Launcher struct {
 	Count int
 	// Mode is runstate.ModeSplit or runstate.ModeReplicate.
 	Mode string
-	// Barrier, when set, is called before each stage (its StageResult.Index) and returns at the
-	// stage's agreed start, as runstate.BarrierSeries.Wait does; the stage's schedule begins at
-	// that instant (at once when the result is Late). An error ends the run.
+	// Barrier, when set, is called before each stage (its StageResult.Index) and returns the
+	// stage's agreed start, as runstate.BarrierSeries.Wait does, at or before that instant (with
+	// NoSleep, the stage is prepared while the others arrive). The stage's schedule begins at the
+	// instant, which the dispatcher sleeps to precisely; at once when the result is Late. An error
+	// ends the run.
 	Barrier func(ctx context.Context, stage int) (runstate.BarrierResult, error)
 }
 
@@ -213,7 +215,7 @@ func Run(ctx context.Context, w *Workload, o Options) (*Result, error) {
 			}
 			if !b.Late {
 				// The schedule's t0 is the agreed instant, so what delays the first request is lateness.
-				base = s.clock() - time.Since(b.Start).Seconds()
+				base = s.clock() + time.Until(b.Start).Seconds()
 			}
 			br = &b
 		}
@@ -342,6 +344,7 @@ func (g *generator) stage(ctx context.Context, index int, st Stage, base float64
 	one := g.sendOne(ctx, nil, &done, &failed)
 	var sent int
 	if g.w.Load.Type == LoadConcurrent {
+		g.waitUntil(ctx, base)
 		sent = g.closedLoop(ctx, index, &sr, st.ConcurrencyLevel, one)
 	} else {
 		sent = g.openLoop(ctx, index, &sr, times, base, g.inflightCap, one)
@@ -358,6 +361,15 @@ func (g *generator) stage(ctx context.Context, index int, st Stage, base float64
 	fmt.Fprintf(g.o.Progress, "stage %d/%d: completed %d requests (%d failed) in %.1fs\n",
 		index+1, g.numStages, done.Load(), failed.Load(), sr.Finished.Sub(sr.Started).Seconds())
 	return sr, nil
+}
+
+// waitUntil sleeps until at (seconds on g.s.clock) as the open loop's dispatcher does, or until
+// ctx ends.
+func (g *generator) waitUntil(ctx context.Context, at float64) {
+	defer lockDispatcher()()
+	for d := at - g.s.clock(); d > 0 && ctx.Err() == nil; d = at - g.s.clock() {
+		sleepFor(time.Duration(d * float64(time.Second)))
+	}
 }
 
 // sendOne returns the function that sends one request and counts it; inflight, if not nil,

@@ -58,6 +58,9 @@ type Barrier struct {
 	Poll time.Duration
 	// Now is the wall clock (time.Now when nil).
 	Now func() time.Time
+	// NoSleep makes Wait return as soon as the barrier resolves, before the agreed start: the
+	// caller times the start itself (a load generator whose dispatcher sleeps precisely).
+	NoSleep bool
 }
 
 // BarrierResult is what a barrier agreed.
@@ -78,8 +81,8 @@ type BarrierResult struct {
 }
 
 // Wait arrives at the barrier, waits until it resolves, and then until the agreed start (it
-// returns within a few hundred microseconds after it; at once when that instant has passed or the
-// launcher is late). A barrier file that breaks the protocol is a one-line error wrapping
+// returns within a few hundred microseconds after it on an idle machine; at once when that instant
+// has passed or the launcher is late; without the wait for the instant with NoSleep). A barrier file that breaks the protocol is a one-line error wrapping
 // ErrBarrierFile; a cancelled ctx returns its error.
 func (b *Barrier) Wait(ctx context.Context) (BarrierResult, error) {
 	now := b.Now
@@ -131,7 +134,7 @@ func (b *Barrier) Wait(ctx context.Context) (BarrierResult, error) {
 			res.Start, res.Present = start, present
 			res.Missing = missing(b.Expected, present)
 			res.TimedOut = len(res.Missing) > 0
-			return res, b.sleepUntil(ctx, now, start)
+			return res, b.sleepUntil(ctx, now, res.Start)
 		case !errors.Is(err, os.ErrNotExist):
 			return res, fmt.Errorf("barrier: %w", err)
 		default:
@@ -208,19 +211,19 @@ func (b *Barrier) tryResolve(now func() time.Time, arrived time.Time, lead time.
 	return true, nil
 }
 
-// sleepUntil sleeps until barrierSpin before t, then polls the clock until t.
+// sleepUntil sleeps until barrierSpin before t (the runtime's timers can wake a millisecond
+// late), then polls the clock until t. With NoSleep it returns at once.
 func (b *Barrier) sleepUntil(ctx context.Context, now func() time.Time, t time.Time) error {
+	if b.NoSleep {
+		return ctx.Err()
+	}
 	if d := t.Sub(now()) - barrierSpin; d > 0 {
 		if err := sleepCtx(ctx, d); err != nil {
 			return err
 		}
 	}
-	for now().Before(t) {
-		if d := t.Sub(now()); d > 200*time.Microsecond {
-			time.Sleep(d / 2)
-		} else {
-			runtime.Gosched()
-		}
+	for now().Before(t) && ctx.Err() == nil {
+		runtime.Gosched()
 	}
 	return ctx.Err()
 }
@@ -342,9 +345,10 @@ type BarrierSeries struct {
 	// Root is the entry's barrier folder (BarrierDir without its last element).
 	Root         string
 	Index, Count int
-	// Timeout, Lead, Poll and Now are each Barrier's.
+	// Timeout, Lead, Poll, Now and NoSleep are each Barrier's.
 	Timeout, Lead, Poll time.Duration
 	Now                 func() time.Time
+	NoSleep             bool
 	expected            []int
 }
 
@@ -359,7 +363,7 @@ func (s *BarrierSeries) Wait(ctx context.Context, stage int) (BarrierResult, err
 		}
 	}
 	b := Barrier{Dir: filepath.Join(s.Root, BarrierStage(stage)), Index: s.Index, Expected: s.expected,
-		Timeout: s.Timeout, Lead: s.Lead, Poll: s.Poll, Now: s.Now}
+		Timeout: s.Timeout, Lead: s.Lead, Poll: s.Poll, Now: s.Now, NoSleep: s.NoSleep}
 	res, err := b.Wait(ctx)
 	if err == nil {
 		s.expected = res.Present
