@@ -45,8 +45,8 @@ type Launcher struct {
 	// Barrier, when set, is called before each stage (its StageResult.Index) and returns the
 	// stage's agreed start, as runstate.BarrierSeries.Wait does, at or before that instant (with
 	// NoSleep, the stage is prepared while the others arrive). The stage's schedule begins at the
-	// instant, which the dispatcher sleeps to precisely; at once when the result is Late. An error
-	// ends the run.
+	// instant, which the dispatcher sleeps to precisely; at once when the result is Late and the
+	// instant has passed. An error ends the run.
 	Barrier func(ctx context.Context, stage int) (runstate.BarrierResult, error)
 }
 
@@ -213,9 +213,10 @@ func Run(ctx context.Context, w *Workload, o Options) (*Result, error) {
 				err = fmt.Errorf("stage %d's start barrier: %w", i, berr)
 				break
 			}
-			if !b.Late {
-				// The schedule's t0 is the agreed instant, so what delays the first request is lateness.
-				base = s.clock() + time.Until(b.Start).Seconds()
+			// The schedule's t0 is the agreed instant, so what delays the first request is lateness;
+			// a late launcher whose instant has passed starts now instead of catching up in a burst.
+			if until := time.Until(b.Start); !b.Late || until > 0 {
+				base = s.clock() + until.Seconds()
 			}
 			br = &b
 		}

@@ -354,3 +354,31 @@ func TestBarrierErrorEndsTheRun(t *testing.T) {
 		t.Fatalf("%v, %d served", err, served.Load())
 	}
 }
+
+// A launcher that reaches a barrier after its instant has passed starts now, at the stage's
+// pace: it does not send the requests it missed in a burst. Its lateness is recorded.
+func TestLateLauncherStartsNowWithoutABurst(t *testing.T) {
+	srv, _ := sseServer(t, time.Millisecond, time.Millisecond, 0)
+	w, err := ParseWorkload([]byte(fmt.Sprintf(splitProfile, srv.URL)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Load.Stages = []Stage{{Rate: 20, Duration: 0.5}} // 10 requests, 50 ms apart
+	agreed := time.Now().Add(-3 * time.Second)
+	r, err := Run(context.Background(), w, Options{Launcher: &Launcher{Index: 0, Count: 1, Mode: runstate.ModeSplit,
+		Barrier: func(context.Context, int) (runstate.BarrierResult, error) {
+			return runstate.BarrierResult{Start: agreed, Late: true, Present: []int{0}}, nil
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := r.Stages[0]
+	// The 10th request is due 9 × 50 ms = 450 ms after the first.
+	if sent := st.SendEnded.Sub(st.ScheduleStarted); len(st.Records) != 10 || sent < 440*time.Millisecond {
+		t.Fatalf("%d requests sent over %v: a burst", len(st.Records), sent)
+	}
+	ls := r.Launch.Stages[0]
+	if late := *ls.Started - *ls.AgreedStart; late < 3 || late > 4 {
+		t.Fatalf("lateness %.3f s, want about 3", late)
+	}
+}

@@ -22,12 +22,13 @@ const (
 	DefaultBarrierLead = 500 * time.Millisecond
 	// DefaultBarrierPoll is how often a waiting launcher looks at the barrier folder.
 	DefaultBarrierPoll = 5 * time.Millisecond
-	// barrierGoGrace is how long a BarrierGo that is still being written (no final newline yet) is
-	// read again before it is called corrupt.
-	barrierGoGrace = 2 * time.Second
 	// barrierSpin is how far before the agreed instant Wait stops sleeping and polls the clock.
 	barrierSpin = 2 * time.Millisecond
 )
+
+// barrierGoGrace is how long a BarrierGo that is still being written (no final newline yet) is
+// read again before it is called corrupt (a variable for the tests).
+var barrierGoGrace = 2 * time.Second
 
 // ErrBarrierFile: a file of a barrier folder does not hold what the protocol says it holds.
 var ErrBarrierFile = errors.New("barrier file is corrupt")
@@ -69,12 +70,15 @@ type BarrierResult struct {
 	Start time.Time
 	// Arrived is when this launcher arrived.
 	Arrived time.Time
-	// Present are the launchers the barrier saw, ascending; Missing the expected ones it did not.
+	// Present are the launchers BarrierGo names, and this one (which starts, if late), ascending;
+	// Missing are the expected ones not present.
 	Present []int
 	Missing []int
-	// TimedOut: some expected launcher had not arrived when the barrier resolved.
+	// TimedOut: the barrier resolved without every expected launcher (BarrierGo does not name
+	// them all).
 	TimedOut bool
-	// Late: BarrierGo was already written when this launcher arrived; Wait returned at once.
+	// Late: BarrierGo was already there when this launcher arrived (Wait returns at once if the
+	// instant it names has passed).
 	Late bool
 	// Resolved: this launcher wrote BarrierGo.
 	Resolved bool
@@ -131,9 +135,15 @@ func (b *Barrier) Wait(ctx context.Context) (BarrierResult, error) {
 			if err != nil {
 				return res, fmt.Errorf("barrier %s: %w", goPath, err)
 			}
-			res.Start, res.Present = start, present
+			res.Start = start
+			res.TimedOut = len(missing(b.Expected, present)) > 0
+			if _, found := slices.BinarySearch(present, b.Index); !found {
+				// Arrived after the resolver listed the folder: it takes part all the same.
+				present = append(slices.Clone(present), b.Index)
+				slices.Sort(present)
+			}
+			res.Present = present
 			res.Missing = missing(b.Expected, present)
-			res.TimedOut = len(res.Missing) > 0
 			return res, b.sleepUntil(ctx, now, res.Start)
 		case !errors.Is(err, os.ErrNotExist):
 			return res, fmt.Errorf("barrier: %w", err)

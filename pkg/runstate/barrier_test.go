@@ -100,7 +100,7 @@ func TestBarrierLateArrivalStartsAtOnce(t *testing.T) {
 	if time.Since(t0) > 100*time.Millisecond {
 		t.Fatalf("a late launcher waited %v", time.Since(t0))
 	}
-	if !res.Late || !res.TimedOut || !reflect.DeepEqual(res.Missing, []int{2}) || res.Start.UnixNano() != start.UnixNano() {
+	if !res.Late || !res.TimedOut || res.Missing != nil || !reflect.DeepEqual(res.Present, []int{0, 1, 2}) || res.Start.UnixNano() != start.UnixNano() {
 		t.Fatalf("%+v", res)
 	}
 	// It still leaves its arrival, for the record.
@@ -239,5 +239,35 @@ func TestBarrierStageMatchesBarrierDir(t *testing.T) {
 		if got, want := BarrierStage(s), path.Base(BarrierDir("1764000000-abcd", "e", s)); got != want {
 			t.Fatalf("stage %d: %q, want %q", s, got, want)
 		}
+	}
+}
+
+// A BarrierGo caught between its exclusive creation and its write is read again; one that stays
+// incomplete past the grace is an error.
+func TestBarrierGoBeingWritten(t *testing.T) {
+	dir := t.TempDir()
+	goPath := filepath.Join(dir, BarrierGo)
+	if err := os.WriteFile(goPath, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().Add(30 * time.Millisecond)
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		_ = os.WriteFile(goPath, []byte(FormatBarrierGo(start, []int{0, 1})), 0o644)
+	}()
+	b := Barrier{Dir: dir, Index: 1, Expected: []int{0, 1}}
+	res, err := b.Wait(context.Background())
+	// Late: the file was there when it arrived, though the instant it names had not come.
+	if err != nil || res.Start.UnixNano() != start.UnixNano() || res.TimedOut || !res.Late || time.Now().Before(start) {
+		t.Fatalf("%+v %v", res, err)
+	}
+
+	defer func(g time.Duration) { barrierGoGrace = g }(barrierGoGrace)
+	barrierGoGrace = 30 * time.Millisecond
+	if err := os.WriteFile(goPath, []byte("1764000000500000000\n0"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Wait(context.Background()); !errors.Is(err, ErrBarrierFile) || !strings.Contains(err.Error(), "still being written") {
+		t.Fatalf("got %v", err)
 	}
 }
