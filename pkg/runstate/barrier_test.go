@@ -271,3 +271,40 @@ func TestBarrierGoBeingWritten(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// The other way round: a Go launcher arrives, a shell launcher resolves the barrier (BarrierGo
+// with `set -C`, and its arrival), and the Go launcher starts at the shell's instant.
+func TestBarrierFollowsAShellResolver(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	dir := t.TempDir()
+	b := Barrier{Dir: dir, Index: 0, Expected: []int{0, 1}, Timeout: 10 * time.Second}
+	type out struct {
+		res BarrierResult
+		err error
+	}
+	done := make(chan out, 1)
+	go func() {
+		r, err := b.Wait(context.Background())
+		done <- out{r, err}
+	}()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "0")); err == nil {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// BarrierGo first, so that the Go launcher cannot resolve the barrier in between.
+	script := `now=$(date +%s%N); start=$((now + 50000000)); set -C; printf '%s\n%s\n' "$start" "0 1" > "$1/go" &&
+printf '%s\n' "$now" > "$1/.1.tmp" && mv "$1/.1.tmp" "$1/1" && printf '%s' "$start"`
+	started, err := exec.Command(sh, "-c", script, "sh", dir).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := <-done
+	if o.err != nil || o.res.Resolved || o.res.TimedOut || formatNanos(o.res.Start) != string(started) || !reflect.DeepEqual(o.res.Present, []int{0, 1}) {
+		t.Fatalf("%+v %v (the shell's start %s)", o.res, o.err, started)
+	}
+}
