@@ -240,7 +240,8 @@ func launchStage(sr StageResult, b *runstate.BarrierResult) runstate.LaunchStage
 	ls := runstate.LaunchStage{Stage: sr.Index, Started: unixSeconds(sr.ScheduleStarted), SendEnded: unixSeconds(sr.SendEnded)}
 	if b != nil {
 		ls.AgreedStart = unixSeconds(b.Start)
-		ls.Present, ls.Missing, ls.TimedOut = b.Present, b.Missing, b.TimedOut
+		// Known lists: empty is [], not null (unknown).
+		ls.Present, ls.Missing, ls.TimedOut = append([]int{}, b.Present...), append([]int{}, b.Missing...), b.TimedOut
 	}
 	return ls
 }

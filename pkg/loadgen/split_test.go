@@ -298,7 +298,7 @@ func TestThreeLaunchersSplitOneBenchmark(t *testing.T) {
 		}
 		for s, ls := range l.Stages {
 			agreed := *out[0].Launch.Stages[s].AgreedStart
-			if ls.Stage != s || *ls.AgreedStart != agreed || !reflect.DeepEqual(ls.Present, []int{0, 1, 2}) || ls.Missing != nil || ls.TimedOut {
+			if ls.Stage != s || *ls.AgreedStart != agreed || !reflect.DeepEqual(ls.Present, []int{0, 1, 2}) || ls.Missing == nil || len(ls.Missing) != 0 || ls.TimedOut {
 				t.Fatalf("launcher %d stage %d: %+v", i, s, ls)
 			}
 			lateness := *ls.Started - agreed
