@@ -93,21 +93,32 @@ func newPromptSource(w *Workload, seed int64) *promptSource {
 		seed = *sp.Seed
 	}
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x6c6c6d64))
+	// After Split, the whole data set is drawn (the same on every launcher) and this launcher
+	// keeps its part: prompts, or shared-prefix groups, whose number is its index modulo the count.
+	mine := func(int) bool { return true }
+	if sh := w.share; sh != nil {
+		mine = func(i int) bool { return i%sh.count == sh.index }
+	}
 	var ps []prompt
 	switch w.Data.Type {
 	case DataRandom:
-		n := max(w.Data.InputDistribution.TotalCount, w.Data.OutputDistribution.TotalCount, 1)
-		for range n {
+		for i := range randomPrompts(w.Data) {
 			in := sample(rng, *w.Data.InputDistribution)
 			out := sample(rng, *w.Data.OutputDistribution)
-			ps = append(ps, newPrompt(w, "", words(rng, in), in, out))
+			text := words(rng, in)
+			if mine(i) {
+				ps = append(ps, newPrompt(w, "", text, in, out))
+			}
 		}
 	case DataSharedPrefix:
 		sp := w.Data.SharedPrefix
-		for range sp.NumGroups {
+		for g := range sp.NumGroups {
 			system := words(rng, sp.SystemPromptLen)
 			for range sp.NumPromptsPerGroup {
-				ps = append(ps, newPrompt(w, system, words(rng, sp.QuestionLen), sp.SystemPromptLen+sp.QuestionLen, sp.OutputLen))
+				question := words(rng, sp.QuestionLen)
+				if mine(g) {
+					ps = append(ps, newPrompt(w, system, question, sp.SystemPromptLen+sp.QuestionLen, sp.OutputLen))
+				}
 			}
 		}
 		// Groups interleave in the send order, as they do when many users share a few prefixes.

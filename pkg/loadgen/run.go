@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"net/http"
 	"runtime"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 )
 
 // Options tune a run; the zero value is usable.
@@ -29,6 +30,24 @@ type Options struct {
 	// Files, when set, is the open-file budget the capacity check uses instead of the
 	// process's own (RLIMIT_NOFILE, raised to its hard limit at start on Linux).
 	Files *FileLimit
+	// Launcher, when set, makes this run one of several launchers of one benchmark: Run splits
+	// or replicates the workload (see Split) and waits on a start barrier before each stage.
+	Launcher *Launcher
+}
+
+// Launcher says which launcher of a benchmark a run is, and how it starts its stages.
+type Launcher struct {
+	// Index is this launcher's index, 0 to Count-1.
+	Index int
+	Count int
+	// Mode is runstate.ModeSplit or runstate.ModeReplicate.
+	Mode string
+	// Barrier, when set, is called before each stage (its StageResult.Index) and returns the
+	// stage's agreed start, as runstate.BarrierSeries.Wait does, at or before that instant (with
+	// NoSleep, the stage is prepared while the others arrive). The stage's schedule begins at the
+	// instant, which the dispatcher sleeps to precisely; at once when the result is Late and the
+	// instant has passed. An error ends the run.
+	Barrier func(ctx context.Context, stage int) (runstate.BarrierResult, error)
 }
 
 // Result is everything a run measured.
@@ -39,15 +58,24 @@ type Result struct {
 	Stages   []StageResult
 	// Sweep is the saturation probe of a load.sweep run; nil otherwise.
 	Sweep *SweepResult
+	// Launch is this launcher's record (runstate.LaunchFile) when Options.Launcher was set.
+	Launch *runstate.Launch
 }
 
 // StageResult holds one stage's records, in schedule order.
 type StageResult struct {
-	Index    int
-	Config   Stage
+	Index  int
+	Config Stage
+	// Started and Finished bracket the stage (wall clock and monotonic).
 	Started  time.Time
 	Finished time.Time
-	Records  []Record
+	// ScheduleStarted is the wall-clock instant the stage's schedule began as sent: the first
+	// request's send time minus its offset in the schedule (so a launcher's lateness, not its
+	// share's phase). SendEnded is when the last request was sent. Both are zero when no request
+	// was sent.
+	ScheduleStarted time.Time
+	SendEnded       time.Time
+	Records         []Record
 	// Adapters[i] is the LoRA adapter Records[i] was sent to; nil without load.lora_traffic_split.
 	Adapters []string
 }
@@ -94,6 +122,29 @@ func Run(ctx context.Context, w *Workload, o Options) (*Result, error) {
 	if seed == 0 {
 		seed = w.Load.BaseSeed
 	}
+	// promptSeed builds the data set; seed draws arrivals and adapters (see Split for launchers).
+	promptSeed := seed
+	var launch *runstate.Launch
+	if l := o.Launcher; l != nil {
+		switch l.Mode {
+		case runstate.ModeSplit:
+			split, err := w.Split(l.Index, l.Count)
+			if err != nil {
+				return nil, err
+			}
+			w = split
+			seed += int64(l.Index)
+		case runstate.ModeReplicate:
+			if l.Count < 1 || l.Index < 0 || l.Index >= l.Count {
+				return nil, fmt.Errorf("launcher %d of %d is not a launcher index (0 to count-1)", l.Index, l.Count)
+			}
+			seed += int64(l.Index)
+			promptSeed = seed
+		default:
+			return nil, fmt.Errorf("parallelism mode %q: use %s or %s", l.Mode, runstate.ModeSplit, runstate.ModeReplicate)
+		}
+		launch = &runstate.Launch{Index: l.Index, Count: l.Count, Mode: l.Mode, Stages: []runstate.LaunchStage{}}
+	}
 	files := o.fileLimit()
 	warnings, err := checkCapacity(w.Load, w.Load.Stages, "load.stages[%d]", files)
 	if err != nil {
@@ -128,7 +179,7 @@ func Run(ctx context.Context, w *Workload, o Options) (*Result, error) {
 		clock:      func() float64 { return time.Since(epoch).Seconds() },
 		timeout:    time.Duration(w.Load.RequestTimeout * float64(time.Second)),
 	}
-	g := &generator{w: w, o: o, s: s, src: newPromptSource(w, seed), rng: newRNG(seed), send: s.send,
+	g := &generator{w: w, o: o, s: s, src: newPromptSource(w, promptSeed), rng: newRNG(seed), send: s.send,
 		lora: newLoRAPicker(w.Load.LoRATrafficSplit, seed), numStages: len(w.Load.Stages), inflightCap: inflightCap(w.Load)}
 	if !forceStd {
 		ev, err := newEvloop(ctx, s, s.url, s.headers)
@@ -140,7 +191,7 @@ func Run(ctx context.Context, w *Workload, o Options) (*Result, error) {
 			g.send = ev.send
 		}
 	}
-	res := &Result{Workload: w, Started: epoch}
+	res := &Result{Workload: w, Started: epoch, Launch: launch}
 	stages := w.Load.Stages
 	if w.Load.Sweep != nil {
 		if stages, err = g.sweep(ctx, res, files); err != nil {
@@ -154,15 +205,54 @@ func Run(ctx context.Context, w *Workload, o Options) (*Result, error) {
 				break
 			}
 		}
+		base := -1.0 // the stage's schedule begins now
+		var br *runstate.BarrierResult
+		if l := o.Launcher; l != nil && l.Barrier != nil {
+			b, berr := l.Barrier(ctx, i)
+			if berr != nil {
+				err = fmt.Errorf("stage %d's start barrier: %w", i, berr)
+				break
+			}
+			// The schedule's t0 is the agreed instant, so what delays the first request is lateness;
+			// a late launcher whose instant has passed starts now instead of catching up in a burst.
+			if until := time.Until(b.Start); !b.Late || until > 0 {
+				base = s.clock() + until.Seconds()
+			}
+			br = &b
+		}
 		var sr StageResult
-		sr, err = g.stage(ctx, i, st)
+		sr, err = g.stage(ctx, i, st, base)
 		res.Stages = append(res.Stages, sr)
+		if launch != nil {
+			launch.Stages = append(launch.Stages, launchStage(sr, br))
+		}
 		if err != nil {
 			break
 		}
 	}
 	res.Finished = time.Now()
 	return res, err
+}
+
+// launchStage is a stage's record in runstate.LaunchFile; b is its barrier's result (nil without
+// a barrier: no agreed start, no presence).
+func launchStage(sr StageResult, b *runstate.BarrierResult) runstate.LaunchStage {
+	ls := runstate.LaunchStage{Stage: sr.Index, Started: unixSeconds(sr.ScheduleStarted), SendEnded: unixSeconds(sr.SendEnded)}
+	if b != nil {
+		ls.AgreedStart = unixSeconds(b.Start)
+		// Known lists: empty is [], not null (unknown).
+		ls.Present, ls.Missing, ls.TimedOut = append([]int{}, b.Present...), append([]int{}, b.Missing...), b.TimedOut
+	}
+	return ls
+}
+
+// unixSeconds is t in Unix seconds, nil for the zero time.
+func unixSeconds(t time.Time) *float64 {
+	if t.IsZero() {
+		return nil
+	}
+	v := float64(t.UnixNano()) / 1e9
+	return &v
 }
 
 func newRNG(seed int64) *rand.Rand { return rand.New(rand.NewPCG(uint64(seed), 0x73636864)) }
@@ -222,21 +312,21 @@ func (g *generator) take() (prompt, string) {
 
 // schedule returns each request's send time, seconds after the stage starts.
 func (g *generator) schedule(st Stage) []float64 {
-	n := int(math.Round(st.Rate * st.Duration))
-	times := make([]float64, n)
+	times := make([]float64, stageRequests(st))
 	t := 0.0
 	for i := range times {
 		if g.w.Load.Type == LoadPoisson {
 			t += g.rng.ExpFloat64() / st.Rate
 			times[i] = t
 		} else {
-			times[i] = float64(i) / st.Rate
+			times[i] = st.phase + float64(i)/st.Rate
 		}
 	}
 	return times
 }
 
-func (g *generator) stage(ctx context.Context, index int, st Stage) (StageResult, error) {
+// stage runs one stage whose schedule begins at base (seconds on g.s.clock; negative: now).
+func (g *generator) stage(ctx context.Context, index int, st Stage, base float64) (StageResult, error) {
 	sr := StageResult{Index: index, Config: st, Started: time.Now()}
 	var done, failed atomic.Int64
 	total := st.NumRequests
@@ -256,9 +346,10 @@ func (g *generator) stage(ctx context.Context, index int, st Stage) (StageResult
 	one := g.sendOne(ctx, nil, &done, &failed)
 	var sent int
 	if g.w.Load.Type == LoadConcurrent {
+		g.waitUntil(ctx, base)
 		sent = g.closedLoop(ctx, index, &sr, st.ConcurrencyLevel, one)
 	} else {
-		sent = g.openLoop(ctx, index, &sr, times, g.inflightCap, one)
+		sent = g.openLoop(ctx, index, &sr, times, base, g.inflightCap, one)
 	}
 	stop()
 	sr.Records = sr.Records[:sent]
@@ -272,6 +363,15 @@ func (g *generator) stage(ctx context.Context, index int, st Stage) (StageResult
 	fmt.Fprintf(g.o.Progress, "stage %d/%d: completed %d requests (%d failed) in %.1fs\n",
 		index+1, g.numStages, done.Load(), failed.Load(), sr.Finished.Sub(sr.Started).Seconds())
 	return sr, nil
+}
+
+// waitUntil sleeps until at (seconds on g.s.clock) as the open loop's dispatcher does, or until
+// ctx ends.
+func (g *generator) waitUntil(ctx context.Context, at float64) {
+	defer lockDispatcher()()
+	for d := at - g.s.clock(); d > 0 && ctx.Err() == nil; d = at - g.s.clock() {
+		sleepFor(time.Duration(d * float64(time.Second)))
+	}
 }
 
 // sendOne returns the function that sends one request and counts it; inflight, if not nil,
@@ -298,14 +398,16 @@ func (g *generator) sendOne(ctx context.Context, inflight, done, failed *atomic.
 // openLoop sends each request at its time in its own goroutine. With a cap, a request whose
 // time has come waits for a free slot (the wait shows as schedule delay), as in inference-perf's
 // worker pool.
-func (g *generator) openLoop(ctx context.Context, index int, sr *StageResult, times []float64, limit int, one func(*Record, prompt)) int {
+func (g *generator) openLoop(ctx context.Context, index int, sr *StageResult, times []float64, base float64, limit int, one func(*Record, prompt)) int {
 	var wg sync.WaitGroup
 	var slots chan struct{}
 	if limit > 0 {
 		slots = make(chan struct{}, limit)
 	}
 	defer lockDispatcher()()
-	base := g.s.clock()
+	if base < 0 {
+		base = g.s.clock()
+	}
 	sent := 0
 	for i, offset := range times {
 		at := base + offset
@@ -317,6 +419,10 @@ func (g *generator) openLoop(ctx context.Context, index int, sr *StageResult, ti
 		}
 		rec := &sr.Records[i]
 		rec.Stage, rec.Scheduled = index, at
+		sr.SendEnded = time.Now()
+		if i == 0 {
+			sr.ScheduleStarted = sr.SendEnded.Add(-time.Duration(offset * float64(time.Second)))
+		}
 		p, adapter := g.take()
 		if sr.Adapters != nil {
 			sr.Adapters[i] = adapter
@@ -360,6 +466,10 @@ func (g *generator) closedLoop(ctx context.Context, index int, sr *StageResult, 
 				}
 				next++
 				p, adapter := g.take()
+				sr.SendEnded = time.Now()
+				if i == 0 {
+					sr.ScheduleStarted = sr.SendEnded
+				}
 				mu.Unlock()
 				if sr.Adapters != nil {
 					sr.Adapters[i] = adapter

@@ -72,7 +72,7 @@ func (g *generator) sweep(ctx context.Context, res *Result, files *FileLimit) ([
 			}
 		}
 	})
-	sent := g.openLoop(pctx, -1, &probe, times, g.inflightCap, g.sendOne(pctx, &inflight, &done, &failed))
+	sent := g.openLoop(pctx, -1, &probe, times, -1, g.inflightCap, g.sendOne(pctx, &inflight, &done, &failed))
 	close(quit)
 	wg.Wait()
 	probe.Records = probe.Records[:sent]

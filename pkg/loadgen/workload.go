@@ -44,6 +44,9 @@ type Workload struct {
 	Server Server `json:"server"`
 	Data   Data   `json:"data"`
 	Report Report `json:"report"`
+
+	// share is this launcher's part of the data set after Split; nil: all of it.
+	share *share
 }
 
 // Load says when requests are sent.
@@ -96,6 +99,11 @@ type Stage struct {
 	Duration         float64 `json:"duration,omitempty"`
 	NumRequests      int     `json:"num_requests,omitempty"`
 	ConcurrencyLevel int     `json:"concurrency_level,omitempty"`
+
+	// After Split, a rate stage's request count (0: round(Rate × Duration)) and the offset of its
+	// first request, seconds after the stage's start (see Split).
+	requests int
+	phase    float64
 }
 
 // API selects the endpoint.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 )
 
 // Tool is the name the generator reports as its harness.
@@ -38,7 +40,8 @@ type Meta struct {
 	Keywords     []string
 }
 
-// Write puts the result files into dir (created if needed) and returns their names.
+// Write puts the result files into dir (created if needed) and returns their names; a run with
+// Options.Launcher also gets runstate.LaunchFile.
 func Write(dir string, r *Result, m Meta) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -101,6 +104,12 @@ func Write(dir string, r *Result, m Meta) ([]string, error) {
 	}
 	if len(w.Load.LoRATrafficSplit) > 0 {
 		if err := writeAdapterFiles(r, maxMsgs, put); err != nil {
+			return nil, err
+		}
+	}
+	if r.Launch != nil {
+		written = append(written, runstate.LaunchFile)
+		if err := runstate.WriteLaunch(dir, *r.Launch); err != nil {
 			return nil, err
 		}
 	}

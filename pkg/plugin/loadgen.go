@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/llmdbench/kubectl-llmdbench/pkg/loadgen"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/preset"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/results"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 )
 
 // LoadgenOptions holds the flags of `loadgen`.
@@ -35,6 +37,15 @@ type LoadgenOptions struct {
 	MaxFailedPercent float64
 	ProgressEvery    time.Duration
 	Transport        string
+	// LauncherIndex and LauncherCount place this generator among the launchers of one benchmark;
+	// unset, they come from the launcher pod's environment (launcher.EnvLauncherIndex/Count).
+	LauncherIndex   int
+	LauncherCount   int
+	ParallelismMode string
+	BarrierDir      string
+	BarrierTimeout  time.Duration
+
+	indexSet, countSet bool
 
 	namespace   string
 	version     string
@@ -45,7 +56,8 @@ type LoadgenOptions struct {
 
 // NewLoadgenOptions returns the defaults.
 func NewLoadgenOptions(streams genericiooptions.IOStreams, version string) *LoadgenOptions {
-	return &LoadgenOptions{IOStreams: streams, version: version, MaxFailedPercent: 10, ProgressEvery: 10 * time.Second}
+	return &LoadgenOptions{IOStreams: streams, version: version, MaxFailedPercent: 10, ProgressEvery: 10 * time.Second,
+		LauncherCount: 1, ParallelismMode: runstate.ModeSplit, BarrierTimeout: 10 * time.Minute}
 }
 
 // NewCmdLoadgen builds `kubectl llmdbench loadgen`.
@@ -63,7 +75,14 @@ func NewCmdLoadgen(f cmdutil.Factory, streams genericiooptions.IOStreams, versio
 			'results compare' and 'results plot' read them.
 
 			Prompts are made of common words that tokenizers encode as one token each, so a prompt
-			of N words is about N tokens; the reports use the server's counts.`),
+			of N words is about N tokens; the reports use the server's counts.
+
+			As launcher I of N (--launcher-index, --launcher-count, or the launcher pod's
+			environment) it sends its share of the load: 1/N of each stage's rate, concurrency and
+			requests (remainders to the lowest indexes) and its part of the data set (prompts, or
+			whole shared-prefix groups, dealt by index); --parallelism-mode replicate sends the whole
+			profile instead. With --barrier-dir, every launcher starts each stage at the same
+			instant, agreed through files in DIR/stage_N, and llmdbench-launcher.json records it.`),
 		Example: templates.Examples(`
 			# Smoke-test a stack from your laptop through a port-forward
 			kubectl port-forward -n llm-d svc/infra-inference-scheduling-inference-gateway 8000:80 &
@@ -73,6 +92,7 @@ func NewCmdLoadgen(f cmdutil.Factory, streams genericiooptions.IOStreams, versio
 			kubectl llmdbench loadgen --config profile.yaml --per-request --output-dir ./smoke`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.indexSet, o.countSet = cmd.Flags().Changed("launcher-index"), cmd.Flags().Changed("launcher-count")
 			if err := o.Complete(f); err != nil {
 				return err
 			}
@@ -98,6 +118,11 @@ func NewCmdLoadgen(f cmdutil.Factory, streams genericiooptions.IOStreams, versio
 	fl.Float64Var(&o.MaxFailedPercent, "max-failed-percent", o.MaxFailedPercent, "Exit non-zero when more than this percentage of requests failed")
 	fl.DurationVar(&o.ProgressEvery, "progress-every", o.ProgressEvery, "How often to print a progress line")
 	fl.StringVar(&o.Transport, "transport", "auto", "HTTP transport: auto (the generator's own event loop for http:// on Linux, else net/http) or net-http")
+	fl.IntVar(&o.LauncherIndex, "launcher-index", 0, "This launcher's index among --launcher-count (default $"+launcher.EnvLauncherIndex+", else 0)")
+	fl.IntVar(&o.LauncherCount, "launcher-count", 1, "Number of launchers running this benchmark together (default $"+launcher.EnvLauncherCount+", else 1)")
+	fl.StringVar(&o.ParallelismMode, "parallelism-mode", o.ParallelismMode, "With several launchers: split (each sends 1/N of the load and its part of the data set) or replicate (each sends the whole profile)")
+	fl.StringVar(&o.BarrierDir, "barrier-dir", "", "Shared folder of the launchers' start barriers (DIR/stage_N); every launcher starts each stage at the same instant (no barrier with one launcher)")
+	fl.DurationVar(&o.BarrierTimeout, "barrier-timeout", o.BarrierTimeout, "How long a launcher waits at a start barrier for the others before starting without them")
 	_ = cmd.RegisterFlagCompletionFunc("preset", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return preset.Names(), cobra.ShellCompDirectiveNoFileComp
 	})
@@ -123,6 +148,21 @@ func (o *LoadgenOptions) Complete(f cmdutil.Factory) error {
 	if o.OutputDir == "" {
 		o.OutputDir = filepath.Join("llmdbench-results", "loadgen-"+time.Now().Format("20060102-150405"))
 	}
+	for _, e := range []struct {
+		set  bool
+		name string
+		to   *int
+	}{{o.indexSet, launcher.EnvLauncherIndex, &o.LauncherIndex}, {o.countSet, launcher.EnvLauncherCount, &o.LauncherCount}} {
+		v, ok := os.LookupEnv(e.name)
+		if e.set || !ok {
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("$%s is %q, not a whole number", e.name, v)
+		}
+		*e.to = n
+	}
 	return nil
 }
 
@@ -143,6 +183,14 @@ func (o *LoadgenOptions) Validate() error {
 		return fmt.Errorf("--transport %q: use auto or net-http", o.Transport)
 	case o.Preset != "" && o.BaseURL == "":
 		return fmt.Errorf("a preset's base_url is the gateway's in-cluster name: pass --base-url (a port-forward, say)")
+	case o.LauncherCount < 1:
+		return fmt.Errorf("--launcher-count %d: need at least 1", o.LauncherCount)
+	case o.LauncherIndex < 0 || o.LauncherIndex >= o.LauncherCount:
+		return fmt.Errorf("--launcher-index %d: use 0 to %d (--launcher-count %d)", o.LauncherIndex, o.LauncherCount-1, o.LauncherCount)
+	case o.ParallelismMode != runstate.ModeSplit && o.ParallelismMode != runstate.ModeReplicate:
+		return fmt.Errorf("--parallelism-mode %q: use %s or %s", o.ParallelismMode, runstate.ModeSplit, runstate.ModeReplicate)
+	case o.BarrierTimeout <= 0:
+		return fmt.Errorf("--barrier-timeout must be positive")
 	}
 	if o.BaseURL != "" {
 		if err := config.ValidateBaseURL(o.BaseURL); err != nil {
@@ -206,11 +254,24 @@ func (o *LoadgenOptions) Run(ctx context.Context) error {
 	if sw := w.Load.Sweep; sw != nil {
 		stages = fmt.Sprintf("a %s sweep of %d stage(s) after a saturation probe", sw.Type, sw.NumStages)
 	}
-	fmt.Fprintf(o.ErrOut, "sending to %s (model %s, %s load, %s)\n", w.Server.BaseURL, w.Server.ModelName, w.Load.Type, stages)
-	res, runErr := loadgen.Run(ctx, w, loadgen.Options{
+	lopts := loadgen.Options{
 		Progress: o.ErrOut, ProgressEvery: o.ProgressEvery, KeepBodies: w.Report.RequestLifecycle.PerRequest, Seed: o.Seed,
 		NetHTTP: o.Transport == "net-http",
-	})
+	}
+	if o.LauncherCount > 1 {
+		l := &loadgen.Launcher{Index: o.LauncherIndex, Count: o.LauncherCount, Mode: o.ParallelismMode}
+		barrier := "no start barrier"
+		if o.BarrierDir != "" {
+			// The generator's dispatcher sleeps to the agreed instant itself (NoSleep).
+			series := &runstate.BarrierSeries{Root: o.BarrierDir, Index: o.LauncherIndex, Count: o.LauncherCount, Timeout: o.BarrierTimeout, NoSleep: true}
+			l.Barrier = series.Wait
+			barrier = "start barrier in " + o.BarrierDir
+		}
+		lopts.Launcher = l
+		stages += fmt.Sprintf("; launcher %d of %d, %s, %s", o.LauncherIndex, o.LauncherCount, o.ParallelismMode, barrier)
+	}
+	fmt.Fprintf(o.ErrOut, "sending to %s (model %s, %s load, %s)\n", w.Server.BaseURL, w.Server.ModelName, w.Load.Type, stages)
+	res, runErr := loadgen.Run(ctx, w, lopts)
 	if res == nil {
 		return runErr
 	}
