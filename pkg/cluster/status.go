@@ -397,6 +397,10 @@ func Follow(ctx context.Context, cs kubernetes.Interface, ex Executor, run Run, 
 			return cs.CoreV1().Pods(run.Namespace).Watch(ctx, opts)
 		},
 	}, cs), &corev1.Pod{}, 0, cache.Indexers{})
+	// A refused read of the pods ends following at once (the informer would retry it forever).
+	if _, err := cs.CoreV1().Pods(run.Namespace).List(ctx, metav1.ListOptions{LabelSelector: selector, Limit: 1}); err != nil {
+		return summarize(run, make([]launcherView, run.Parallelism), time.Now()), fmt.Errorf("reading run %s: %w", run.ID, err)
+	}
 	go informer.RunWithContext(ctx)
 	if !cache.WaitForCacheSync(ctx.Done(), informer.HasSynced) {
 		return summarize(run, make([]launcherView, run.Parallelism), time.Now()), ctx.Err()
@@ -450,10 +454,24 @@ func Follow(ctx context.Context, cs kubernetes.Interface, ex Executor, run Run, 
 	}
 }
 
+// podGoneGrace is how long the pod watch is given to show that a launcher's pod ended or went,
+// after a read of it failed: a second when the API server says the pod or container is no longer
+// there to exec into (400, 404), a moment when the connection dropped (no API status), none for
+// any other failure.
+func podGoneGrace(err error) time.Duration {
+	switch statusCode(err) {
+	case 400, 404:
+		return time.Second
+	case 0:
+		return 300 * time.Millisecond
+	}
+	return 0
+}
+
 // stoppedSince tells whether the launcher's pod, running when a read of it failed, has ended or
 // gone since; the watch may trail the failed exec by a moment, so it is given one.
-func stoppedSince(ctx context.Context, podOf func(int) *corev1.Pod, index int, was *corev1.Pod) bool {
-	deadline := time.Now().Add(2 * time.Second)
+func stoppedSince(ctx context.Context, podOf func(int) *corev1.Pod, index int, was *corev1.Pod, grace time.Duration) bool {
+	deadline := time.Now().Add(grace)
 	for {
 		p := podOf(index)
 		if p == nil || p.UID != was.UID || p.DeletionTimestamp != nil || ended(p) {
@@ -488,7 +506,7 @@ func followLauncher(ctx context.Context, podOf func(int) *corev1.Pod, ex Executo
 	for ctx.Err() == nil {
 		v := launcherView{pod: podOf(index)}
 		err := v.read(ctx, ex, readers, run, index, runstate.SnapshotOptions{Offset: offset, Wait: wait})
-		if err != nil && v.pod != nil && v.readable(run, index) && stoppedSince(ctx, podOf, index, v.pod) {
+		if err != nil && v.pod != nil && v.readable(run, index) && stoppedSince(ctx, podOf, index, v.pod, podGoneGrace(err)) {
 			// The pod ended (or went) while being read: the next read goes through the claim.
 			continue
 		}

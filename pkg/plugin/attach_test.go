@@ -83,14 +83,14 @@ func TestAttachEndsAtOnceOnARefusal(t *testing.T) {
 			t.Errorf("%s: announced a retry:\n%s", name, stderr)
 		}
 	}
-	// The pod read refused: no exec at all.
+	// The pod list refused: no exec at all.
 	cs := attachCluster()
-	cs.PrependReactor("get", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+	cs.PrependReactor("list", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewForbidden(gr, "x", errors.New("no get"))
 	})
 	ex := &countingExecutor{}
 	if err, took, _ := attachWith(t, cs, ex, 10*time.Second); !apierrors.IsForbidden(err) || ex.calls.Load() != 0 || took > 2*time.Second {
-		t.Errorf("forbidden pod get: %v after %d exec(s), %s", err, ex.calls.Load(), took)
+		t.Errorf("forbidden pod list: %v after %d exec(s), %s", err, ex.calls.Load(), took)
 	}
 }
 
@@ -101,8 +101,9 @@ func TestAttachRetriesTransientErrors(t *testing.T) {
 		"reset":       errors.New("read tcp 127.0.0.1:1->127.0.0.1:2: read: connection reset by peer"),
 	} {
 		ex := &countingExecutor{err: transient}
-		// Pauses of 0.5 s and 1 s: three attempts within 2 s.
-		err, _, stderr := attachWith(t, attachCluster(), ex, 2*time.Second)
+		// Pauses of 0.5 s and 1 s, each after up to 0.3 s of looking whether the pod ended: three
+		// attempts within 3 s.
+		err, _, stderr := attachWith(t, attachCluster(), ex, 3*time.Second)
 		// Following ends with the context, saying the run goes on (MapInterrupt prints it, exit 130).
 		var in *Interrupted
 		if !errors.As(err, &in) || !strings.Contains(in.Running, "goes on in the cluster") {

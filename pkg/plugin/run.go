@@ -22,6 +22,7 @@ import (
 	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/config"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/loadgen"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 )
 
@@ -513,8 +514,13 @@ func splitPair(s, sep string) (string, string, bool) {
 // splits each profile itself (loadgen), the other harnesses read shares the plugin renders
 // (config).
 func splitCheck(cfg *config.Config) error {
-	if cfg.Harness.Name != config.HarnessNative {
+	if cfg.Harness.Name != config.HarnessNative || cfg.Harness.Parallelism < 2 {
 		return cfg.CheckSplit()
 	}
-	return nil // TODO(h2): loadgen.CheckSplit
+	for _, w := range cfg.Workloads {
+		if err := loadgen.CheckSplit(w.Profile, cfg.Harness.Parallelism, cfg.Harness.ParallelismMode); err != nil {
+			return fmt.Errorf("workload %s: %w", w.Name, err)
+		}
+	}
+	return nil
 }

@@ -23,9 +23,10 @@ import (
 //     arrival time in Unix nanoseconds as decimal digits and a newline, written to a temporary
 //     name first and renamed into place.
 //   - The barrier resolves when every expected launcher has arrived, or when its timeout passes.
-//     The launcher that sees it resolved first publishes BarrierGo: it writes a complete temporary
-//     file and hard-links it to BarrierGo (a link fails when the name exists, so the first one
-//     wins and a reader never sees a partial file; `ln` in a shell, os.Link in Go): line 1 the
+//     The launcher that sees it resolved first publishes BarrierGo, exclusively (the first one
+//     wins): the shell script hard-links a complete temporary file to it (`ln` fails when the
+//     name exists), the Go generator creates it with O_EXCL in one write and its readers re-read
+//     a file caught mid-write (Barrier): line 1 the
 //     agreed start instant in Unix nanoseconds (the latest arrival plus a lead, or the resolving
 //     time plus the lead after a timeout), line 2 the indexes present, space-separated, ascending. Every launcher then starts at the instant BarrierGo names; one
 //     that arrives after it was written starts at once and is late.
