@@ -310,10 +310,22 @@ func sortedKeys(m map[string]bool) []string {
 	return keys
 }
 
-// waitingForClaims is kube-scheduler's word for a pod whose claims (of an Immediate class) are not
-// bound yet: it schedules the pod once they are, so this is waiting, not failing (a claim that never
-// binds ends in the launch timeout, explained by the claim's state).
-const waitingForClaims = "pod has unbound immediate PersistentVolumeClaims"
+// waitingForClaims are kube-scheduler's words for a pod whose claims are not bound yet: of an
+// Immediate class, or of a WaitForFirstConsumer class whose volume is being provisioned for another
+// launcher's node (a shared claim: the other nodes "didn't find available persistent volumes to
+// bind" until the volume exists). It schedules the pod once they are bound, so this is waiting,
+// not failing (a claim that never binds ends in the launch timeout, explained by the claim's
+// state).
+var waitingForClaims = []string{"pod has unbound immediate PersistentVolumeClaims", "didn't find available persistent volumes to bind"}
+
+func waitsForClaims(msg string) bool {
+	for _, w := range waitingForClaims {
+		if strings.Contains(msg, w) {
+			return true
+		}
+	}
+	return false
+}
 
 // StartFailure returns why a pod can no longer start, or nil while it still may.
 func startFailure(pod *corev1.Pod) error {
@@ -330,7 +342,7 @@ func startFailure(pod *corev1.Pod) error {
 	}
 	for _, c := range pod.Status.Conditions {
 		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable &&
-			!strings.Contains(c.Message, waitingForClaims) {
+			!waitsForClaims(c.Message) {
 			return &PodStartError{Pod: pod.Name, Reason: "Unschedulable", Detail: c.Message}
 		}
 	}

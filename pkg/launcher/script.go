@@ -202,6 +202,9 @@ barrier() {
   b_agreed=$(sed -n 1p "$bdir/$barrier_go")
   b_present=$(sed -n 2p "$bdir/$barrier_go")
   case $b_agreed in ''|*[!0-9]*) return 1 ;; esac
+  # Whoever resolved it, a barrier that lists fewer launchers than there are timed out.
+  set -- $b_present
+  if [ "$#" -lt "$count" ]; then b_timed_out=true; fi
   wait_ns=$((b_agreed - $(now_ns)))
   if [ "$wait_ns" -gt 0 ]; then sleep "$(secs "$wait_ns")"; fi
 }
@@ -328,9 +331,8 @@ run_workload() {
       cp "$script_dir/$split_profiles/$profile.$index.yaml" "$profiles/$profile.yaml" || say "workload $w: no profile for launcher $index"
     fi
     say "workload $w: waiting for the other launchers"
-    if barrier "$root/$run_id/{{.Barrier}}/$w/workload"; then
-      launch_record "$(now_ns)"
-    else
+    b_agreed=""
+    if ! barrier "$root/$run_id/{{.Barrier}}/$w/workload"; then
       say "workload $w: the start barrier failed; starting now"
     fi
   fi
@@ -341,6 +343,10 @@ run_workload() {
   relay=$!
   tee -a "$errors" <"$err_fifo" >&2 &
   relay_err=$!
+{{- if not .Native}}
+  # The harness runs once its output has readers: that is when this launcher started.
+  if [ "$count" -gt 1 ] && [ -n "${b_agreed:-}" ]; then launch_record "$(now_ns)"; fi
+{{- end}}
   watchdog=""
   if [ "$timeout_s" -gt 0 ]; then
     # The watchdog holds none of our output (a sleeping child that did would keep the log pipe
