@@ -43,15 +43,18 @@ type ReaderOptions struct {
 // DefaultReaderImage is used when nothing in the namespace names an image.
 const DefaultReaderImage = "ghcr.io/llm-d/llm-d-benchmark:v0.4.0"
 
-// OpenResults finds a way into the results claim pvc: a running launcher that mounts it, or
-// else a short-lived reader pod on the same claim (removed by Close).
+// OpenResults finds a way into the results claim pvc: a running launcher of a run made before
+// launchers were a Job (those idle until deleted) that mounts it, or else a short-lived reader pod
+// on the same claim (removed by Close). A Job's launcher is never used: it ends by itself, maybe in
+// the middle of a read.
 func OpenResults(ctx context.Context, cs kubernetes.Interface, namespace, pvc string, o ReaderOptions) (*Access, error) {
 	pods, err := cs.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: mountingPods().String()})
 	if err != nil {
 		return nil, fmt.Errorf("looking for a pod that mounts PVC %s: %w", pvc, err)
 	}
 	for _, p := range pods.Items {
-		if podReady(&p) && p.DeletionTimestamp == nil && mounts(&p, pvc) {
+		if podReady(&p) && p.DeletionTimestamp == nil && mounts(&p, pvc) && p.Labels[launcher.LabelIndex] != "" && PodIndex(&p) >= 0 &&
+			p.Annotations[launcher.JobCompletionIndex] == "" && p.Labels[launcher.LabelApp] == launcher.AppLauncher {
 			return &Access{Pod: PodRef{Namespace: namespace, Name: p.Name, Container: launcher.ContainerName}}, nil
 		}
 	}

@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
 )
 
 // Annotations understood by the local cluster (see hack/localcluster).
@@ -166,6 +167,22 @@ func (c *Cluster) Namespace(t testing.TB) string {
 // PodRoot is the folder that is "/" for a pod's container.
 func (c *Cluster) PodRoot(ns, pod string) string {
 	return filepath.Join(c.Dir, "pods", ns, pod, "root")
+}
+
+// LauncherPod is the name of the pod of launcher index of run (a Job pod, found by its run label
+// and completion index), or "" when there is none.
+func (c *Cluster) LauncherPod(t *testing.T, ns, runID string, index int) string {
+	t.Helper()
+	pods, err := c.Client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: launcher.RunSelector(runID)})
+	if err != nil {
+		t.Fatalf("listing the pods of run %s: %v", runID, err)
+	}
+	for i := range pods.Items {
+		if cluster.PodIndex(&pods.Items[i]) == index {
+			return pods.Items[i].Name
+		}
+	}
+	return ""
 }
 
 // ClaimDir is the folder that backs a PersistentVolumeClaim.

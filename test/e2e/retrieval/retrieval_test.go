@@ -205,9 +205,9 @@ func TestRunFetchesAndCpCopiesWithoutThePerRequestFile(t *testing.T) {
 
 // A cut stream (the tar in the pod killed mid-copy) is retried, fetching only what is missing.
 func TestCpRetriesACutStream(t *testing.T) {
-	ns, id, folder, claim := runWithPerRequest(t, 150<<20)
+	ns, _, folder, claim := runWithPerRequest(t, 150<<20)
 	dest := filepath.Join(t.TempDir(), "out")
-	stderr := cpKillingOnce(t, ns, folder, dest, cl.PodRoot(ns, launcher.PodName(id, 0)), "tar\x00cf")
+	stderr := cpKillingOnce(t, ns, folder, dest, "tar\x00cf")
 	if !strings.Contains(stderr, "2 attempt(s)") || strings.Count(stderr, "copy interrupted") != 1 {
 		t.Errorf("the retry is not reported:\n%s", stderr)
 	}
@@ -221,8 +221,9 @@ func TestCpRetriesACutStream(t *testing.T) {
 // A pod whose image has the plugin (as the native harness image does) packs with it: zstd on every
 // core, about an eighth of the bytes; a cut stream is retried there too.
 func TestCpPacksWithThePluginInThePod(t *testing.T) {
-	ns, id, folder, claim := runWithPerRequest(t, 150<<20)
-	root := cl.PodRoot(ns, launcher.PodName(id, 0))
+	ns, _, folder, claim := runWithPerRequest(t, 150<<20)
+	// The launcher has ended: cp reads through a reader pod, which gets the plugin from the overlay
+	// (removed again for the tests after this one).
 	bin, err := framework.PluginBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -231,9 +232,8 @@ func TestCpPacksWithThePluginInThePod(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(root, "usr/local/bin/kubectl-llmdbench"), data, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	framework.WriteFile(t, cl.OverlayDir(), "usr/local/bin/kubectl-llmdbench", data, 0o755)
+	t.Cleanup(func() { _ = os.Remove(filepath.Join(cl.OverlayDir(), "usr/local/bin/kubectl-llmdbench")) })
 
 	dest := filepath.Join(t.TempDir(), "out")
 	r := cl.Plugin(t, "", timeout, "cp", folder, dest, "-n", ns, "--per-request")
@@ -259,7 +259,7 @@ func TestCpPacksWithThePluginInThePod(t *testing.T) {
 
 	// The packer killed mid-stream: the retry fetches what is missing, with the packer again.
 	dest = filepath.Join(t.TempDir(), "cut")
-	stderr := cpKillingOnce(t, ns, folder, dest, root, "kubectl-llmdbench\x00pack\x00--\x00")
+	stderr := cpKillingOnce(t, ns, folder, dest, "kubectl-llmdbench\x00pack\x00--\x00")
 	if strings.Count(stderr, "copy interrupted") != 1 || !strings.Contains(stderr, "zstd, 2 attempt(s)") {
 		t.Errorf("the retry is not reported:\n%s", stderr)
 	}
@@ -279,9 +279,10 @@ func runWithPerRequest(t *testing.T, size int64) (ns, id, folder, claim string) 
 	return ns, id, folder, claim
 }
 
-// cpKillingOnce copies folder with its per-request file while killing, once, the pod process
-// whose command line starts with prefix (cutting the stream); it returns cp's stderr.
-func cpKillingOnce(t *testing.T, ns, folder, dest, root, prefix string) string {
+// cpKillingOnce copies folder with its per-request file while killing, once, a process of the
+// namespace's pods (the reader pod that serves the copy) whose command line starts with prefix
+// (cutting the stream); it returns cp's stderr.
+func cpKillingOnce(t *testing.T, ns, folder, dest, prefix string) string {
 	t.Helper()
 	cmd := cl.PluginCmd(t, "", "cp", folder, dest, "-n", ns, "--per-request")
 	var stderr strings.Builder
@@ -291,7 +292,7 @@ func cpKillingOnce(t *testing.T, ns, folder, dest, root, prefix string) string {
 	}
 	killed := false
 	for deadline := time.Now().Add(30 * time.Second); !killed && time.Now().Before(deadline); {
-		for _, pid := range processes(root, prefix) {
+		for _, pid := range processes(filepath.Join(cl.Dir, "pods", ns)+string(filepath.Separator), prefix) {
 			if syscall.Kill(pid, syscall.SIGKILL) == nil {
 				killed = true
 			}
@@ -304,13 +305,13 @@ func cpKillingOnce(t *testing.T, ns, folder, dest, root, prefix string) string {
 	return stderr.String()
 }
 
-// processes are the pids running in the pod root whose command line starts with prefix.
-func processes(root, prefix string) []int {
+// processes are the pids running in a pod root under roots whose command line starts with prefix.
+func processes(roots, prefix string) []int {
 	var pids []int
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		link, err := os.Readlink(filepath.Join("/proc", e.Name(), "root"))
-		if err != nil || link != root {
+		if err != nil || !strings.HasPrefix(link, roots) {
 			continue
 		}
 		b, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
@@ -364,10 +365,11 @@ workload:
 	}
 
 	// With the launcher gone, the log and the results are read through a reader pod, removed after.
+	pod := cl.LauncherPod(t, ns, id, 0)
 	if d := cl.Plugin(t, "", timeout, "delete", id, "-n", ns); d.Code != 0 {
 		t.Fatalf("delete: %s", d.Stderr)
 	}
-	waitGone(t, ns, launcher.PodName(id, 0))
+	waitGone(t, ns, pod)
 	l := cl.Plugin(t, "", timeout, "logs", id, "-n", ns, "--pvc", "workload-pvc")
 	if l.Code != 0 || !strings.Contains(l.Stdout, "workload 2/2 second succeeded") || !strings.Contains(l.Stderr, "reader pod") {
 		t.Errorf("the log of a deleted run, from its PVC: %d\n%s\n%s", l.Code, l.Stdout, l.Stderr)

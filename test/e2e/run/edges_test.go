@@ -38,7 +38,7 @@ func TestPreflightWithAPartialRoleNamesTheMissingVerbs(t *testing.T) {
 	kc, _ := cl.User(t, ns, "partial-user", partial)
 	base := []string{"run", "--preset", "pd", "--pvc", "workload-pvc"}
 	r := cl.Plugin(t, kc, timeout, append(base, small...)...)
-	for _, want := range []string{"you may not create pods (", "delete pods (", "create pods/exec ("} {
+	for _, want := range []string{"you may not create jobs.batch (", "delete jobs.batch (", "create pods (", "delete pods (", "create pods/exec ("} {
 		if r.Code == 0 || !strings.Contains(r.Stderr, want) {
 			t.Errorf("preflight must name %q: exit %d\n%s", want, r.Code, r.Stderr)
 		}
@@ -143,7 +143,7 @@ func TestCtrlCDuringLaunch(t *testing.T) {
 		t.Fatalf("exit %d, want 130:\n%s", code, stderr)
 	}
 	id := runID(t, resultOf(stderr))
-	want := "Interrupted: removed run " + id + " (its ConfigMap and 1 launcher pod(s)); nothing runs.\n"
+	want := "Interrupted: removed run " + id + " (its ConfigMap and its launcher Job); nothing runs.\n"
 	if !strings.HasSuffix(stderr, want) {
 		t.Errorf("want the last line %q:\n%s", want, stderr)
 	}

@@ -175,8 +175,11 @@ func TestHappyPathEveryPreset(t *testing.T) {
 					t.Errorf("results of %s missing on the claim: %v", w.Name, err)
 				}
 			}
-			// Unique names and the guide's label: the launcher stays (results are reached through it).
-			pod, err := cl.Client.CoreV1().Pods(ns).Get(context.Background(), launcher.PodName(id, 0), metav1.GetOptions{})
+			// Unique names and the guide's label: the launcher's pod stays, Succeeded, with its log.
+			pod, err := cl.Client.CoreV1().Pods(ns).Get(context.Background(), cl.LauncherPod(t, ns, id, 0), metav1.GetOptions{})
+			if err == nil && pod.Status.Phase != corev1.PodSucceeded {
+				t.Errorf("launcher pod %s is %s, want Succeeded (its exit code is the launcher's verdict)", pod.Name, pod.Status.Phase)
+			}
 			if err != nil || pod.Labels[launcher.LabelApp] != launcher.AppLauncher || pod.Labels[launcher.LabelRun] != id || pod.Labels[launcher.LabelPreset] != name {
 				t.Errorf("launcher pod: %v %v", err, pod.Labels)
 			}
@@ -252,7 +255,7 @@ func TestFailedAndTimedOutWorkloads(t *testing.T) {
 		}
 	}
 	// The timed-out workload was really killed in the pod.
-	if n := processesMatching(cl.PodRoot(ns, launcher.PodName(id, 0)), "sleep 600"); n != 0 {
+	if n := processesMatching(cl.PodRoot(ns, cl.LauncherPod(t, ns, id, 0)), "sleep 600"); n != 0 {
 		t.Errorf("%d 'sleep 600' processes of the timed-out workload still run", n)
 	}
 }
@@ -449,11 +452,12 @@ func TestLauncherDeletedMidRunIsAClearFailure(t *testing.T) {
 		t.Errorf("delete of a running run: %d %s", d.Code, d.Stderr)
 	}
 	folder := waitWorkloadRunning(t, ns, id)
-	if err := cl.Client.CoreV1().Pods(ns).Delete(context.Background(), launcher.PodName(id, 0), metav1.DeleteOptions{}); err != nil {
+	pod := cl.LauncherPod(t, ns, id, 0)
+	if err := cl.Client.CoreV1().Pods(ns).Delete(context.Background(), pod, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	a := cl.Plugin(t, "", timeout, "attach", id, "-n", ns)
-	if a.Code != 1 || !strings.Contains(a.Stderr, "launcher pod "+launcher.PodName(id, 0)+" is gone") {
+	if a.Code != 1 || !strings.Contains(a.Stderr, "launcher 0 of run "+id+" has no pod (deleted)") && !strings.Contains(a.Stderr, "launcher pod "+pod+" is being deleted") {
 		t.Errorf("attach after the launcher was deleted: %d\n%s\n%s", a.Code, a.Stdout, a.Stderr)
 	}
 	st := status(t, ns, id)

@@ -13,7 +13,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
-	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 )
 
@@ -165,7 +164,7 @@ func TestFailingHarnessFailsWithinARetryPeriod(t *testing.T) {
 		t.Errorf("broken ran %s", d)
 	}
 	// The retry loop's sleep was stopped with the workload.
-	if n := processesMatching(cl.PodRoot(ns, launcher.PodName(id, 0)), "sleep 30 "); n != 0 {
+	if n := processesMatching(cl.PodRoot(ns, cl.LauncherPod(t, ns, id, 0)), "sleep 30 "); n != 0 {
 		t.Errorf("%d 'sleep 30' processes of the failed harness still run", n)
 	}
 	table := cl.Plugin(t, "", timeout, "status", "-n", ns)
