@@ -112,7 +112,7 @@ func (o *CpOptions) Validate() error {
 // Run copies.
 func (o *CpOptions) Run(ctx context.Context) error {
 	warn := func(m string) { fmt.Fprintf(o.ErrOut, "Warning: %s\n", m) }
-	acc, folders, err := o.access.openTarget(ctx, o.Source, warn)
+	acc, folders, err := o.access.openTarget(ctx, o.Source, noteTo(o.ErrOut), warn)
 	if err != nil {
 		return err
 	}

@@ -151,7 +151,7 @@ func (o *LogsOptions) Run(ctx context.Context) error {
 		return err
 	}
 	warn := func(m string) { fmt.Fprintf(o.ErrOut, "Warning: %s\n", m) }
-	acc, err := o.access.open(ctx, run.PVC, warn)
+	acc, err := o.access.open(ctx, run.PVC, noteTo(o.ErrOut))
 	if err != nil {
 		return err
 	}
@@ -172,7 +172,7 @@ func (o *LogsOptions) Run(ctx context.Context) error {
 // printDeleted prints the log of a run whose objects are gone, straight from its PVC folder.
 func (o *LogsOptions) printDeleted(ctx context.Context) error {
 	warn := func(m string) { fmt.Fprintf(o.ErrOut, "Warning: %s\n", m) }
-	acc, err := o.access.open(ctx, o.access.PVC, warn)
+	acc, err := o.access.open(ctx, o.access.PVC, noteTo(o.ErrOut))
 	if err != nil {
 		return err
 	}

@@ -33,9 +33,9 @@ func (a *resultsAccess) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&a.ReaderImage, "reader-image", "", "Image of the reader pod started when no launcher mounts the PVC (default: the newest run's)")
 }
 
-// open finds a pod mounting the claim (a launcher, or a new reader pod); warn says when a reader
-// pod is started, since that can take a while.
-func (a *resultsAccess) open(ctx context.Context, pvc string, warn func(string)) (*cluster.Access, error) {
+// open finds a pod mounting the claim (an idle launcher of an older run, or a new reader pod); a
+// reader pod is announced on stderr (it is created in the user's namespace, and can take a while).
+func (a *resultsAccess) open(ctx context.Context, pvc string, note func(string)) (*cluster.Access, error) {
 	if pvc == "" {
 		var err error
 		if pvc, err = cluster.ResultsClaim(ctx, a.Client, a.namespace, "", a.PVC); err != nil {
@@ -44,10 +44,13 @@ func (a *resultsAccess) open(ctx context.Context, pvc string, warn func(string))
 	}
 	acc, err := cluster.OpenResults(ctx, a.Client, a.namespace, pvc, cluster.ReaderOptions{Image: a.ReaderImage})
 	if err == nil && acc.Reader {
-		warn(fmt.Sprintf("no launcher mounts PVC %s; read it through reader pod %s (removed afterwards)", pvc, acc.Pod.Name))
+		note(fmt.Sprintf("Reading PVC %s through reader pod %s (removed afterwards).", pvc, acc.Pod.Name))
 	}
 	return acc, err
 }
+
+// noteTo prints a progress line to w (stderr).
+func noteTo(w io.Writer) func(string) { return func(m string) { fmt.Fprintln(w, m) } }
 
 // closeAccess removes a reader pod with a context of its own (the command's may be cancelled).
 func closeAccess(ctx context.Context, acc *cluster.Access, warn func(string)) {
@@ -61,12 +64,12 @@ func closeAccess(ctx context.Context, acc *cluster.Access, warn func(string)) {
 // openTarget opens the PVC holding target (a run's own claim when target is a run ID) and returns
 // the result folders target names: the folder itself, or every folder of the run. The caller
 // closes the access.
-func (a *resultsAccess) openTarget(ctx context.Context, target string, warn func(string)) (*cluster.Access, []runstate.ResultFolder, error) {
+func (a *resultsAccess) openTarget(ctx context.Context, target string, note, warn func(string)) (*cluster.Access, []runstate.ResultFolder, error) {
 	pvc, err := cluster.ResultsClaim(ctx, a.Client, a.namespace, target, a.PVC)
 	if err != nil {
 		return nil, nil, err
 	}
-	acc, err := a.open(ctx, pvc, warn)
+	acc, err := a.open(ctx, pvc, note)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -161,7 +164,7 @@ func (o *ResultsOptions) Validate() error {
 // Run lists.
 func (o *ResultsOptions) Run(ctx context.Context) error {
 	warn := func(m string) { fmt.Fprintf(o.ErrOut, "Warning: %s\n", m) }
-	acc, err := o.access.open(ctx, "", warn)
+	acc, err := o.access.open(ctx, "", noteTo(o.ErrOut))
 	if err != nil {
 		return err
 	}

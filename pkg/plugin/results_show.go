@@ -257,7 +257,7 @@ func (o *ResultsShowOptions) fetch(ctx context.Context, target string) ([]string
 		return nil, err
 	}
 	warn := func(m string) { fmt.Fprintf(o.ErrOut, "Warning: %s\n", m) }
-	acc, folders, err := o.access.openTarget(ctx, target, warn)
+	acc, folders, err := o.access.openTarget(ctx, target, noteTo(o.ErrOut), warn)
 	if err != nil {
 		return nil, err
 	}
