@@ -482,10 +482,10 @@ func readRecordField(s *scanner, k []byte, rec *record) error {
 		if perr != nil {
 			return perr
 		}
-		if c == 'n' {
+		rec.failed = c != 'n' // the last "error" decides, as in a JSON decoder
+		if !rec.failed {
 			return s.literal("null")
 		}
-		rec.failed = true
 		return s.skipValue()
 	case "info":
 		return s.object(func(k []byte) error { return readInfoField(s, k, rec) })
@@ -550,11 +550,35 @@ func readTimes(s *scanner, rec *record) error {
 	if c == 'n' {
 		return s.literal("null")
 	}
-	return s.array(func() error {
+	// s.array(…) unrolled (no closure per token time): the same grammar and errors.
+	if err := s.expect('['); err != nil {
+		return err
+	}
+	if c, err = s.peek(); err != nil {
+		return err
+	}
+	if c == ']' {
+		s.pos++
+		return nil
+	}
+	for {
 		v, ok, err := s.number()
+		if err != nil {
+			return err
+		}
 		if ok {
 			rec.times = append(rec.times, v)
 		}
-		return err
-	})
+		if c, err = s.peek(); err != nil {
+			return err
+		}
+		s.pos++
+		switch c {
+		case ',':
+		case ']':
+			return nil
+		default:
+			return s.errorf("expected ',' or %q, found %q", ']', c)
+		}
+	}
 }

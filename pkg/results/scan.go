@@ -3,6 +3,7 @@ package results
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -133,41 +134,32 @@ func eqLanes(w, pattern uint64) uint64 {
 // a quote after exactly one backslash is escaped and passed over. A run of 16 bytes without a
 // quote (a prompt) hands over to bytes.IndexByte, which crosses long text at vector speed.
 func closingQuote(b []byte, i int) int {
-	quiet := 0 // words in a row without a quote
+	prev := slashesBefore(b, i) // the backslash lanes of the word before
+	quiet := 0                  // words in a row without a quote
 	for i+8 <= len(b) {
-		if quiet == 2 {
-			j := bytes.IndexByte(b[i:], '"')
+		w := binary.LittleEndian.Uint64(b[i:])
+		qm, bm := eqLanes(w, lanes*'"'), eqLanes(w, lanes*'\\')
+		if qm != 0 {
+			quiet = 0
+			after1 := bm<<8 | prev>>56  // lanes right after a backslash
+			after2 := bm<<16 | prev>>48 // lanes two after a backslash
+			free := qm &^ after1
+			for stop := free | qm&after1&after2; stop != 0; stop &= stop - 1 {
+				q := i + bits.TrailingZeros64(stop)>>3
+				if free&stop&-stop != 0 || evenSlashes(b, q) {
+					return q
+				}
+			}
+		} else if quiet++; quiet == 2 {
+			j := bytes.IndexByte(b[i+8:], '"')
 			if j < 0 {
 				return -1
 			}
-			i, quiet = i+j, 0
+			i, quiet = i+8+j, 0
+			prev = slashesBefore(b, i)
 			continue
 		}
-		w := binary.LittleEndian.Uint64(b[i:])
-		qm := eqLanes(w, lanes*'"')
-		if qm == 0 {
-			i += 8
-			quiet++
-			continue
-		}
-		quiet = 0
-		bm := eqLanes(w, lanes*'\\')
-		var p1, p2 uint64
-		if i >= 1 && b[i-1] == '\\' {
-			p1 = 0x80
-		}
-		if i >= 2 && b[i-2] == '\\' {
-			p2 = 0x80
-		}
-		after1 := bm<<8 | p1          // lanes right after a backslash
-		after2 := bm<<16 | p1<<8 | p2 // lanes two after a backslash
-		free := qm &^ after1
-		for stop := free | qm&after1&after2; stop != 0; stop &= stop - 1 {
-			q := i + bits.TrailingZeros64(stop)>>3
-			if free&stop&-stop != 0 || evenSlashes(b, q) {
-				return q
-			}
-		}
+		prev = bm
 		i += 8
 	}
 	for ; i < len(b); i++ {
@@ -176,6 +168,17 @@ func closingQuote(b []byte, i int) int {
 		}
 	}
 	return -1
+}
+
+// slashesBefore marks, in the top two lanes of a word, whether b[i-2] and b[i-1] are backslashes.
+func slashesBefore(b []byte, i int) (m uint64) {
+	if i >= 1 && b[i-1] == '\\' {
+		m |= 0x80 << 56
+	}
+	if i >= 2 && b[i-2] == '\\' {
+		m |= 0x80 << 48
+	}
+	return m
 }
 
 // evenSlashes tells whether the run of backslashes right before b[q] is even (the quote there
@@ -188,17 +191,28 @@ func evenSlashes(b []byte, q int) bool {
 	return slashes%2 == 0
 }
 
-// key reads an object key (keys here never contain escapes) and the colon after it.
+// key reads an object key and the colon after it. The key is returned decoded (JSON escapes
+// resolved, as encoding/json reads it) in memory of its own.
 func (s *scanner) key() ([]byte, error) {
 	if err := s.expect('"'); err != nil {
 		return nil, err
 	}
+	s.pos-- // at the opening quote, which fill then keeps
 	for {
-		if i := bytes.IndexByte(s.buf[s.pos:s.end], '"'); i >= 0 {
-			k := s.buf[s.pos : s.pos+i]
-			s.pos += i + 1
-			// The key stays valid until the next fill, which expect may cause: copy it.
-			k = append([]byte(nil), k...)
+		if q := closingQuote(s.buf[:s.end], s.pos+1); q >= 0 {
+			raw := s.buf[s.pos : q+1] // with its quotes
+			s.pos = q + 1
+			var k []byte
+			if bytes.IndexByte(raw, '\\') < 0 {
+				// It stays valid until the next fill, which expect may cause: copy it.
+				k = append([]byte(nil), raw[1:len(raw)-1]...)
+			} else {
+				var str string
+				if err := json.Unmarshal(raw, &str); err != nil {
+					return nil, s.errorf("bad object key %s", raw)
+				}
+				k = []byte(str)
+			}
 			return k, s.expect(':')
 		}
 		if !s.fill() {
@@ -302,6 +316,13 @@ var byteClass = func() (t [256]uint8) {
 	return t
 }()
 
+// structural marks the lanes of w that hold a quote or a bracket: '[' and ']' are '{' and '}'
+// without the 0x20 bit, and no other byte becomes '{' or '}' when it is set.
+func structural(w uint64) uint64 {
+	v := w | lanes*0x20
+	return eqLanes(w, lanes*'"') | eqLanes(v, lanes*'{') | eqLanes(v, lanes*'}')
+}
+
 // skipContainer consumes the array or object at pos by matching its brackets (a stack, so that
 // `[}` is an error) and jumping over strings; what lies between is not checked against the
 // JSON grammar (its numbers are not parsed), which is what makes skipping fast.
@@ -312,8 +333,14 @@ func (s *scanner) skipContainer() error {
 		for i < len(buf) {
 			c := buf[i]
 			switch byteClass[c] {
-			case 0:
-				i++
+			case 0: // jump to the next quote or bracket, eight bytes at a time
+				if i+8 > len(buf) {
+					i++
+				} else if m := structural(binary.LittleEndian.Uint64(buf[i:])); m != 0 {
+					i += bits.TrailingZeros64(m) >> 3
+				} else {
+					i += 8
+				}
 				continue
 			case 1:
 				if q := closingQuote(buf, i+1); q >= 0 {

@@ -71,7 +71,7 @@ var benchFile = sync.OnceValue(func() []byte {
 })
 
 // cpuSeconds is the user and system CPU time of this process so far.
-func cpuSeconds(b *testing.B) float64 {
+func cpuSeconds(b testing.TB) float64 {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		b.Fatal(err)

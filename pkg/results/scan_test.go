@@ -1,6 +1,9 @@
 package results
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
 	"math"
 	"math/big"
 	"math/rand/v2"
@@ -31,7 +34,7 @@ func TestDecimalMatchesStrconv(t *testing.T) {
 	for _, text := range []string{
 		"0", "-0", "0.0", "-0.0", "1", "0.1", "1283.4567890123456", "1283.45678901234567",
 		"9007199254740992", "9007199254740993", // 2^53 and 2^53+1: a tie, to even (2^53)
-		"9007199254740995",                     // a tie, to even (2^53+4)
+		"9007199254740995",                         // a tie, to even (2^53+4)
 		"4503599627370496.5", "4503599627370497.5", // 2^52 + 1/2 and + 3/2: ties with a fraction
 		"9999999999999999999", "1844674407370955161.5", "0.0000000000000000001", "-0.000000000000000001",
 		"00.5", "123456789.123456789", "18446744073709551615",
@@ -151,6 +154,218 @@ func FuzzClosingQuote(f *testing.F) {
 		}
 		if got, want := closingQuote(b, i), naiveClosingQuote(b, i); got != want {
 			t.Fatalf("%q from %d: got %d, want %d", b, i, got, want)
+		}
+	})
+}
+
+// jnode is a JSON value decoded by encoding/json with its object keys in file order (the
+// reference reader of the differential fuzz target below).
+type jnode struct {
+	kind byte // '{', '[', '"' (string), '0' (number), 'b' (true or false), 'z' (null)
+	num  json.Number
+	keys []string
+	vals []*jnode
+}
+
+func decodeOrdered(d *json.Decoder) (*jnode, error) {
+	tok, err := d.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		n := &jnode{kind: byte(t)}
+		for d.More() {
+			if t == '{' {
+				k, err := d.Token()
+				if err != nil {
+					return nil, err
+				}
+				n.keys = append(n.keys, k.(string))
+			}
+			v, err := decodeOrdered(d)
+			if err != nil {
+				return nil, err
+			}
+			n.vals = append(n.vals, v)
+		}
+		_, err := d.Token() // the closing delimiter
+		return n, err
+	case json.Number:
+		return &jnode{kind: '0', num: t}, nil
+	case string:
+		return &jnode{kind: '"'}, nil
+	case bool:
+		return &jnode{kind: 'b'}, nil
+	}
+	return &jnode{kind: 'z'}, nil
+}
+
+// refRecords reads, from a valid JSON document, what the per-request scanner must extract from
+// each record: keys in file order, a later key overriding an earlier one, null numbers as 0,
+// null token times skipped. ok is false for a document the scanner must refuse (not an array
+// of objects, or a wanted field of the wrong type, or a number outside float64).
+func refRecords(data []byte) (recs []record, ok bool) {
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	root, err := decodeOrdered(d)
+	if err != nil || root.kind != '[' {
+		return nil, false
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return nil, false
+	}
+	bad := false
+	num := func(n *jnode) float64 {
+		switch n.kind {
+		case 'z':
+			return 0
+		case '0':
+			v, err := strconv.ParseFloat(string(n.num), 64)
+			bad = bad || err != nil
+			return v
+		}
+		bad = true
+		return 0
+	}
+	times := func(n *jnode) []float64 {
+		out := []float64{}
+		switch n.kind {
+		case 'z':
+		case '[':
+			for _, e := range n.vals {
+				if e.kind != 'z' {
+					out = append(out, num(e))
+				}
+			}
+		default:
+			bad = true
+		}
+		return out
+	}
+	fields := func(n *jnode, f func(k string, v *jnode)) {
+		if n.kind != '{' {
+			bad = true
+			return
+		}
+		for i, k := range n.keys {
+			f(k, n.vals[i])
+		}
+	}
+	for _, r := range root.vals {
+		var rec record
+		fields(r, func(k string, v *jnode) {
+			switch k {
+			case "start_time":
+				rec.start = num(v)
+			case "end_time":
+				rec.end = num(v)
+			case "error":
+				rec.failed = v.kind != 'z'
+			case "info":
+				fields(v, func(k string, v *jnode) {
+					switch k {
+					case "input_tokens":
+						rec.inTokens = num(v)
+					case "output_tokens":
+						rec.outToken = num(v)
+					case "output_token_times":
+						rec.times = times(v)
+					case "response_info", "response_metrics":
+						fields(v, func(k string, v *jnode) {
+							switch k {
+							case "output_tokens":
+								rec.outToken = num(v)
+							case "output_token_times":
+								rec.times = times(v)
+							}
+						})
+					case "request_metrics":
+						fields(v, func(k string, v *jnode) {
+							if k == "text" && v.kind != 'z' {
+								fields(v, func(k string, v *jnode) {
+									if k == "input_tokens" {
+										rec.inTokens = num(v)
+									}
+								})
+							}
+						})
+					}
+				})
+			}
+		})
+		recs = append(recs, rec)
+	}
+	return recs, !bad
+}
+
+// scanRecords reads the records with the scanner and the per-request readers, in a buffer of
+// the given size (small ones put every token across reads).
+func scanRecords(data []byte, bufSize int) ([]record, error) {
+	s := newScanner(bytes.NewReader(data))
+	s.buf = make([]byte, bufSize)
+	var recs []record
+	err := s.array(func() error {
+		var rec record
+		err := s.object(func(k []byte) error { return readRecordField(s, k, &rec) })
+		if rec.times == nil {
+			rec.times = []float64{}
+		}
+		recs = append(recs, rec)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if c, perr := s.peek(); perr == nil {
+		return nil, s.errorf("unexpected %q after the array", c)
+	}
+	return recs, nil
+}
+
+// The scanner, fuzzed against encoding/json: on valid JSON it extracts exactly the values the
+// reference reader does (bit for bit) or, where the reference says it must, refuses; on any
+// input it never panics and errs in one line.
+func FuzzScannerAgainstEncodingJSON(f *testing.F) {
+	for layout := 4; layout <= 6; layout++ {
+		f.Add(write(generate(3, uint64(layout)), layout), uint16(64))
+	}
+	f.Add([]byte(`[{"start_time": 1e2, "end_time": -0.5E-3, "info": {"output_token_times": [1.5, null, 2e-7, 12345678901234567890123]}, "error": null}]`), uint16(9))
+	f.Add([]byte(`[{"start\u005ftime": 7, "a\"b": [{"]": "}\\"}], "error": {"x": "\\\""}, "error": null}]`), uint16(16))
+	f.Add([]byte(`[{"info": {"request_metrics": {"text": null}, "response_metrics": {"output_tokens": 3, "output_token_times": [1,2,3]}}, "end_time": 1e400}]`), uint16(1))
+	f.Fuzz(func(t *testing.T, data []byte, bufSize uint16) {
+		got, err := scanRecords(data, 1+int(bufSize)%4096)
+		if err != nil && strings.Contains(err.Error(), "\n") {
+			t.Fatalf("error of several lines: %q", err)
+		}
+		if !json.Valid(data) {
+			return // the scanner does not check the grammar of what it skips
+		}
+		want, ok := refRecords(data)
+		switch {
+		case !ok && err == nil:
+			t.Fatalf("the scanner took what it must refuse: %+v", got)
+		case ok && err != nil:
+			t.Fatalf("the scanner refused valid input: %v", err)
+		case ok:
+			if len(got) != len(want) {
+				t.Fatalf("%d records, want %d", len(got), len(want))
+			}
+			for i := range got {
+				g, w := got[i], want[i]
+				if w.times == nil {
+					w.times = []float64{}
+				}
+				same := math.Float64bits(g.start) == math.Float64bits(w.start) && math.Float64bits(g.end) == math.Float64bits(w.end) &&
+					g.failed == w.failed && math.Float64bits(g.inTokens) == math.Float64bits(w.inTokens) &&
+					math.Float64bits(g.outToken) == math.Float64bits(w.outToken) && len(g.times) == len(w.times)
+				for j := 0; same && j < len(g.times); j++ {
+					same = math.Float64bits(g.times[j]) == math.Float64bits(w.times[j])
+				}
+				if !same {
+					t.Fatalf("record %d: scanner %+v, encoding/json %+v", i, g, w)
+				}
+			}
 		}
 	})
 }
