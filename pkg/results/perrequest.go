@@ -54,6 +54,14 @@ type series struct {
 const blockSize = 1 << 20
 
 func (s *series) add(v float64) {
+	b := s.room()
+	*b = append(*b, v)
+	s.n++
+	s.sum += v
+}
+
+// room returns the last block, with room for at least one more value.
+func (s *series) room() *[]float64 {
 	if len(s.blocks) == 0 || len(s.blocks[len(s.blocks)-1]) == blockSize {
 		s.blocks = append(s.blocks, make([]float64, 0, min(blockSize, max(1024, s.n))))
 	}
@@ -63,9 +71,26 @@ func (s *series) add(v float64) {
 		copy(grown, *b)
 		*b = grown
 	}
-	*b = append(*b, v)
-	s.n++
-	s.sum += v
+	return b
+}
+
+// addGaps adds t[i]-t[i-1] for every i >= 1, in order: the same values and sum as add for each,
+// with the block's slice header stored once per run rather than once per value (the token
+// gaps of a request are most of the values a file holds).
+func (s *series) addGaps(t []float64) {
+	for i := 1; i < len(t); {
+		p := s.room()
+		b := *p
+		k := min(cap(b)-len(b), len(t)-i)
+		sum := s.sum
+		for j := i; j < i+k; j++ {
+			d := t[j] - t[j-1]
+			b = append(b, d)
+			sum += d
+		}
+		*p, s.sum, s.n = b, sum, s.n+k
+		i += k
+	}
 }
 
 // orderKey maps float64s to uint64s with the same order.
@@ -360,9 +385,7 @@ func (a *accumulator) record(s *scanner) error {
 		v.hasTokens = true
 		v.ttft = rec.times[0] - rec.start
 		a.ttft.add(v.ttft)
-		for i := 1; i < len(rec.times); i++ {
-			a.itl.add(rec.times[i] - rec.times[i-1])
-		}
+		a.itl.addGaps(rec.times)
 		v.itl = (rec.times[len(rec.times)-1] - rec.times[0]) / float64(len(rec.times)-1)
 		if rec.outToken > 1 {
 			v.hasTPOT = true

@@ -135,32 +135,35 @@ func eqLanes(w, pattern uint64) uint64 {
 // quote (a prompt) hands over to bytes.IndexByte, which crosses long text at vector speed.
 func closingQuote(b []byte, i int) int {
 	prev := slashesBefore(b, i) // the backslash lanes of the word before
-	quiet := 0                  // words in a row without a quote
+	lastQuote := i              // where the last word holding a quote started
 	for i+8 <= len(b) {
 		w := binary.LittleEndian.Uint64(b[i:])
 		qm, bm := eqLanes(w, lanes*'"'), eqLanes(w, lanes*'\\')
-		if qm != 0 {
-			quiet = 0
-			after1 := bm<<8 | prev>>56  // lanes right after a backslash
-			after2 := bm<<16 | prev>>48 // lanes two after a backslash
-			free := qm &^ after1
-			for stop := free | qm&after1&after2; stop != 0; stop &= stop - 1 {
+		after1 := bm<<8 | prev>>56  // lanes right after a backslash
+		after2 := bm<<16 | prev>>48 // lanes two after a backslash
+		free := qm &^ after1
+		// One branch per word, rarely taken inside a string: escaped quotes pass through.
+		if stop := free | qm&after1&after2; stop != 0 {
+			for ; stop != 0; stop &= stop - 1 {
 				q := i + bits.TrailingZeros64(stop)>>3
 				if free&stop&-stop != 0 || evenSlashes(b, q) {
 					return q
 				}
 			}
-		} else if quiet++; quiet == 2 {
-			j := bytes.IndexByte(b[i+8:], '"')
-			if j < 0 {
-				return -1
-			}
-			i, quiet = i+8+j, 0
-			prev = slashesBefore(b, i)
-			continue
+		}
+		if qm != 0 {
+			lastQuote = i
 		}
 		prev = bm
 		i += 8
+		if i-lastQuote > 16 { // a long run without quotes (a prompt): vector speed
+			j := bytes.IndexByte(b[i:], '"')
+			if j < 0 {
+				return -1
+			}
+			i = i + j
+			lastQuote, prev = i, slashesBefore(b, i)
+		}
 	}
 	for ; i < len(b); i++ {
 		if b[i] == '"' && evenSlashes(b, i) {

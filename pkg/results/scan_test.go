@@ -372,3 +372,43 @@ func FuzzScannerAgainstEncodingJSON(f *testing.F) {
 		}
 	})
 }
+
+// addGaps holds the same values, in the same order, with the same sum as the gaps added one by
+// one, across block boundaries (runs longer than a block, and runs split between two blocks).
+func TestAddGapsAcrossBlocks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	var batched series
+	var gaps []float64
+	for _, n := range []int{0, 1, 2, 1500, blockSize + 3, 777, 2 * blockSize, 5} {
+		times := make([]float64, n)
+		clock := rng.Float64() * 1000
+		for i := range times {
+			times[i] = clock
+			clock += rng.Float64() * 0.03
+		}
+		batched.addGaps(times)
+		for i := 1; i < n; i++ {
+			gaps = append(gaps, times[i]-times[i-1])
+		}
+	}
+	var all []float64
+	for _, b := range batched.blocks {
+		if len(b) > blockSize {
+			t.Fatalf("a block of %d values", len(b))
+		}
+		all = append(all, b...)
+	}
+	sum := 0.0
+	for _, g := range gaps {
+		sum += g
+	}
+	if len(all) != len(gaps) || batched.n != len(gaps) || batched.sum != sum {
+		t.Fatalf("%d values (n %d, sum %v), want %d (sum %v)", len(all), batched.n, batched.sum, len(gaps), sum)
+	}
+	for i := range all {
+		if all[i] != gaps[i] {
+			t.Fatalf("value %d: %v, want %v", i, all[i], gaps[i])
+		}
+	}
+	sameDist(t, "itl", batched.dist(), oracle(gaps))
+}
