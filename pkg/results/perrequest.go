@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	mathbits "math/bits"
 	"os"
 	"runtime"
 	"slices"
@@ -104,9 +105,11 @@ func orderKey(f float64) uint64 {
 
 // selectRanks returns the values at the given 0-based ranks in sorted order, in linear time: a
 // histogram of the top bits of each value's order key finds the bucket of every rank, and only
-// those buckets are gathered and sorted. Nothing is copied or sorted wholesale.
+// those buckets are gathered and sorted. Nothing is copied or sorted wholesale. The histogram
+// has about as many buckets as there are values (2^8 to 2^20), so that a small series does not
+// pay for a large one's histogram.
 func (s *series) selectRanks(ranks []int) map[int]float64 {
-	const bits = 20
+	bits := min(20, max(8, mathbits.Len(uint(s.n))))
 	counts := make([]uint32, 1<<bits)
 	for _, b := range s.blocks {
 		for _, v := range b {

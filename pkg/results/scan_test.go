@@ -412,3 +412,27 @@ func TestAddGapsAcrossBlocks(t *testing.T) {
 	}
 	sameDist(t, "itl", batched.dist(), oracle(gaps))
 }
+
+// The histogram of selectRanks is sized to the series: small and skewed series (one value many
+// times, all values in one bucket) still give numpy's percentiles, computed here by oracle.
+func TestDistOfSmallAndSkewedSeries(t *testing.T) {
+	cases := map[string][]float64{
+		"one":  {0.25},
+		"two":  {3, 1},
+		"same": make([]float64, 5000),
+		"one bucket": func() (v []float64) {
+			for i := range 3000 {
+				v = append(v, 1+float64(i)*1e-12)
+			}
+			return v
+		}(),
+		"negative and positive": {-2, 5, -0.5, 0, 7, 1e-300, -1e300},
+	}
+	for name, vals := range cases {
+		var s series
+		for _, v := range vals {
+			s.add(v)
+		}
+		sameDist(t, name, s.dist(), oracle(vals))
+	}
+}
