@@ -473,15 +473,26 @@ func decimalPrefix(b []byte) (v float64, n int, ok bool) {
 
 // digits reads the decimal digits of b from i on into m (m*10 + digit each, wrapping past
 // 2^64, which callers rule out by counting), eight at a time where it can, and returns where
-// they end.
+// they end. A word of fewer than eight digits is read at once too: its digits shifted to the
+// top lanes, '0's below them.
 func digits(b []byte, i int, m uint64) (int, uint64) {
 	for i+8 <= len(b) {
 		w := binary.LittleEndian.Uint64(b[i:])
-		if w&(lanes*0xf0) != lanes*0x30 || (w+lanes*6)&(lanes*0xf0) != lanes*0x30 {
-			break // not eight digits ('0'..'9' are 0x30..0x39: high nibble 3, low nibble below 10)
+		// '0'..'9' are 0x30..0x39: high nibble 3, and no carry out of the low one when 6 is
+		// added. A carry out of a lane above 0xf9 can only spoil the lanes after it, which the
+		// lowest other byte ends before.
+		other := (w&(lanes*0xf0) ^ lanes*0x30) | ((w+lanes*6)&(lanes*0xf0) ^ lanes*0x30)
+		if other == 0 {
+			m = m*100000000 + eightDigits(w)
+			i += 8
+			continue
 		}
-		m = m*100000000 + eightDigits(w)
-		i += 8
+		n := bits.TrailingZeros64(((other&low7)+low7|other)&tops) >> 3 // digits before it
+		if n > 0 {
+			shift := 8 * (8 - n)
+			m = m*pow10[n] + eightDigits(w<<shift|lanes*'0'>>(64-shift))
+		}
+		return i + n, m
 	}
 	for ; i < len(b) && b[i]-'0' < 10; i++ {
 		m = m*10 + uint64(b[i]-'0')
