@@ -13,8 +13,18 @@ import (
 )
 
 // scanner is a minimal streaming JSON reader for the per-request file: it reads the few numbers
-// the metrics need and skips everything else (prompts, responses, chunks) at memchr speed, in a
-// fixed buffer, so a multi-GB file costs neither its size in memory nor a full decode.
+// the metrics need and skips everything else (prompts, responses, chunks), in a fixed 1 MiB
+// buffer, so a multi-GB file costs neither its size in memory nor a full decode. About 1 GB/s
+// on one core (BenchmarkScanPerRequest), because:
+//   - strings are crossed eight bytes a time (closingQuote), long quote-free runs at vector
+//     speed (bytes.IndexByte);
+//   - a skipped array or object is crossed by matching its brackets (skipContainer), not walked
+//     value by value: what lies inside is not checked against the JSON grammar, beyond its
+//     strings ending and its brackets pairing up;
+//   - the numbers read, nearly all plain decimals, are converted without strconv (decimal),
+//     exactly: the same float64 as strconv.ParseFloat, which takes every other form.
+//
+// Object keys are compared decoded (escapes resolved), as encoding/json compares them.
 type scanner struct {
 	r        io.Reader
 	buf      []byte
