@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	mathbits "math/bits"
 	"os"
 	"runtime"
 	"slices"
@@ -54,6 +55,14 @@ type series struct {
 const blockSize = 1 << 20
 
 func (s *series) add(v float64) {
+	b := s.room()
+	*b = append(*b, v)
+	s.n++
+	s.sum += v
+}
+
+// room returns the last block, with room for at least one more value.
+func (s *series) room() *[]float64 {
 	if len(s.blocks) == 0 || len(s.blocks[len(s.blocks)-1]) == blockSize {
 		s.blocks = append(s.blocks, make([]float64, 0, min(blockSize, max(1024, s.n))))
 	}
@@ -63,9 +72,26 @@ func (s *series) add(v float64) {
 		copy(grown, *b)
 		*b = grown
 	}
-	*b = append(*b, v)
-	s.n++
-	s.sum += v
+	return b
+}
+
+// addGaps adds t[i]-t[i-1] for every i >= 1, in order: the same values and sum as add for each,
+// with the block's slice header stored once per run rather than once per value (the token
+// gaps of a request are most of the values a file holds).
+func (s *series) addGaps(t []float64) {
+	for i := 1; i < len(t); {
+		p := s.room()
+		b := *p
+		k := min(cap(b)-len(b), len(t)-i)
+		sum := s.sum
+		for j := i; j < i+k; j++ {
+			d := t[j] - t[j-1]
+			b = append(b, d)
+			sum += d
+		}
+		*p, s.sum, s.n = b, sum, s.n+k
+		i += k
+	}
 }
 
 // orderKey maps float64s to uint64s with the same order.
@@ -79,9 +105,11 @@ func orderKey(f float64) uint64 {
 
 // selectRanks returns the values at the given 0-based ranks in sorted order, in linear time: a
 // histogram of the top bits of each value's order key finds the bucket of every rank, and only
-// those buckets are gathered and sorted. Nothing is copied or sorted wholesale.
+// those buckets are gathered and sorted. Nothing is copied or sorted wholesale. The histogram
+// has about as many buckets as there are values (2^8 to 2^20), so that a small series does not
+// pay for a large one's histogram.
 func (s *series) selectRanks(ranks []int) map[int]float64 {
-	const bits = 20
+	bits := min(20, max(8, mathbits.Len(uint(s.n))))
 	counts := make([]uint32, 1<<bits)
 	for _, b := range s.blocks {
 		for _, v := range b {
@@ -360,9 +388,7 @@ func (a *accumulator) record(s *scanner) error {
 		v.hasTokens = true
 		v.ttft = rec.times[0] - rec.start
 		a.ttft.add(v.ttft)
-		for i := 1; i < len(rec.times); i++ {
-			a.itl.add(rec.times[i] - rec.times[i-1])
-		}
+		a.itl.addGaps(rec.times)
 		v.itl = (rec.times[len(rec.times)-1] - rec.times[0]) / float64(len(rec.times)-1)
 		if rec.outToken > 1 {
 			v.hasTPOT = true
@@ -482,10 +508,10 @@ func readRecordField(s *scanner, k []byte, rec *record) error {
 		if perr != nil {
 			return perr
 		}
-		if c == 'n' {
+		rec.failed = c != 'n' // the last "error" decides, as in a JSON decoder
+		if !rec.failed {
 			return s.literal("null")
 		}
-		rec.failed = true
 		return s.skipValue()
 	case "info":
 		return s.object(func(k []byte) error { return readInfoField(s, k, rec) })
@@ -550,11 +576,35 @@ func readTimes(s *scanner, rec *record) error {
 	if c == 'n' {
 		return s.literal("null")
 	}
-	return s.array(func() error {
+	// s.array(…) unrolled (no closure per token time): the same grammar and errors.
+	if err := s.expect('['); err != nil {
+		return err
+	}
+	if c, err = s.peek(); err != nil {
+		return err
+	}
+	if c == ']' {
+		s.pos++
+		return nil
+	}
+	for {
 		v, ok, err := s.number()
+		if err != nil {
+			return err
+		}
 		if ok {
 			rec.times = append(rec.times, v)
 		}
-		return err
-	})
+		if c, err = s.peek(); err != nil {
+			return err
+		}
+		s.pos++
+		switch c {
+		case ',':
+		case ']':
+			return nil
+		default:
+			return s.errorf("expected ',' or %q, found %q", ']', c)
+		}
+	}
 }
