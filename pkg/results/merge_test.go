@@ -1,0 +1,355 @@
+package results
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
+)
+
+// want is one expected distribution. Every number in this file's tables was computed by
+// testdata/merge/gen.py (python3, run once: it wrote the launcher folders and printed the numbers
+// over the union of their records, sorting in Python and interpolating like numpy's default).
+type want struct {
+	n                   int
+	mean, p50, p90, p99 float64
+}
+
+// mergeNative: testdata/merge/native, stages 0 and 1, launchers 0-2 (launcher 3 failed).
+var mergeNative = map[int]struct {
+	requests, failed int
+	labels           map[string]int
+	skew, window     float64
+	achieved         float64
+	perLauncher      []LauncherCount
+	dists            map[string]want
+}{
+	0: {
+		requests: 111, failed: 11, labels: map[string]int{"0 - timeout": 5, "503 - Service Unavailable": 6},
+		skew: 0.008489131927490234, window: 3.2339391708374023, achieved: 34.32346563626225,
+		// gen.py: 30 + 7*launcher + 5*stage records per launcher and stage
+		perLauncher: []LauncherCount{{0, 30, 0}, {1, 37, 0}, {2, 44, 0}},
+		dists: map[string]want{
+			"ttft":  {n: 100, mean: 0.1722637599999997, p50: 0.16744550000000102, p90: 0.28838170000000013, p99: 0.30914070000000016},
+			"tpot":  {n: 88, mean: 0.019542051884920822, p50: 0.019410449999999725, p90: 0.024600166666667724, p99: 0.03113428000000417},
+			"itl":   {n: 534, mean: 0.019310035580524448, p50: 0.019079499999999694, p90: 0.03155420000000007, p99: 0.034584809999998356},
+			"ntpot": {n: 100, mean: 0.06873804257539681, p50: 0.04666981250000024, p90: 0.12037201666666672, p99: 0.3189902099999999},
+			"e2e":   {n: 100, mean: 0.2968476199999996, p50: 0.2989894999999978, p90: 0.4315879999999994, p99: 0.5319694800000028},
+		},
+	},
+	1: {
+		requests: 126, failed: 13, labels: map[string]int{"0 - timeout": 7, "503 - Service Unavailable": 6},
+		skew: 0.008440971374511719, window: 3.629629135131836, achieved: 34.71429044373246,
+		perLauncher: []LauncherCount{{0, 35, 0}, {1, 42, 0}, {2, 49, 0}},
+		dists: map[string]want{
+			"ttft":  {n: 113, mean: 0.16451294690265492, p50: 0.1537489999999977, p90: 0.28223539999999936, p99: 0.3153852800000011},
+			"tpot":  {n: 104, mean: 0.020072898080391952, p50: 0.020337600000000046, p90: 0.02543080000000136, p99: 0.032852999999998946},
+			"itl":   {n: 592, mean: 0.019732570945945944, p50: 0.019740000000000535, p90: 0.03156559999999988, p99: 0.03483451999999446},
+			"ntpot": {n: 113, mean: 0.06141126682820597, p50: 0.04946029999999997, p90: 0.11316249999999906, p99: 0.19535016000000033},
+			"e2e":   {n: 113, mean: 0.2892078584070794, p50: 0.2979529999999997, p90: 0.4192220000000006, p99: 0.523952399999999},
+		},
+	},
+}
+
+// mergeIPF: testdata/merge/ipf, inference-perf records (no stage id), launchers 0 and 1.
+var mergeIPF = struct {
+	requests, failed int
+	dists            map[string]want
+}{
+	requests: 83, failed: 11,
+	dists: map[string]want{
+		"ttft":  {n: 72, mean: 0.17678025000000572, p50: 0.1856779999999958, p90: 0.2959690000000251, p99: 0.3121471299999564},
+		"tpot":  {n: 68, mean: 0.02007549770870291, p50: 0.01982933333332918, p90: 0.02648529000000508, p99: 0.030798544999976793},
+		"itl":   {n: 384, mean: 0.019549778645833182, p50: 0.018980500000026268, p90: 0.03187120000003461, p99: 0.034609079999998474},
+		"ntpot": {n: 72, mean: 0.06601672915464156, p50: 0.04645523214285621, p90: 0.14545559999999966, p99: 0.23270006000000612},
+		"e2e":   {n: 72, mean: 0.30020943055555843, p50: 0.31260199999996985, p90: 0.46154890000001386, p99: 0.5570503099999833},
+	},
+}
+
+func nativeDirs(n int) []string {
+	var dirs []string
+	for i := range n {
+		dirs = append(dirs, filepath.Join("testdata", "merge", "native", "l"+string(rune('0'+i))))
+	}
+	return dirs
+}
+
+// sameMean tells whether a mean (summed in another order than Python's) is the expected one.
+func sameMean(got, want float64) bool { return math.Abs(got-want) <= 1e-12*math.Max(1, math.Abs(want)) }
+
+func readLifecycle(t *testing.T, path string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return m
+}
+
+// checkDist compares a merged distribution: percentiles exactly (the same order statistics and
+// interpolation), the mean to 1e-12.
+func checkDist(t *testing.T, where, metric string, got *Dist, w want) {
+	t.Helper()
+	if got == nil || got.Mean == nil || got.P50 == nil || got.P90 == nil || got.P99 == nil {
+		t.Fatalf("%s %s: %+v, want every statistic", where, metric, got)
+	}
+	if *got.P50 != w.p50 || *got.P90 != w.p90 || *got.P99 != w.p99 {
+		t.Errorf("%s %s p50/p90/p99 = %v/%v/%v, want %v/%v/%v", where, metric, *got.P50, *got.P90, *got.P99, w.p50, w.p90, w.p99)
+	}
+	if !sameMean(*got.Mean, w.mean) {
+		t.Errorf("%s %s mean = %v, want %v", where, metric, *got.Mean, w.mean)
+	}
+}
+
+func TestMergeNative(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "merged")
+	// Launcher 3's folder says it failed: it is left out and named.
+	sum, err := Merge(context.Background(), nativeDirs(4), 0, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Expected != 4 || len(sum.Merged) != 3 {
+		t.Fatalf("expected %d, merged %+v", sum.Expected, sum.Merged)
+	}
+	if want := []MissingLauncher{{Index: 3, Dir: nativeDirs(4)[3], Reason: "verdict failed"}}; !reflect.DeepEqual(sum.Missing, want) {
+		t.Errorf("missing = %+v, want %+v", sum.Missing, want)
+	}
+	if sum.Attribution != AttributionStageID || sum.PerLauncherStages {
+		t.Errorf("attribution %q, per-launcher stages %v", sum.Attribution, sum.PerLauncherStages)
+	}
+	r, err := ReadDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Format != FormatBR02 || len(r.Stages) != 2 {
+		t.Fatalf("merged folder read as %s with %d stages", r.Format, len(r.Stages))
+	}
+	if r.Merge == nil || len(r.Merge.Merged) != 3 {
+		t.Fatalf("the report does not carry the merge: %+v", r.Merge)
+	}
+	if r.Metadata == nil || r.Metadata.Verdict != runstate.VerdictIncomplete || r.Metadata.IsComplete() {
+		t.Errorf("metadata %+v: a merge with a failed launcher is incomplete", r.Metadata)
+	}
+	for i, st := range r.Stages {
+		w := mergeNative[st.Stage]
+		ms := sum.Stages[i]
+		if ms.Stage != st.Stage || ms.Requests != w.requests || ms.Failed != w.failed {
+			t.Errorf("stage %d: merge file %+v, want %d requests, %d failed", st.Stage, ms, w.requests, w.failed)
+		}
+		var perLauncherFailed int
+		for _, c := range ms.PerLauncher {
+			perLauncherFailed += c.Failed
+		}
+		gotCounts := make([]LauncherCount, len(ms.PerLauncher))
+		for j, c := range ms.PerLauncher {
+			gotCounts[j] = LauncherCount{Launcher: c.Launcher, Requests: c.Requests}
+		}
+		if !reflect.DeepEqual(gotCounts, w.perLauncher) || perLauncherFailed != w.failed {
+			t.Errorf("stage %d per launcher %+v, want %+v and %d failed in all", st.Stage, ms.PerLauncher, w.perLauncher, w.failed)
+		}
+		if ms.WindowSource != WindowLaunchFile || ms.StartSkewSeconds == nil || !sameMean(*ms.StartSkewSeconds, w.skew) ||
+			ms.WindowSeconds == nil || !sameMean(*ms.WindowSeconds, w.window) {
+			t.Errorf("stage %d: window %v (%s) skew %v, want %v and %v", st.Stage, ms.WindowSeconds, ms.WindowSource, ms.StartSkewSeconds, w.window, w.skew)
+		}
+		if st.Requests == nil || st.Requests.Succeeded+st.Requests.Failed != w.requests || st.Requests.Failed != w.failed {
+			t.Errorf("stage %d requests %+v, want %d with %d failed", st.Stage, st.Requests, w.requests, w.failed)
+		}
+		if st.AchievedRate == nil || !sameMean(*st.AchievedRate, w.achieved) {
+			t.Errorf("stage %d achieved rate %v, want %v", st.Stage, st.AchievedRate, w.achieved)
+		}
+		// 3 launchers asked for 2.5/s each (their stage files): the merged stage offered 7.5/s.
+		if st.RequestedRate == nil || *st.RequestedRate != 7.5 {
+			t.Errorf("stage %d requested rate %v, want 7.5", st.Stage, st.RequestedRate)
+		}
+		where := "stage " + string(rune('0'+st.Stage))
+		checkDist(t, where, "ttft", st.Latency.TTFT, w.dists["ttft"])
+		checkDist(t, where, "tpot", st.Latency.TPOT, w.dists["tpot"])
+		checkDist(t, where, "itl", st.Latency.ITL, w.dists["itl"])
+		checkDist(t, where, "ntpot", st.Latency.NTPOT, w.dists["ntpot"])
+		checkDist(t, where, "e2e", st.Latency.E2E, w.dists["e2e"])
+		// The stage file: failures by label summed over the launchers.
+		lc := readLifecycle(t, filepath.Join(out, mergeStageFile(st.Stage)))
+		for label, n := range w.labels {
+			if got := at(lc, "failures", "by_label", label, "count"); got != float64(n) {
+				t.Errorf("stage %d label %q: %v failures, want %d", st.Stage, label, got, n)
+			}
+		}
+		if got := at(lc, "successes", "latency", "time_to_first_token", "median"); got != w.dists["ttft"].p50 {
+			t.Errorf("stage %d file TTFT median %v, want %v", st.Stage, got, w.dists["ttft"].p50)
+		}
+	}
+	// The summary file (read by readers that take inference-perf's files) holds both stages.
+	whole := readLifecycle(t, filepath.Join(out, summaryFile))
+	if got := at(whole, "load_summary", "count"); got != float64(111+126) {
+		t.Errorf("summary count %v, want 237", got)
+	}
+	if got := at(whole, "failures", "count"); got != float64(11+13) {
+		t.Errorf("summary failures %v, want 24", got)
+	}
+	if got := r.Merge.Describe(); !strings.Contains(got, "merged from 3 of 4 launchers (missing: 3 (verdict failed))") ||
+		!strings.Contains(got, "start skew up to 8 ms") {
+		t.Errorf("Describe() = %q", got)
+	}
+}
+
+func TestMergeNamesAnAbsentLauncher(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "merged")
+	sum, err := Merge(context.Background(), nativeDirs(4), 5, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []MissingLauncher{{Index: 3, Dir: nativeDirs(4)[3], Reason: "verdict failed"}, {Index: 4, Reason: "no result folder"}}
+	if !reflect.DeepEqual(sum.Missing, want) {
+		t.Errorf("missing = %+v, want %+v", sum.Missing, want)
+	}
+}
+
+func TestMergeAllSucceeded(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "merged")
+	sum, err := Merge(context.Background(), nativeDirs(3), 3, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Missing) != 0 {
+		t.Errorf("missing %+v", sum.Missing)
+	}
+	m, err := runstate.ReadMetadata(out)
+	if err != nil || m == nil || m.Verdict != runstate.VerdictSucceeded || !m.IsComplete() {
+		t.Errorf("metadata %+v (%v): every expected launcher succeeded", m, err)
+	}
+	// gen.py: launcher i started at 1000+i and finished at 2000+i.
+	if m != nil && (m.Started != 1000 || m.Finished == nil || *m.Finished != 2002) {
+		t.Errorf("started %d finished %v, want 1000 and 2002", m.Started, m.Finished)
+	}
+}
+
+func TestMergeInferencePerfWholeRun(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "merged")
+	dirs := []string{filepath.Join("testdata", "merge", "ipf", "l0"), filepath.Join("testdata", "merge", "ipf", "l1")}
+	sum, err := Merge(context.Background(), dirs, 0, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Attribution != AttributionNone || !sum.PerLauncherStages || len(sum.Stages) != 1 || sum.Stages[0].Stage != -1 {
+		t.Fatalf("summary %+v: records without stage ids merge the whole run only", sum)
+	}
+	st := sum.Stages[0]
+	if st.Requests != mergeIPF.requests || st.Failed != mergeIPF.failed || st.StartSkewSeconds != nil || st.WindowSource != WindowPerRequest {
+		t.Errorf("stage %+v", st)
+	}
+	if _, err := os.Stat(filepath.Join(out, mergeStageFile(0))); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a stage file was written for records without stages (%v)", err)
+	}
+	r, err := ReadDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Summary == nil {
+		t.Fatal("no summary")
+	}
+	for name, d := range map[string]*Dist{"ttft": r.Summary.Latency.TTFT, "tpot": r.Summary.Latency.TPOT, "itl": r.Summary.Latency.ITL,
+		"ntpot": r.Summary.Latency.NTPOT, "e2e": r.Summary.Latency.E2E} {
+		checkDist(t, "run", name, d, mergeIPF.dists[name])
+	}
+	lc := readLifecycle(t, filepath.Join(out, summaryFile))
+	if got := at(lc, "failures", "by_label", "ClientResponseError", "count"); got != float64(mergeIPF.failed) {
+		t.Errorf("failures by label %v, want %d", got, mergeIPF.failed)
+	}
+	if !strings.Contains(r.Merge.Describe(), "whole run only") || !strings.Contains(r.Merge.Describe(), "start skew unknown") {
+		t.Errorf("Describe() = %q", r.Merge.Describe())
+	}
+}
+
+func TestMergeRefuses(t *testing.T) {
+	tmp := t.TempDir()
+	noPR := filepath.Join(tmp, "no-per-request")
+	if err := os.MkdirAll(noPR, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(noPR, summaryFile), []byte(`{}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(tmp, "empty")
+	if err := os.MkdirAll(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(empty, runstate.PerRequestFile), []byte("[]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	full := filepath.Join(tmp, "full")
+	if _, err := Merge(context.Background(), nativeDirs(1), 4, full); err != nil {
+		t.Fatal(err)
+	}
+	l0 := nativeDirs(1)[0]
+	for _, c := range []struct {
+		name     string
+		dirs     []string
+		expected int
+		out      string
+		is       error
+		contains string
+	}{
+		{"no per-request file", []string{l0, noPR}, 4, filepath.Join(tmp, "o1"), ErrNoPerRequest, "no-per-request: no per-request data to merge: no per_request_lifecycle_metrics.json"},
+		{"empty per-request file", []string{l0, empty}, 4, filepath.Join(tmp, "o2"), ErrNoRequests, "an empty array"},
+		{"more folders than expected", nativeDirs(3), 2, filepath.Join(tmp, "o3"), nil, "3 launcher folders but 2 launchers expected"},
+		{"one launcher twice", []string{l0, l0}, 4, filepath.Join(tmp, "o4"), nil, "are both launcher 0"},
+		{"output holds results", nativeDirs(1), 4, full, nil, "already holds results"},
+		{"no folder", nil, 0, filepath.Join(tmp, "o5"), nil, "no launcher folder"},
+		{"stage ids in some launchers only", []string{l0, filepath.Join("testdata", "merge", "ipf", "l1")}, 4, filepath.Join(tmp, "o6"), nil, "carry stage ids"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Merge(context.Background(), c.dirs, c.expected, c.out)
+			if err == nil || !strings.Contains(err.Error(), c.contains) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("err = %v, want one line containing %q", err, c.contains)
+			}
+			if c.is != nil && !errors.Is(err, c.is) {
+				t.Errorf("err = %v, want %v", err, c.is)
+			}
+			if c.out != full {
+				if _, serr := os.Stat(c.out); !errors.Is(serr, os.ErrNotExist) {
+					t.Errorf("a refused merge wrote %s", c.out)
+				}
+			}
+		})
+	}
+}
+
+// TestMergeKeepsOnlyValues: the accumulators hold float64 series and counters, never a record
+// (the record type is reused, one per file): memory is the values' 8 bytes each.
+func TestMergeKeepsOnlyValues(t *testing.T) {
+	typ := reflect.TypeOf(stageAcc{})
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		switch f.Type.Kind() {
+		case reflect.Int, reflect.Float64, reflect.Bool, reflect.Map, reflect.Slice:
+		case reflect.Struct:
+			if f.Type != reflect.TypeOf(series{}) {
+				t.Errorf("stageAcc.%s is a %s", f.Name, f.Type)
+			}
+		default:
+			t.Errorf("stageAcc.%s is a %s", f.Name, f.Type)
+		}
+		if f.Type.Kind() == reflect.Slice && f.Type.Elem() != reflect.TypeOf("") && f.Type.Elem() != reflect.TypeOf(launcherSpan{}) {
+			t.Errorf("stageAcc.%s is a %s", f.Name, f.Type)
+		}
+	}
+	d, err := scanLauncherFile(context.Background(), filepath.Join(nativeDirs(1)[0], runstate.PerRequestFile), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// gen.py: launcher 0 has 30 requests in stage 0 and 35 in stage 1.
+	if d.records != 65 || d.stages[0].count != 30 || d.stages[1].count != 35 {
+		t.Errorf("records %d, stage counts %d and %d", d.records, d.stages[0].count, d.stages[1].count)
+	}
+}
