@@ -124,7 +124,7 @@ const maxMergeMessages = 100
 type stageAcc struct {
 	count, successes, failures int
 	// Window, in the launcher's own clock (meaningless once launchers are combined: see spans).
-	minStart, maxStart, maxEnd float64
+	minStart, maxStart, maxEnd  float64
 	delay, e2e, ttft, tpot, itl series
 	ntpot, inLen, outLen        series
 	failedE2E, failedIn         series
