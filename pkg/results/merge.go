@@ -124,16 +124,22 @@ const maxMergeMessages = 100
 type stageAcc struct {
 	count, successes, failures int
 	// Window, in the launcher's own clock (meaningless once launchers are combined: see spans).
-	minStart, maxStart, maxEnd  float64
-	delay, e2e, ttft, tpot, itl series
-	ntpot, inLen, outLen        series
-	failedE2E, failedIn         series
-	hasDelay                    bool
-	inputTotal, outputTotal     float64
-	cachedTotal                 float64
-	cachedReported, mismatches  int
-	labels                      []string
-	byLabel                     map[string]*labelAcc
+	minStart, maxStart, maxEnd float64
+	delay, e2e, ttft, tpot     series
+	ntpot, inLen, outLen       series
+	// ITL keeps no value in the first pass: a count, a sum, the stage's shared histogram, and
+	// the distribution once the second pass computed it (see merge_itl.go).
+	itlN                       int
+	itlSum                     float64
+	hist                       *keyHist
+	itlStats                   *fullStats
+	failedE2E, failedIn        series
+	hasDelay                   bool
+	inputTotal, outputTotal    float64
+	cachedTotal                float64
+	cachedReported, mismatches int
+	labels                     []string
+	byLabel                    map[string]*labelAcc
 	// spans are the per-launcher windows of a combined stage.
 	spans []launcherSpan
 }
@@ -148,6 +154,31 @@ type launcherSpan struct {
 	launcher                   int
 	count, failed              int
 	minStart, maxStart, maxEnd float64
+}
+
+// mergeBlock is the block size, in values, of the merge's series: 512 KiB blocks, so that the
+// many series of a merge (10 per stage and launcher) waste little in partly filled blocks.
+const mergeBlock = 1 << 16
+
+// push adds v like series.add, in blocks of mergeBlock values: the first block grows by doubling
+// from 256 values, later ones are allocated whole.
+func (s *series) push(v float64) {
+	n := len(s.blocks)
+	switch {
+	case n == 0:
+		s.blocks = append(s.blocks, make([]float64, 0, 256))
+	case len(s.blocks[n-1]) < cap(s.blocks[n-1]):
+	case cap(s.blocks[n-1]) < mergeBlock:
+		grown := make([]float64, len(s.blocks[n-1]), 2*cap(s.blocks[n-1]))
+		copy(grown, s.blocks[n-1])
+		s.blocks[n-1] = grown
+	default:
+		s.blocks = append(s.blocks, make([]float64, 0, mergeBlock))
+	}
+	b := &s.blocks[len(s.blocks)-1]
+	*b = append(*b, v)
+	s.n++
+	s.sum += v
 }
 
 func newStageAcc() *stageAcc {
@@ -175,13 +206,13 @@ func (a *stageAcc) add(r *mergeRecord) {
 	a.minStart, a.maxStart, a.maxEnd = min(a.minStart, r.start), max(a.maxStart, r.start), max(a.maxEnd, r.end)
 	if r.hasScheduled {
 		a.hasDelay = true
-		a.delay.add(r.start - r.scheduled)
+		a.delay.push(r.start - r.scheduled)
 	}
 	e2e := r.end - r.start
 	if r.failed {
 		a.failures++
-		a.failedE2E.add(e2e)
-		a.failedIn.add(r.inTokens)
+		a.failedE2E.push(e2e)
+		a.failedIn.push(r.inTokens)
 		l := a.byLabel[r.errType]
 		if l == nil {
 			l = &labelAcc{}
@@ -195,9 +226,9 @@ func (a *stageAcc) add(r *mergeRecord) {
 		return
 	}
 	a.successes++
-	a.e2e.add(e2e)
-	a.inLen.add(r.inTokens)
-	a.outLen.add(r.outTokens)
+	a.e2e.push(e2e)
+	a.inLen.push(r.inTokens)
+	a.outLen.push(r.outTokens)
 	a.inputTotal += r.inTokens
 	a.outputTotal += r.outTokens
 	if r.hasCached {
@@ -205,18 +236,21 @@ func (a *stageAcc) add(r *mergeRecord) {
 		a.cachedReported++
 	}
 	if r.outTokens > 0 { // no tokens, no time per token: left out, never a 0
-		a.ntpot.add(e2e / r.outTokens)
+		a.ntpot.push(e2e / r.outTokens)
 	}
 	if n := len(r.times); n > 0 {
 		if r.serverUsage && float64(n) != r.outTokens {
 			a.mismatches++
 		}
-		a.ttft.add(r.times[0] - r.start)
+		a.ttft.push(r.times[0] - r.start)
 		if r.outTokens > 1 {
-			a.tpot.add((r.times[n-1] - r.times[0]) / (r.outTokens - 1))
+			a.tpot.push((r.times[n-1] - r.times[0]) / (r.outTokens - 1))
 		}
 		for j := 1; j < n; j++ {
-			a.itl.add(r.times[j] - r.times[j-1])
+			g := r.times[j] - r.times[j-1]
+			a.itlN++
+			a.itlSum += g
+			a.hist.add(g)
 		}
 	}
 }
@@ -224,13 +258,15 @@ func (a *stageAcc) add(r *mergeRecord) {
 // absorb moves b's values into a (blocks are moved, not copied); b's window becomes one span.
 func (a *stageAcc) absorb(b *stageAcc, launcher int) {
 	for _, p := range []struct{ dst, src *series }{
-		{&a.delay, &b.delay}, {&a.e2e, &b.e2e}, {&a.ttft, &b.ttft}, {&a.tpot, &b.tpot}, {&a.itl, &b.itl},
+		{&a.delay, &b.delay}, {&a.e2e, &b.e2e}, {&a.ttft, &b.ttft}, {&a.tpot, &b.tpot},
 		{&a.ntpot, &b.ntpot}, {&a.inLen, &b.inLen}, {&a.outLen, &b.outLen}, {&a.failedE2E, &b.failedE2E}, {&a.failedIn, &b.failedIn},
 	} {
 		p.dst.blocks = append(p.dst.blocks, p.src.blocks...)
 		p.dst.n += p.src.n
 		p.dst.sum += p.src.sum
 	}
+	a.itlN += b.itlN
+	a.itlSum += b.itlSum
 	a.count += b.count
 	a.successes += b.successes
 	a.failures += b.failures
@@ -271,39 +307,30 @@ type launcherData struct {
 	launcher int
 }
 
-// scanLauncherFile streams one per-request file once.
-func scanLauncherFile(ctx context.Context, path string, launcher int) (*launcherData, error) {
+// streamRecords streams a per-request file, calling visit with each record (the same
+// mergeRecord, reused); it returns how many records the file holds.
+func streamRecords(ctx context.Context, path string, visit func(*mergeRecord) error) (int, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	defer f.Close()
 	s := newScanner(bufio.NewReaderSize(f, 1<<20))
-	d := &launcherData{stages: map[int]*stageAcc{}, noStage: newStageAcc(), launcher: launcher}
 	var rec mergeRecord
+	n := 0
 	err = s.array(func() error {
-		if d.records%4096 == 0 && ctx.Err() != nil {
+		if n%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
 		rec = mergeRecord{times: rec.times[:0]}
 		if err := s.object(func(k []byte) error { return mergeRecordField(s, k, &rec) }); err != nil {
 			return err
 		}
-		d.records++
-		acc := d.noStage
-		if rec.hasStage {
-			d.withID++
-			id := int(rec.stage)
-			if float64(id) != rec.stage {
-				return s.errorf("stage_id %v is not a whole number", rec.stage)
-			}
-			if acc = d.stages[id]; acc == nil {
-				acc = newStageAcc()
-				d.stages[id] = acc
-			}
+		n++
+		if rec.hasStage && float64(int(rec.stage)) != rec.stage {
+			return s.errorf("stage_id %v is not a whole number", rec.stage)
 		}
-		acc.add(&rec)
-		return nil
+		return visit(&rec)
 	})
 	if err == nil {
 		if c, perr := s.peek(); perr == nil {
@@ -311,7 +338,33 @@ func scanLauncherFile(ctx context.Context, path string, launcher int) (*launcher
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return n, fmt.Errorf("%s: %w", path, err)
+	}
+	return n, nil
+}
+
+// scanLauncherFile streams one per-request file (the first pass), ITL into the stages' shared
+// histograms of hists.
+func scanLauncherFile(ctx context.Context, path string, launcher int, hists *histRegistry) (*launcherData, error) {
+	d := &launcherData{stages: map[int]*stageAcc{}, noStage: newStageAcc(), launcher: launcher}
+	d.noStage.hist = hists.get(-1)
+	n, err := streamRecords(ctx, path, func(rec *mergeRecord) error {
+		acc := d.noStage
+		if rec.hasStage {
+			d.withID++
+			id := int(rec.stage)
+			if acc = d.stages[id]; acc == nil {
+				acc = newStageAcc()
+				acc.hist = hists.get(id)
+				d.stages[id] = acc
+			}
+		}
+		acc.add(rec)
+		return nil
+	})
+	d.records = n
+	if err != nil {
+		return nil, err
 	}
 	if d.records == 0 {
 		return nil, fmt.Errorf("%w in %s (an empty array)", ErrNoRequests, path)
@@ -569,7 +622,7 @@ func Merge(ctx context.Context, dirs []string, expected int, out string) (*Merge
 			}
 		}
 		if _, err := os.Stat(filepath.Join(f.dir, runstate.PerRequestFile)); err != nil {
-			return nil, fmt.Errorf("%s: %w: no %s (run the harness with per-request output)", f.dir, ErrNoPerRequest, runstate.PerRequestFile)
+			return nil, noPerRequest(f.dir)
 		}
 		merged = append(merged, f)
 		sum.Merged = append(sum.Merged, MergedLauncher{Index: f.index, Dir: f.dir, Verdict: verdict})
@@ -586,7 +639,8 @@ func Merge(ctx context.Context, dirs []string, expected int, out string) (*Merge
 	if err := checkOut(out); err != nil {
 		return nil, err
 	}
-	if err := scanLaunchers(ctx, merged); err != nil {
+	hists := &histRegistry{}
+	if err := scanLaunchers(ctx, merged, hists); err != nil {
 		return nil, err
 	}
 	withID := 0
@@ -634,6 +688,9 @@ func Merge(ctx context.Context, dirs []string, expected int, out string) (*Merge
 		launcherRun.spans = []launcherSpan{spanOf(launcherRun.spans, f.index)}
 		run.absorb(launcherRun, f.index)
 	}
+	if err := itlSecondPass(ctx, merged, stages, run, hists, sum.Attribution); err != nil {
+		return nil, err
+	}
 	ids := make([]int, 0, len(stages))
 	for id := range stages {
 		ids = append(ids, id)
@@ -651,6 +708,25 @@ func Merge(ctx context.Context, dirs []string, expected int, out string) (*Merge
 		return nil, err
 	}
 	return sum, nil
+}
+
+// noPerRequest is the error of a launcher folder without a per-request file, saying what the
+// folder holds instead: the stage summaries of GuideLLM and vLLM hold percentiles, which cannot
+// be merged exactly.
+func noPerRequest(dir string) error {
+	r, err := ReadDir(dir)
+	var what string
+	switch {
+	case err != nil:
+		what = "it holds no result of a known format either"
+	case r.Format == FormatGuideLLM:
+		what = "it holds a GuideLLM report, whose per-request samples are not all the requests"
+	case r.Format == FormatVLLM:
+		what = "it holds a vLLM benchmark result, whose per-request arrays (--save-detailed) the merge does not read"
+	default:
+		what = "it holds only " + r.Format + " summaries (run inference-perf or the native generator with report.request_lifecycle.per_request)"
+	}
+	return fmt.Errorf("%s: %w: no %s; %s", dir, ErrNoPerRequest, runstate.PerRequestFile, what)
 }
 
 func orNew(a *stageAcc) *stageAcc {
@@ -725,8 +801,17 @@ func readLauncherFolders(dirs []string) ([]*launcherFolder, error) {
 	return out, nil
 }
 
-// scanLaunchers streams the launchers' per-request files, as many at once as there are cores.
-func scanLaunchers(ctx context.Context, folders []*launcherFolder) error {
+// scanLaunchers streams the launchers' per-request files (the first pass).
+func scanLaunchers(ctx context.Context, folders []*launcherFolder, hists *histRegistry) error {
+	return forEachFolder(folders, func(_ int, f *launcherFolder) error {
+		var err error
+		f.data, err = scanLauncherFile(ctx, filepath.Join(f.dir, runstate.PerRequestFile), f.index, hists)
+		return err
+	})
+}
+
+// forEachFolder runs fn on every folder, as many at once as there are cores.
+func forEachFolder(folders []*launcherFolder, fn func(int, *launcherFolder) error) error {
 	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
 	errs := make([]error, len(folders))
 	var wg sync.WaitGroup
@@ -736,7 +821,7 @@ func scanLaunchers(ctx context.Context, folders []*launcherFolder) error {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			f.data, errs[i] = scanLauncherFile(ctx, filepath.Join(f.dir, runstate.PerRequestFile), f.index)
+			errs[i] = fn(i, f)
 		}()
 	}
 	wg.Wait()

@@ -300,7 +300,10 @@ func TestMergeRefuses(t *testing.T) {
 		is       error
 		contains string
 	}{
-		{"no per-request file", []string{l0, noPR}, 4, filepath.Join(tmp, "o1"), ErrNoPerRequest, "no-per-request: no per-request data to merge: no per_request_lifecycle_metrics.json"},
+		{"no per-request file", []string{l0, noPR}, 4, filepath.Join(tmp, "o1"), ErrNoPerRequest, "no-per-request: no per-request data to merge: no per_request_lifecycle_metrics.json; it holds no result of a known format either"},
+		{"GuideLLM folder", []string{l0, filepath.Join("testdata", "cases", "01-guidellm-v07-config-schema")}, 4, filepath.Join(tmp, "o7"), ErrNoPerRequest, "it holds a GuideLLM report, whose per-request samples are not all the requests"},
+		{"vLLM folder", []string{l0, filepath.Join("testdata", "cases", "04-vllm-append-result-jsonl")}, 4, filepath.Join(tmp, "o8"), ErrNoPerRequest, "it holds a vLLM benchmark result"},
+		{"inference-perf folder without per-request file", []string{l0, filepath.Join("testdata", "inference-perf", "vllm")}, 4, filepath.Join(tmp, "o9"), ErrNoPerRequest, "it holds only inference-perf summaries"},
 		{"empty per-request file", []string{l0, empty}, 4, filepath.Join(tmp, "o2"), ErrNoRequests, "an empty array"},
 		{"more folders than expected", nativeDirs(3), 2, filepath.Join(tmp, "o3"), nil, "3 launcher folders but 2 launchers expected"},
 		{"one launcher twice", []string{l0, l0}, 4, filepath.Join(tmp, "o4"), nil, "are both launcher 0"},
@@ -326,13 +329,18 @@ func TestMergeRefuses(t *testing.T) {
 }
 
 // TestMergeKeepsOnlyValues: the accumulators hold float64 series and counters, never a record
-// (the record type is reused, one per file): memory is the values' 8 bytes each.
+// (the record type is reused, one per file): memory is 8 bytes per request and metric, and no
+// ITL value at all (a histogram, then a second pass: merge_itl.go).
 func TestMergeKeepsOnlyValues(t *testing.T) {
 	typ := reflect.TypeOf(stageAcc{})
 	for i := range typ.NumField() {
 		f := typ.Field(i)
 		switch f.Type.Kind() {
 		case reflect.Int, reflect.Float64, reflect.Bool, reflect.Map, reflect.Slice:
+		case reflect.Pointer: // the stage's shared ITL histogram and the ITL distribution
+			if f.Type != reflect.TypeOf(&keyHist{}) && f.Type != reflect.TypeOf(&fullStats{}) {
+				t.Errorf("stageAcc.%s is a %s", f.Name, f.Type)
+			}
 		case reflect.Struct:
 			if f.Type != reflect.TypeOf(series{}) {
 				t.Errorf("stageAcc.%s is a %s", f.Name, f.Type)
@@ -344,12 +352,46 @@ func TestMergeKeepsOnlyValues(t *testing.T) {
 			t.Errorf("stageAcc.%s is a %s", f.Name, f.Type)
 		}
 	}
-	d, err := scanLauncherFile(context.Background(), filepath.Join(nativeDirs(1)[0], runstate.PerRequestFile), 0)
+	d, err := scanLauncherFile(context.Background(), filepath.Join(nativeDirs(1)[0], runstate.PerRequestFile), 0, &histRegistry{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// gen.py: launcher 0 has 30 requests in stage 0 and 35 in stage 1.
 	if d.records != 65 || d.stages[0].count != 30 || d.stages[1].count != 35 {
 		t.Errorf("records %d, stage counts %d and %d", d.records, d.stages[0].count, d.stages[1].count)
+	}
+}
+
+// TestRankPlan: the ranks found from the histogram and the gathered buckets are the sorted
+// values' (values and expected statistics by hand).
+func TestRankPlan(t *testing.T) {
+	vals := []float64{0.5, 0.25, 3, 0.125, 1, 2, 0.75, 1.5, 0.0625, 4}
+	h := newKeyHist()
+	sum := 0.0
+	for _, v := range vals {
+		h.add(v)
+		sum += v
+	}
+	p := planRanks(h.counts, len(vals), sum)
+	var g gathered
+	for _, v := range vals {
+		g.add(p, v)
+	}
+	st, err := p.stats(&g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// sorted: 0.0625 0.125 0.25 0.5 0.75 1 1.5 2 3 4; p50 at rank 4.5 = (0.75+1)/2;
+	// p90 at rank 8.1 = 3 + 0.1*(4-3); mean 13.1875/10.
+	if st.min != 0.0625 || st.max != 4 || st.pct[5] != 0.875 || math.Abs(st.pct[7]-3.1) > 1e-15 || st.mean != 1.31875 {
+		t.Errorf("min %v max %v p50 %v p90 %v mean %v", st.min, st.max, st.pct[5], st.pct[7], st.mean)
+	}
+	// A second pass that finds fewer values than the first counted says so.
+	var short gathered
+	for _, v := range vals[:5] {
+		short.add(p, v)
+	}
+	if _, err := p.stats(&short); !errors.Is(err, errChanged) {
+		t.Errorf("err = %v, want errChanged", err)
 	}
 }

@@ -139,7 +139,7 @@ type accStats struct {
 }
 
 func (a *stageAcc) allStats() accStats {
-	out := accStats{e2e: a.e2e.stats(), ttft: a.ttft.stats(), tpot: a.tpot.stats(), itl: a.itl.stats(),
+	out := accStats{e2e: a.e2e.stats(), ttft: a.ttft.stats(), tpot: a.tpot.stats(), itl: a.itlStats,
 		ntpot: a.ntpot.stats(), inLen: a.inLen.stats(), outLen: a.outLen.stats(), failedE2E: a.failedE2E.stats(), failedIn: a.failedIn.stats()}
 	if a.hasDelay {
 		out.delay = a.delay.stats()
