@@ -1,12 +1,15 @@
 package plugin
 
 import (
+	"bytes"
 	"context"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/results"
 )
 
 func TestResultsMergeValidate(t *testing.T) {
@@ -40,6 +43,21 @@ func TestResultsMergeRun(t *testing.T) {
 	for _, want := range []string{"merged from 3 of 4 launchers (missing: 3 (no result folder))", "stage 0: 111 requests (11 failed), achieved 34.32 req/s"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output %q lacks %q", out.String(), want)
+		}
+	}
+	// results show says what the folder merges, and that it is partial.
+	r, err := results.ReadDir(o.OutputDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shown bytes.Buffer
+	if err := printReport(&shown, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"merged from 3 of 4 launchers (missing: 3 (no result folder)), start skew up to 8 ms",
+		"PARTIAL: workload w merges 3 of its 4 launchers"} {
+		if !strings.Contains(shown.String(), want) {
+			t.Errorf("results show %q lacks %q", shown.String(), want)
 		}
 	}
 }

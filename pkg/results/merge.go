@@ -25,8 +25,10 @@ import (
 // percentiles), counts and failures by label summed, and rates over the common window.
 //
 // Merge reads only the per-request files (inference-perf's per_request_lifecycle_metrics.json,
-// as inference-perf and the native generator write it), streaming each once; it keeps, per
-// stage, only the float64 values the distributions need, never a record.
+// as inference-perf and the native generator write it). It streams each file once for every
+// metric, keeping per stage only one float64 per request and metric, never a record; ITL, whose
+// values grow with the tokens, gets a histogram there and a second pass that gathers only the
+// values around the wanted ranks (merge_itl.go).
 
 // MergeFile describes a merged folder: which launchers it holds, which are missing, and how the
 // stages' windows were found. Merge writes it; ReadMerge reads it.
@@ -192,6 +194,7 @@ type mergeRecord struct {
 	errType, errMsg     string
 	inTokens, outTokens float64
 	times               []float64
+	timesAt, timesEnd   int64 // the byte range of the times' array in the file
 	stage               float64
 	hasStage            bool
 	scheduled           float64
@@ -305,6 +308,9 @@ type launcherData struct {
 	records  int
 	withID   int
 	launcher int
+	// itl locates the token times of every successful request with two or more, for the ITL
+	// second pass (24 bytes a request).
+	itl []timesSpan
 }
 
 // streamRecords streams a per-request file, calling visit with each record (the same
@@ -360,6 +366,13 @@ func scanLauncherFile(ctx context.Context, path string, launcher int, hists *his
 			}
 		}
 		acc.add(rec)
+		if !rec.failed && len(rec.times) > 1 {
+			stage := -1
+			if rec.hasStage {
+				stage = int(rec.stage)
+			}
+			d.itl = append(d.itl, timesSpan{at: rec.timesAt, size: uint32(rec.timesEnd - rec.timesAt), n: uint32(len(rec.times)), stage: int32(stage)})
+		}
 		return nil
 	})
 	d.records = n
@@ -506,13 +519,16 @@ func mergeTimes(s *scanner, rec *mergeRecord) error {
 	if c == 'n' {
 		return s.literal("null")
 	}
-	return s.array(func() error {
+	rec.timesAt = s.consumed + int64(s.pos)
+	err = s.array(func() error {
 		v, ok, err := s.number()
 		if ok {
 			rec.times = append(rec.times, v)
 		}
 		return err
 	})
+	rec.timesEnd = s.consumed + int64(s.pos)
+	return err
 }
 
 // scanStringOrNull reads a JSON string (decoding its escapes) into dst, or consumes a null (dst
