@@ -395,3 +395,59 @@ func TestRankPlan(t *testing.T) {
 		t.Errorf("err = %v, want errChanged", err)
 	}
 }
+
+// TestMergeWorkloadBarrier: launchers of a harness the plugin does not drive stage by stage meet
+// at one barrier per workload (LaunchStage.Stage = StageWorkload); the whole run's window and
+// skew come from their LaunchFile.
+func TestMergeWorkloadBarrier(t *testing.T) {
+	tmp := t.TempDir()
+	var dirs []string
+	for i, times := range [][2]float64{{1000, 1004}, {1000.25, 1004.5}} {
+		dir := filepath.Join(tmp, "l"+string(rune('0'+i)))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join("testdata", "merge", "ipf", "l"+string(rune('0'+i)), runstate.PerRequestFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, runstate.PerRequestFile), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		started, ended := times[0], times[1]
+		l := runstate.Launch{Index: i, Count: 2, Mode: runstate.ModeSplit, Stages: []runstate.LaunchStage{
+			{Stage: runstate.StageWorkload, Started: &started, SendEnded: &ended, Present: []int{0, 1}}}}
+		if err := runstate.WriteLaunch(dir, l); err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, dir)
+	}
+	sum, err := Merge(context.Background(), dirs, 0, filepath.Join(tmp, "merged"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := sum.Stages[0]
+	// skew 1000.25 - 1000 = 0.25 s; window 1004.5 - 1000 = 4.5 s; 83 requests / 4.5 s
+	// (python3: 83/4.5 = 18.444444444444443).
+	if !sum.PerLauncherStages || sum.Expected != 2 || st.WindowSource != WindowLaunchFile ||
+		st.StartSkewSeconds == nil || *st.StartSkewSeconds != 0.25 || st.WindowSeconds == nil || *st.WindowSeconds != 4.5 ||
+		st.AchievedRate == nil || *st.AchievedRate != 18.444444444444443 {
+		t.Errorf("summary %+v, stage %+v", sum, st)
+	}
+	if got := sum.Describe(); !strings.Contains(got, "merged from 2 of 2 launchers, start skew up to 250 ms") ||
+		!strings.Contains(got, "stage boundaries are each launcher's own") {
+		t.Errorf("Describe() = %q", got)
+	}
+}
+
+func TestMergeCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	out := filepath.Join(t.TempDir(), "merged")
+	if _, err := Merge(ctx, nativeDirs(3), 3, out); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a cancelled merge wrote %s", out)
+	}
+}
