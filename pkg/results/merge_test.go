@@ -451,3 +451,109 @@ func TestMergeCancelled(t *testing.T) {
 		t.Errorf("a cancelled merge wrote %s", out)
 	}
 }
+
+// testdata/merge/loadgen: two real runs of the native generator (`kubectl llmdbench loadgen
+// --per-request`, profile.yaml, against server.py: 3 to 8 chunks, 8 % of requests refused with
+// 503), as two launchers of one workload.
+func loadgenDirs() []string {
+	return []string{filepath.Join("testdata", "merge", "loadgen", "l0"), filepath.Join("testdata", "merge", "loadgen", "l1")}
+}
+
+// sameJSON compares two decoded JSON documents: numbers within 1e-12 relative, the rest equal.
+func sameJSON(t *testing.T, where string, got, want any) {
+	t.Helper()
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok || len(g) != len(w) {
+			t.Errorf("%s: %v, want %v", where, got, want)
+			return
+		}
+		for k := range w {
+			sameJSON(t, where+"."+k, g[k], w[k])
+		}
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			t.Errorf("%s: %v, want %v", where, got, want)
+			return
+		}
+		for i := range w {
+			sameJSON(t, where, g[i], w[i])
+		}
+	case float64:
+		if g, ok := got.(float64); !ok || !sameMean(g, w) {
+			t.Errorf("%s: %v, want %v", where, got, want)
+		}
+	default:
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %v, want %v", where, got, want)
+		}
+	}
+}
+
+// TestMergeOneLauncherIsTheGenerator: merging one launcher's folder rewrites the native
+// generator's own stage and summary files (pkg/loadgen computed those, from the records in
+// memory): the same numbers, to 1e-12 (means are summed in another order), except the request
+// sizes, which the merge does not read (null).
+func TestMergeOneLauncherIsTheGenerator(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "merged")
+	if _, err := Merge(context.Background(), loadgenDirs()[:1], 1, out); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{mergeStageFile(0), mergeStageFile(1), summaryFile} {
+		got, want := readLifecycle(t, filepath.Join(out, name)), readLifecycle(t, filepath.Join(loadgenDirs()[0], name))
+		if at(got, "successes", "request_size_bytes") != nil {
+			t.Errorf("%s: request sizes %v, want null", name, at(got, "successes", "request_size_bytes"))
+		}
+		delete(got["successes"].(map[string]any), "request_size_bytes")
+		delete(want["successes"].(map[string]any), "request_size_bytes")
+		sameJSON(t, name, got, want)
+	}
+}
+
+// TestMergeLoadgenLaunchers: the two runs merged; the numbers are python3
+// hack/bench/merge_reference.py over the two per-request files (run once).
+func TestMergeLoadgenLaunchers(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "merged")
+	if _, err := Merge(context.Background(), loadgenDirs(), 2, out); err != nil {
+		t.Fatal(err)
+	}
+	type pcts struct{ p50, p90, p99 float64 }
+	for stage, w := range map[int]struct {
+		requests, failed int
+		labels           map[string]int
+		dists            map[string]pcts
+	}{
+		0: {32, 9, map[string]int{"0 - connection_error": 4, "503 - ServiceUnavailable": 5}, map[string]pcts{
+			"time_to_first_token":              {p50: 0.03247961900000007, p90: 0.054106927199999884, p99: 0.05902134798000001},
+			"time_per_output_token":            {p50: 0.007312535799999997, p90: 0.00945470461000003, p99: 0.010639325199999964},
+			"inter_token_latency":              {p50: 0.0073900929999999865, p90: 0.011402472799999997, p99: 0.012170623399999992},
+			"normalized_time_per_output_token": {p50: 0.013799266166666676, p90: 0.019472342666666673, p99: 0.02253403378},
+			"request_latency":                  {p50: 0.0719318969999998, p90: 0.09048392719999998, p99: 0.11560687590000002},
+		}},
+		1: {64, 5, map[string]int{"503 - ServiceUnavailable": 5}, map[string]pcts{
+			"time_to_first_token":              {p50: 0.04376926499999989, p90: 0.05525887360000033, p99: 0.08103085902000033},
+			"time_per_output_token":            {p50: 0.007051863142857139, p90: 0.008882104233333415, p99: 0.01189529314685718},
+			"inter_token_latency":              {p50: 0.006967481500000039, p90: 0.011036374999999586, p99: 0.012871523949999863},
+			"normalized_time_per_output_token": {p50: 0.015844537666666565, p90: 0.02052924904000003, p99: 0.028384282432500053},
+			"request_latency":                  {p50: 0.07997967700000075, p90: 0.10600445060000041, p99: 0.1605449387600003},
+		}},
+	} {
+		lc := readLifecycle(t, filepath.Join(out, mergeStageFile(stage)))
+		if at(lc, "load_summary", "count") != float64(w.requests) || at(lc, "failures", "count") != float64(w.failed) {
+			t.Errorf("stage %d: %v requests, %v failed; want %d, %d", stage, at(lc, "load_summary", "count"), at(lc, "failures", "count"), w.requests, w.failed)
+		}
+		for label, n := range w.labels {
+			if got := at(lc, "failures", "by_label", label, "count"); got != float64(n) {
+				t.Errorf("stage %d label %q: %v, want %d", stage, label, got, n)
+			}
+		}
+		for metric, p := range w.dists {
+			got := [3]any{at(lc, "successes", "latency", metric, "median"), at(lc, "successes", "latency", metric, "p90"), at(lc, "successes", "latency", metric, "p99")}
+			if got != [3]any{p.p50, p.p90, p.p99} {
+				t.Errorf("stage %d %s: %v, want %v", stage, metric, got, p)
+			}
+		}
+	}
+}
