@@ -14,6 +14,8 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 )
@@ -129,6 +131,7 @@ type stageAcc struct {
 	minStart, maxStart, maxEnd float64
 	delay, e2e, ttft, tpot     series
 	ntpot, inLen, outLen       series
+	reqSize                    series // the successes' request bodies, bytes
 	// ITL keeps no value in the first pass: a count, a sum, the stage's shared histogram, and
 	// the distribution once the second pass computed it (see merge_itl.go).
 	itlN                       int
@@ -202,6 +205,8 @@ type mergeRecord struct {
 	serverUsage         bool
 	cached              float64
 	hasCached           bool
+	reqSize             int // the request body's bytes: its "request" string, decoded
+	hasReqSize          bool
 }
 
 func (a *stageAcc) add(r *mergeRecord) {
@@ -229,6 +234,9 @@ func (a *stageAcc) add(r *mergeRecord) {
 		return
 	}
 	a.successes++
+	if r.hasReqSize {
+		a.reqSize.push(float64(r.reqSize))
+	}
 	a.e2e.push(e2e)
 	a.inLen.push(r.inTokens)
 	a.outLen.push(r.outTokens)
@@ -262,7 +270,7 @@ func (a *stageAcc) add(r *mergeRecord) {
 func (a *stageAcc) absorb(b *stageAcc, launcher int) {
 	for _, p := range []struct{ dst, src *series }{
 		{&a.delay, &b.delay}, {&a.e2e, &b.e2e}, {&a.ttft, &b.ttft}, {&a.tpot, &b.tpot},
-		{&a.ntpot, &b.ntpot}, {&a.inLen, &b.inLen}, {&a.outLen, &b.outLen}, {&a.failedE2E, &b.failedE2E}, {&a.failedIn, &b.failedIn},
+		{&a.ntpot, &b.ntpot}, {&a.reqSize, &b.reqSize}, {&a.inLen, &b.inLen}, {&a.outLen, &b.outLen}, {&a.failedE2E, &b.failedE2E}, {&a.failedIn, &b.failedIn},
 	} {
 		p.dst.blocks = append(p.dst.blocks, p.src.blocks...)
 		p.dst.n += p.src.n
@@ -395,6 +403,8 @@ func mergeRecordField(s *scanner, k []byte, rec *mergeRecord) error {
 		rec.start, _, err = s.number()
 	case "end_time":
 		rec.end, _, err = s.number()
+	case "request":
+		rec.reqSize, rec.hasReqSize, err = decodedLen(s)
 	case "error":
 		c, perr := s.peek()
 		if perr != nil {
@@ -568,6 +578,98 @@ func scanStringOrNull(s *scanner, dst *string) error {
 			return s.errorf("bad string: %v", err)
 		}
 		return nil
+	}
+}
+
+// decodedLen consumes a JSON string and returns the byte length of its decoded value, streaming
+// through the scanner's buffer (the string is not kept); another value is skipped (false).
+// Escapes decode as encoding/json decodes them: \uXXXX to its UTF-8 bytes, a surrogate pair to
+// 4 bytes, a lone surrogate to U+FFFD (3 bytes).
+func decodedLen(s *scanner) (int, bool, error) {
+	c, err := s.peek()
+	if err != nil {
+		return 0, false, err
+	}
+	if c != '"' {
+		return 0, false, s.skipValue()
+	}
+	s.pos++
+	n := 0
+	// need makes k bytes available from pos (false at the end of the file).
+	need := func(k int) bool {
+		for s.end-s.pos < k {
+			if !s.fill() {
+				return false
+			}
+		}
+		return true
+	}
+	hex4 := func(at int) (rune, bool) {
+		var r rune
+		for _, c := range s.buf[at : at+4] {
+			switch {
+			case c >= '0' && c <= '9':
+				r = r<<4 | rune(c-'0')
+			case c >= 'a' && c <= 'f':
+				r = r<<4 | rune(c-'a'+10)
+			case c >= 'A' && c <= 'F':
+				r = r<<4 | rune(c-'A'+10)
+			default:
+				return 0, false
+			}
+		}
+		return r, true
+	}
+	for {
+		if s.pos >= s.end && !s.fill() {
+			return 0, false, s.truncated()
+		}
+		seg := s.buf[s.pos:s.end]
+		q := bytes.IndexByte(seg, '"')
+		lim := len(seg)
+		if q >= 0 {
+			lim = q
+		}
+		if b := bytes.IndexByte(seg[:lim], '\\'); b >= 0 {
+			n += b
+			s.pos += b
+			if !need(2) {
+				return 0, false, s.truncated()
+			}
+			if s.buf[s.pos+1] != 'u' {
+				n++
+				s.pos += 2
+				continue
+			}
+			if !need(6) {
+				return 0, false, s.truncated()
+			}
+			r, ok := hex4(s.pos + 2)
+			if !ok {
+				return 0, false, s.errorf(`bad \u escape`)
+			}
+			s.pos += 6
+			if utf16.IsSurrogate(r) {
+				if need(6) && s.buf[s.pos] == '\\' && s.buf[s.pos+1] == 'u' {
+					if r2, ok := hex4(s.pos + 2); ok && utf16.DecodeRune(r, r2) != utf8.RuneError {
+						n += 4
+						s.pos += 6
+						continue
+					}
+				}
+				n += 3 // U+FFFD
+				continue
+			}
+			n += utf8.RuneLen(r)
+			continue
+		}
+		if q >= 0 {
+			n += q
+			s.pos += q + 1
+			return n, true, nil
+		}
+		n += len(seg)
+		s.pos = s.end
 	}
 }
 

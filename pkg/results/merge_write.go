@@ -135,12 +135,12 @@ type renderedStage struct {
 
 // accStats are a stageAcc's distributions.
 type accStats struct {
-	delay, e2e, ttft, tpot, itl, ntpot, inLen, outLen, failedE2E, failedIn *fullStats
+	delay, e2e, ttft, tpot, itl, ntpot, reqSize, inLen, outLen, failedE2E, failedIn *fullStats
 }
 
 func (a *stageAcc) allStats() accStats {
 	out := accStats{e2e: a.e2e.stats(), ttft: a.ttft.stats(), tpot: a.tpot.stats(), itl: a.itlStats,
-		ntpot: a.ntpot.stats(), inLen: a.inLen.stats(), outLen: a.outLen.stats(), failedE2E: a.failedE2E.stats(), failedIn: a.failedIn.stats()}
+		ntpot: a.ntpot.stats(), reqSize: a.reqSize.stats(), inLen: a.inLen.stats(), outLen: a.outLen.stats(), failedE2E: a.failedE2E.stats(), failedIn: a.failedIn.stats()}
 	if a.hasDelay {
 		out.delay = a.delay.stats()
 	}
@@ -220,8 +220,7 @@ func lifecycleDoc(a *stageAcc, st accStats, win stageWindow, stage *MergedStage,
 			{"total_tokens_per_sec", perSecond(a.inputTotal+a.outputTotal, win.bench)},
 			{"requests_per_sec", perSecond(float64(a.successes), win.bench)},
 		}},
-		// The request bodies' sizes are not kept by the merge: not measured, so null.
-		{"request_size_bytes", nil},
+		{"request_size_bytes", st.reqSize.lifecycle()},
 		{"prompt_len", st.inLen.lifecycle()},
 		{"prompt_tokens", okv{{"total", a.inputTotal}, {"cached", cached}, {"uncached", uncached}}},
 		{"output_len", st.outLen.lifecycle()},
