@@ -75,6 +75,9 @@ type MergeSummary struct {
 	// Stages are the merged stages in order; with AttributionNone a single entry, Stage -1, the
 	// whole run.
 	Stages []MergedStage `json:"stages"`
+	// Excluded counts the records of negative stage ids (a sweep's saturation probe), which no
+	// report counts, as inference-perf's do not.
+	Excluded int `json:"excluded_records"`
 }
 
 // MergedLauncher is one merged launcher folder.
@@ -315,6 +318,7 @@ type launcherData struct {
 	noStage  *stageAcc // records without a stage id
 	records  int
 	withID   int
+	excluded int // records of negative stages
 	launcher int
 	// itl locates the token times of every successful request with two or more, for the ITL
 	// second pass (24 bytes a request).
@@ -367,6 +371,10 @@ func scanLauncherFile(ctx context.Context, path string, launcher int, hists *his
 		if rec.hasStage {
 			d.withID++
 			id := int(rec.stage)
+			if id < 0 {
+				d.excluded++
+				return nil
+			}
 			if acc = d.stages[id]; acc == nil {
 				acc = newStageAcc()
 				acc.hist = hists.get(id)
@@ -766,6 +774,7 @@ func Merge(ctx context.Context, dirs []string, expected int, out string) (*Merge
 		if f.data.withID > 0 {
 			withID++
 		}
+		sum.Excluded += f.data.excluded
 	}
 	if withID > 0 && withID < len(merged) {
 		return nil, fmt.Errorf("%d of %d launchers' per-request files carry stage ids: they were not written by one harness", withID, len(merged))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -575,5 +576,37 @@ func TestDecodedLen(t *testing.T) {
 	s := &scanner{r: strings.NewReader(`"cut \u00`), buf: make([]byte, 3)}
 	if _, _, err := decodedLen(s); err == nil || !strings.Contains(err.Error(), "truncated") {
 		t.Errorf("a cut string: %v", err)
+	}
+}
+
+// TestMergeLeavesOutTheProbe: records of a negative stage (a sweep's saturation probe) are in no
+// stage and no summary; the merge file counts them.
+func TestMergeLeavesOutTheProbe(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "l0")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rec := func(stage int, start float64) string {
+		return fmt.Sprintf(`{"start_time":%g,"end_time":%g,"request":"{}","info":{"input_tokens":5,"response_metrics":{"output_tokens":2,"output_token_times":[%g,%g]},"extra_info":{"stage_id":%d}},"error":null}`,
+			start, start+1, start+0.25, start+0.5, stage)
+	}
+	data := "[" + strings.Join([]string{rec(-1, 1), rec(0, 10), rec(0, 12)}, ",") + "]"
+	if err := os.WriteFile(filepath.Join(dir, runstate.PerRequestFile), []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "merged")
+	sum, err := Merge(context.Background(), []string{dir}, 1, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Excluded != 1 || len(sum.Stages) != 1 || sum.Stages[0].Stage != 0 || sum.Stages[0].Requests != 2 {
+		t.Errorf("summary %+v", sum)
+	}
+	// Stage 0: starts 10 and 12, so a 2 s sending window: 2 requests / 2 s.
+	if st := sum.Stages[0]; st.AchievedRate == nil || *st.AchievedRate != 1 {
+		t.Errorf("achieved rate %v, want 1", st.AchievedRate)
+	}
+	if got := at(readLifecycle(t, filepath.Join(out, summaryFile)), "load_summary", "count"); got != float64(2) {
+		t.Errorf("summary count %v, want 2", got)
 	}
 }
