@@ -3,7 +3,12 @@
 // records with prompts of a few KB, 64 to 1000 output tokens with their chunk and token times,
 // server usage, and about 1% failed requests. Deterministic for a given seed.
 //
+// With -stages N the records are the native generator's instead (as one launcher of a
+// many-launcher run writes them): each carries info.extra_info.stage_id and scheduled_time, the
+// file split into N stages of about equal size, and the failures carry two labels.
+//
 //	go run ./hack/gen-per-request -size 1GiB -out per_request_lifecycle_metrics.json
+//	go run ./hack/gen-per-request -size 250MiB -stages 3 -seed 2 -out l2/per_request_lifecycle_metrics.json
 package main
 
 import (
@@ -25,7 +30,12 @@ func main() {
 	size := flag.String("size", "100MiB", "approximate file size (B, KiB, MiB, GiB)")
 	out := flag.String("out", "per_request_lifecycle_metrics.json", "file to write")
 	seed := flag.Uint64("seed", 1, "random seed")
+	flag.IntVar(&stages, "stages", 0, "native generator records in this many stages (0: inference-perf records, no stage id)")
 	flag.Parse()
+	if stages < 0 {
+		fmt.Fprintln(os.Stderr, "gen-per-request: -stages must be 0 or more")
+		os.Exit(2)
+	}
 	limit, err := parseSize(*size)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gen-per-request:", err)
@@ -61,6 +71,9 @@ func parseSize(s string) (int64, error) {
 	return 0, fmt.Errorf("bad size %q: use e.g. 512MiB or 1GiB", s)
 }
 
+// stages is -stages: 0 writes inference-perf records, N native generator records in N stages.
+var stages int
+
 type counter struct {
 	w *bufio.Writer
 	n int64
@@ -85,7 +98,15 @@ func generate(f *os.File, limit int64, seed uint64) (int, int64, error) {
 		if n > 0 {
 			c.Write([]byte(", "))
 		}
-		if err := enc.Encode(record(rng, &clock)); err != nil {
+		rec := record(rng, &clock)
+		if stages > 0 {
+			stage := min(int(c.n*int64(stages)/limit), stages-1)
+			rec.Info["extra_info"] = map[string]any{"stage_id": stage, "scheduled_time": rec.StartTime - rng.Float64()*0.002}
+			if rec.Error != nil && rng.IntN(2) == 0 {
+				rec.Error = map[string]string{"error_type": "0 - timeout", "error_msg": "the request timed out"}
+			}
+		}
+		if err := enc.Encode(rec); err != nil {
 			return n, c.n, err
 		}
 	}

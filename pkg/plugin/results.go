@@ -142,7 +142,7 @@ func NewCmdResults(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 	cmd.Flags().StringArrayVar(&o.Selector, "label", nil, "Only folders whose run has this label KEY=VALUE (run --label; repeatable)")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml")
 	_ = cmd.RegisterFlagCompletionFunc("run", completeRuns(f))
-	cmd.AddCommand(NewCmdResultsShow(f, streams), NewCmdResultsCompare(f, streams), NewCmdResultsPlot(f, streams))
+	cmd.AddCommand(NewCmdResultsShow(f, streams), NewCmdResultsCompare(f, streams), NewCmdResultsPlot(f, streams), NewCmdResultsMerge(f, streams))
 	return cmd
 }
 
@@ -268,6 +268,9 @@ func partialNote(r *results.Report) string {
 	name := m.Entry
 	if name == "" {
 		name = m.Workload
+	}
+	if g := r.Merge; g != nil && len(g.Missing) > 0 {
+		return fmt.Sprintf("PARTIAL: workload %s merges %d of its %d launchers; these numbers cover only their requests", name, len(g.Merged), g.Expected)
 	}
 	return fmt.Sprintf("PARTIAL: workload %s %s; these numbers cover only what it wrote before that", name, why)
 }

@@ -323,6 +323,9 @@ func printReport(out io.Writer, r *results.Report) error {
 		fmt.Fprintf(out, ", model %s", r.Model)
 	}
 	fmt.Fprintln(out, ")")
+	if r.Merge != nil {
+		fmt.Fprintln(out, r.Merge.Describe())
+	}
 	if note := partialNote(r); note != "" {
 		fmt.Fprintln(out, note)
 	}

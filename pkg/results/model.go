@@ -113,6 +113,8 @@ type Report struct {
 	Metadata *runstate.Metadata `json:"metadata,omitempty"`
 	// Repeats is how many folders an aggregated report averages.
 	Repeats int `json:"repeats,omitempty"`
+	// Merge says, for a folder Merge wrote, which launchers it merges and which are missing.
+	Merge *MergeSummary `json:"merge,omitempty"`
 }
 
 // Name is the report's series label: from its metadata when it has some, else its folder.

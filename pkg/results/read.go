@@ -122,6 +122,9 @@ func ReadDirWith(dir string, opts ReadOptions) (*Report, error) {
 	if r.Metadata, err = runstate.ReadMetadata(dir); err != nil {
 		return nil, err
 	}
+	if r.Merge, err = ReadMerge(dir); err != nil {
+		return nil, err
+	}
 	if r.Model == "" && r.Metadata != nil {
 		r.Model = r.Metadata.Model
 	}
