@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -106,8 +107,17 @@ func (f *follower) fetch(ctx context.Context, run cluster.Run, st cluster.Status
 		fmt.Fprintf(f.ErrOut, "Run %s wrote no result folders.\n", run.ID)
 		return nil
 	}
-	if _, err := fetchResults(ctx, f.Executor, pod, dirs, f.FetchTo, false, 3, transfer.ExtractOptions{}, transfer.CompressAuto, f.IOStreams); err != nil {
+	// Several launchers' folders are merged here, which needs every request.
+	perRequest := run.Parallelism > 1
+	if _, err := fetchResults(ctx, f.Executor, pod, dirs, f.FetchTo, perRequest, 3, transfer.ExtractOptions{}, transfer.CompressAuto, f.IOStreams); err != nil {
 		return fmt.Errorf("%w (%s)", err, later)
+	}
+	merged, err := mergeLaunchers(ctx, f.FetchTo, run, st)
+	if err != nil {
+		return fmt.Errorf("run %s: %w", run.ID, err)
+	}
+	for _, m := range merged {
+		fmt.Fprintf(f.ErrOut, "Merged the %d launchers of %s into %s.\n", run.Parallelism, m, filepath.Join(f.FetchTo, m))
 	}
 	return nil
 }

@@ -29,8 +29,10 @@ type ResultsShowOptions struct {
 	Target     string
 	Output     string
 	PerRequest bool
-	SLO        string
-	slos       results.SLOs
+	// Launchers keeps the launcher folders a merged folder covers.
+	Launchers bool
+	SLO       string
+	slos      results.SLOs
 	// Selector keeps only folders whose run carries these labels (--label KEY=VALUE).
 	Selector []string
 	selector map[string]string
@@ -92,6 +94,7 @@ func NewCmdResultsShow(f cmdutil.Factory, streams genericiooptions.IOStreams) *c
 	}
 	o.addFlags(cmd)
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json, yaml or csv")
+	cmd.Flags().BoolVar(&o.Launchers, "launchers", false, "Also show each launcher's own folder of a run with several launchers (by default only their merged result)")
 	cmd.Flags().BoolVar(&o.PerRequest, "per-request", false, "Recompute the distributions exactly from "+runstate.PerRequestFile+" (streamed)")
 	cmd.Flags().StringVar(&o.SLO, "slo", "", "Goodput SLOs with --per-request, e.g. ttft=500ms,tpot=50ms[,itl=…,ntpot=…,e2e=…]")
 	return cmd
@@ -204,6 +207,9 @@ func (o *ResultsShowOptions) readTarget(ctx context.Context, target string) ([]*
 		return nil, err
 	}
 	reports := results.Select(all, o.selector)
+	if !o.Launchers {
+		reports = results.PreferMerged(reports)
+	}
 	for _, r := range reports {
 		if !o.PerRequest {
 			continue

@@ -44,3 +44,33 @@ func AddPerRequest(r *Report, slos SLOs) error {
 	r.PerRequest = pr
 	return nil
 }
+
+// PreferMerged drops, from reports read together, each launcher folder that a merged folder among
+// them merges (or names missing): a run with several launchers is shown by its merged result, in
+// order. A launcher folder whose merge is not among reports stays.
+func PreferMerged(reports []*Report) []*Report {
+	covered := map[string]bool{}
+	for _, r := range reports {
+		if r.Merge == nil {
+			continue
+		}
+		for _, l := range r.Merge.Merged {
+			covered[filepath.Base(filepath.Clean(l.Dir))] = true
+		}
+		for _, l := range r.Merge.Missing {
+			if l.Dir != "" {
+				covered[filepath.Base(filepath.Clean(l.Dir))] = true
+			}
+		}
+	}
+	if len(covered) == 0 {
+		return reports
+	}
+	kept := make([]*Report, 0, len(reports))
+	for _, r := range reports {
+		if r.Merge != nil || !covered[filepath.Base(filepath.Clean(r.Source))] {
+			kept = append(kept, r)
+		}
+	}
+	return kept
+}

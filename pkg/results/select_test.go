@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
@@ -57,5 +58,27 @@ func TestAddPerRequest(t *testing.T) {
 	er := &Report{Source: empty}
 	if err := AddPerRequest(er, nil); !errors.Is(err, ErrNoRequests) || er.PerRequest != nil {
 		t.Errorf("empty array: got %v", err)
+	}
+}
+
+// A merged folder stands for the launcher folders it merges or names missing; a launcher folder of
+// another run, and any folder when no merge is shown, stay, in order.
+func TestPreferMerged(t *testing.T) {
+	r := func(src string, m *MergeSummary) *Report { return &Report{Source: src, Merge: m} }
+	merge := &MergeSummary{
+		Merged:  []MergedLauncher{{Index: 0, Dir: "/elsewhere/x_run_w_s_0"}, {Index: 1, Dir: "x_run_w_s_1"}},
+		Missing: []MissingLauncher{{Index: 2, Dir: "/tmp/x_run_w_s_2", Reason: "verdict failed"}, {Index: 3, Reason: "no result folder"}},
+	}
+	all := []*Report{r("d/x_run_w_s_0", nil), r("d/x_run_w_s", merge), r("d/x_run_w_s_1/", nil), r("d/x_run_w_s_2", nil), r("d/other_run_w_s_0", nil)}
+	var got []string
+	for _, k := range PreferMerged(all) {
+		got = append(got, k.Source)
+	}
+	if want := []string{"d/x_run_w_s", "d/other_run_w_s_0"}; !slices.Equal(got, want) {
+		t.Errorf("kept %v, want %v", got, want)
+	}
+	plain := all[:1]
+	if k := PreferMerged(plain); len(k) != 1 || k[0] != plain[0] {
+		t.Errorf("no merge among them: %v", k)
 	}
 }

@@ -62,12 +62,9 @@ func TestThreeLaunchersOneMergedReport(t *testing.T) {
 		t.Fatalf("no success verdict:\n%s", out)
 	}
 	ctx := context.Background()
-	// One Indexed Job of three completions, its pods on three nodes, each Succeeded.
-	jobs, err := cl.Client.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{})
-	if err != nil || len(jobs.Items) != 1 {
-		t.Fatalf("jobs: %v %d", err, len(jobs.Items))
-	}
-	job := jobs.Items[0]
+	// One Indexed Job of three completions (the controller counts them a moment after the pods
+	// end), its pods on three nodes, each Succeeded.
+	job := jobStatus(t, ns, func(j *batchv1.Job) bool { return j.Status.Succeeded == 3 })
 	if *job.Spec.CompletionMode != batchv1.IndexedCompletion || *job.Spec.Completions != 3 || job.Status.Succeeded != 3 {
 		t.Errorf("Job %s: mode %s, completions %d, succeeded %d", job.Name, *job.Spec.CompletionMode, *job.Spec.Completions, job.Status.Succeeded)
 	}
@@ -182,10 +179,11 @@ func TestKilledLauncherIsNamedMissing(t *testing.T) {
 	if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 1 || !strings.Contains(out, "2 of 3 workload(s) succeeded, 1 failed") {
 		t.Fatalf("run after a killed launcher: %v\n%s", err, out)
 	}
-	jobs, err := cl.Client.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{})
-	if err != nil || len(jobs.Items) != 1 || jobs.Items[0].Status.FailedIndexes == nil || *jobs.Items[0].Status.FailedIndexes != "2" ||
-		jobs.Items[0].Status.Succeeded != 2 {
-		t.Errorf("Job status: %v %+v", err, jobs.Items)
+	// The Job failed index 2 and did not restart it; 0 and 1 completed.
+	failed := func(j *batchv1.Job) bool { return j.Status.FailedIndexes != nil && *j.Status.FailedIndexes == "2" }
+	job := jobStatus(t, ns, func(j *batchv1.Job) bool { return failed(j) && j.Status.Succeeded == 2 })
+	if !failed(&job) || job.Status.Succeeded != 2 || job.Status.CompletedIndexes != "0,1" {
+		t.Errorf("Job status: %+v", job.Status)
 	}
 	merged, _ := filepath.Glob(filepath.Join(cmd.Dir, "llmdbench-results", "*", "llmdbench_*_sanity_random_*"))
 	var dir string
@@ -205,6 +203,23 @@ func TestKilledLauncherIsNamedMissing(t *testing.T) {
 	if !strings.Contains(show.Stdout+show.Stderr, "missing") {
 		t.Errorf("results show does not say a launcher is missing:\n%s\n%s", show.Stdout, show.Stderr)
 	}
+}
+
+// jobStatus waits up to a minute for the namespace's one Job to satisfy done and returns it as it
+// last was.
+func jobStatus(t *testing.T, ns string, done func(*batchv1.Job) bool) batchv1.Job {
+	t.Helper()
+	var job batchv1.Job
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		jobs, err := cl.Client.BatchV1().Jobs(ns).List(context.Background(), metav1.ListOptions{})
+		if err != nil || len(jobs.Items) != 1 {
+			t.Fatalf("jobs: %v %v", err, jobs)
+		}
+		if job = jobs.Items[0]; done(&job) {
+			break
+		}
+	}
+	return job
 }
 
 func showJSON(t *testing.T, dir string) results.Report {
