@@ -17,7 +17,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
 	"k8s.io/klog/v2"
-	kubectlexec "k8s.io/kubectl/pkg/cmd/exec"
 	"k8s.io/streaming/pkg/httpstream"
 )
 
@@ -41,7 +40,13 @@ type RemoteExecutor struct {
 	Config *rest.Config
 	// Remote defaults to kubectl's protocols: WebSocket, falling back to SPDY when the upgrade
 	// fails (see remoteExecutor).
-	Remote kubectlexec.RemoteExecutor
+	Remote StreamExecutor
+}
+
+// StreamExecutor runs one exec request's streams (kubectl's exec.RemoteExecutor has this method;
+// naming it here keeps kubectl's command packages, and their start-up cost, out of the binary).
+type StreamExecutor interface {
+	ExecuteWithContext(ctx context.Context, u *url.URL, config *rest.Config, stdin io.Reader, stdout, stderr io.Writer, tty bool, sizes remotecommand.TerminalSizeQueue) error
 }
 
 // Exec runs cmd in the pod and returns when it ends or ctx is cancelled. Its error is one line:

@@ -383,6 +383,7 @@ func mergedMetadata(sum *MergeSummary, folders []*launcherFolder) *runstate.Meta
 		return nil
 	}
 	out.ParallelIndex = 0
+	out.Merged = len(sum.Merged)
 	out.Verdict = runstate.VerdictIncomplete
 	if allOK {
 		out.Verdict = runstate.VerdictSucceeded

@@ -227,3 +227,15 @@ func TestSnapshotCommand(t *testing.T) {
 		}
 	}
 }
+
+// A merged folder is named and grouped by the launchers it merges, not by launcher 0.
+func TestMergedFolderName(t *testing.T) {
+	m := &Metadata{RunInfo: RunInfo{Run: "r", Parallelism: 3}, Workload: "w", ParallelIndex: 0}
+	if m.Name() != "w #0" || m.Group() != "r/w/0" {
+		t.Errorf("launcher 0: %q %q", m.Name(), m.Group())
+	}
+	m.Merged = 3
+	if m.Name() != "w (3 launchers)" || m.Group() != "r/w/merged" {
+		t.Errorf("merged: %q %q", m.Name(), m.Group())
+	}
+}

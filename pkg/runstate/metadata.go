@@ -79,6 +79,9 @@ type Metadata struct {
 	// Complete is false while the workload runs and when it did not succeed; nil in folders
 	// written before the field existed.
 	Complete *bool `json:"complete,omitempty"`
+	// Merged is, in a folder that merges several launchers' folders, how many it merges (0 in a
+	// launcher's own folder).
+	Merged int `json:"merged,omitempty"`
 }
 
 // IsComplete tells whether the folder holds its whole workload's results, as its verdict says.
@@ -110,7 +113,10 @@ func (m *Metadata) Name() string {
 	if m.Repeat > 0 {
 		n += " run" + strconv.Itoa(m.Repeat)
 	}
-	if m.Parallelism > 1 {
+	switch {
+	case m.Merged > 0:
+		n += " (" + strconv.Itoa(m.Merged) + " launchers)"
+	case m.Parallelism > 1:
 		n += " #" + strconv.Itoa(m.ParallelIndex)
 	}
 	return n
@@ -118,6 +124,9 @@ func (m *Metadata) Name() string {
 
 // Group identifies the folders that are repeats of one another.
 func (m *Metadata) Group() string {
+	if m.Merged > 0 {
+		return fmt.Sprintf("%s/%s/merged", m.Run, m.Workload)
+	}
 	return fmt.Sprintf("%s/%s/%d", m.Run, m.Workload, m.ParallelIndex)
 }
 
