@@ -106,6 +106,16 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 		default:
 			checks = append(checks, cluster.Check{Name: "config", OK: true,
 				Message: fmt.Sprintf("%s renders: %d workload(s), endpoint %s", cfg.Source, len(cfg.Workloads), cfg.Endpoint.BaseURL)})
+			if cfg.Harness.Parallelism > 1 {
+				// The same refusal run gives before it creates anything.
+				if err := splitCheck(cfg); err != nil {
+					checks = append(checks, cluster.Check{Name: "split", Blocking: true, Message: err.Error(),
+						Fix: "fewer launchers (--parallelism) or --parallelism-mode replicate on run"})
+				} else {
+					checks = append(checks, cluster.Check{Name: "split", OK: true,
+						Message: fmt.Sprintf("%d launchers can share every workload's load (%s)", cfg.Harness.Parallelism, cfg.Harness.ParallelismMode)})
+				}
+			}
 			spec = cluster.PreflightSpec{Namespace: cfg.Harness.Namespace, PVC: cfg.Harness.ResultsPVC, CreatePVC: o.CreatePVC,
 				Parallelism: cfg.Harness.Parallelism, HFTokenSecret: cfg.Endpoint.HFTokenSecret}
 		}

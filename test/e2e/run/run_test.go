@@ -588,4 +588,10 @@ func TestRestrictedUserWithTheDocumentedRole(t *testing.T) {
 	if ok.Code != 0 || !strings.Contains(ok.Stdout, "✔ rbac") {
 		t.Errorf("doctor with the full Role: %d\n%s%s", ok.Code, ok.Stdout, ok.Stderr)
 	}
+	// Launchers that cannot share the load: doctor says so as run would (pd's first stage has
+	// concurrency 50).
+	split := cl.Plugin(t, kc, timeout, "doctor", "--preset", "pd", "--pvc", "workload-pvc", "--parallelism", "51")
+	if split.Code != 1 || !strings.Contains(split.Stdout, "✘ split") || !strings.Contains(split.Stdout, "concurrency_level 50 cannot be shared by 51 launchers") {
+		t.Errorf("doctor with 51 launchers: %d\n%s%s", split.Code, split.Stdout, split.Stderr)
+	}
 }
