@@ -159,4 +159,3 @@ func TestScriptBarrierTimesOutOnAMissingLauncher(t *testing.T) {
 		}
 	}
 }
-
