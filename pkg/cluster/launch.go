@@ -32,6 +32,8 @@ type Created struct {
 	// Job is the launchers' Job; Pods the launcher pods of a run made before launchers were a Job.
 	Job  string
 	Pods []string
+	// Warnings say what was created other than asked, without failing the launch.
+	Warnings []string
 }
 
 // Create creates the run's objects in order. On error it returns what it had created so far.
@@ -57,10 +59,17 @@ func Create(ctx context.Context, cs kubernetes.Interface, objs []runtime.Object)
 			c.ConfigMap = o.Name
 		case *batchv1.Job:
 			c.Namespace = o.Namespace
-			if err := createJob(ctx, cs, o); err != nil {
+			job, err := createJob(ctx, cs, o)
+			if err != nil {
 				return c, err
 			}
 			c.Job = o.Name
+			if o.Spec.TTLSecondsAfterFinished != nil && c.ConfigMap != "" {
+				// The run's ConfigMap goes with the Job when its time-to-live ends.
+				if err := adoptConfigMap(ctx, cs, job, c.ConfigMap); err != nil {
+					c.Warnings = append(c.Warnings, fmt.Sprintf("ConfigMap %s will outlive the Job's time-to-live (remove it with delete): %v", c.ConfigMap, OneLine(err)))
+				}
+			}
 		case *corev1.Pod:
 			c.Namespace = o.Namespace
 			if _, err := cs.CoreV1().Pods(o.Namespace).Create(ctx, o, metav1.CreateOptions{}); err != nil {

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -232,9 +234,23 @@ func jobWarning(ctx context.Context, cs kubernetes.Interface, namespace, job str
 }
 
 // createJob creates the run's Job.
-func createJob(ctx context.Context, cs kubernetes.Interface, job *batchv1.Job) error {
-	if _, err := cs.BatchV1().Jobs(job.Namespace).Create(ctx, job, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("creating Job %s: %w", job.Name, err)
+func createJob(ctx context.Context, cs kubernetes.Interface, job *batchv1.Job) (*batchv1.Job, error) {
+	created, err := cs.BatchV1().Jobs(job.Namespace).Create(ctx, job, metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("creating Job %s: %w", job.Name, err)
 	}
-	return nil
+	return created, nil
+}
+
+// adoptConfigMap makes the Job the owner of the run's ConfigMap, so that the garbage collector
+// removes it with the Job (ttlSecondsAfterFinished): the run then leaves nothing behind.
+func adoptConfigMap(ctx context.Context, cs kubernetes.Interface, job *batchv1.Job, configMap string) error {
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"ownerReferences": []metav1.OwnerReference{{
+		APIVersion: "batch/v1", Kind: "Job", Name: job.Name, UID: job.UID,
+	}}}})
+	if err != nil {
+		return err
+	}
+	_, err = cs.CoreV1().ConfigMaps(job.Namespace).Patch(ctx, configMap, types.MergePatchType, patch, metav1.PatchOptions{})
+	return err
 }

@@ -209,7 +209,7 @@ func TestRunBadFlags(t *testing.T) {
 		{append(base, "--parallelism", "0"), "--parallelism 0: it must be 1 or more"},
 		{append(base, "--parallelism-mode", "half"), `--parallelism-mode "half": use split or replicate`},
 		{append(base, "--spread", "wide"), `--spread "wide": use required or preferred`},
-		{append(base, "--ttl-after-finished", "-1s"), "--ttl-after-finished -1s: use 0 (at once) or a whole number of seconds or more"},
+		{append(base, "--ttl", "-1s"), "--ttl -1s: use 0 (at once) or a whole number of seconds or more"},
 		// pd's workload asks for concurrency 50 at its first stage: 51 launchers cannot share it.
 		{append(base, "--parallelism", "51"), "workload sanity_random: load.stages[0].concurrency_level 50 cannot be shared by 51 launchers"},
 		{append(base, "--wait-timeout", "-1s"), "--wait-timeout -1s: it must be 0 (no limit) or more"},

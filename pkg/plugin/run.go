@@ -154,7 +154,7 @@ func newCmdRun(f cmdutil.Factory, o *RunOptions) *cobra.Command {
 	fl.IntVar(&o.Parallelism, "parallelism", 1, "Launcher pods (one Indexed Job) sharing the workloads' load (beats harness.parallelism)")
 	fl.StringVar(&o.ParallelismMode, "parallelism-mode", runstate.ModeSplit, "How launchers share the load: split (together the profile's load) or replicate (each the whole profile) (beats harness.parallelism_mode)")
 	fl.StringVar(&o.Spread, "spread", string(launcher.SpreadRequired), "Spread of launchers over nodes: required (one per node while nodes fit) or preferred")
-	fl.DurationVar(&o.TTLAfterFinished, "ttl-after-finished", 0, "Let Kubernetes remove the launchers' Job this long after it finished (default: kept until 'delete')")
+	fl.DurationVar(&o.TTLAfterFinished, "ttl", 0, "Let Kubernetes remove the run's launchers and ConfigMap this long after they finished, even with this machine gone (default: kept until 'delete'; results stay)")
 	fl.StringVar(&o.CPU, "cpu", o.CPU, "CPU request and limit of each launcher pod")
 	fl.StringVar(&o.Memory, "memory", o.Memory, "Memory request and limit of each launcher pod")
 	fl.Int64Var(&o.RunAsUser, "run-as-user", 0, "User ID the launcher runs as (the image expects root)")
@@ -253,7 +253,7 @@ func (o *RunOptions) launcherSpec(cmd *cobra.Command) (launcher.Launcher, error)
 	l.ServiceAccount = o.ServiceAccount
 	l.ImagePullPolicy = corev1.PullPolicy(o.ImagePullPolicy)
 	l.Spread = launcher.Spread(o.Spread)
-	if cmd.Flags().Changed("ttl-after-finished") {
+	if cmd.Flags().Changed("ttl") {
 		ttl := int32(o.TTLAfterFinished / time.Second)
 		l.TTLAfterFinished = &ttl
 	}
@@ -313,7 +313,7 @@ func (o *RunOptions) Validate() error {
 	case o.Spread != string(launcher.SpreadRequired) && o.Spread != string(launcher.SpreadPreferred):
 		return fmt.Errorf("--spread %q: use %s or %s", o.Spread, launcher.SpreadRequired, launcher.SpreadPreferred)
 	case o.TTLAfterFinished < 0 || o.TTLAfterFinished > 0 && o.TTLAfterFinished < time.Second:
-		return fmt.Errorf("--ttl-after-finished %s: use 0 (at once) or a whole number of seconds or more", o.TTLAfterFinished)
+		return fmt.Errorf("--ttl %s: use 0 (at once) or a whole number of seconds or more", o.TTLAfterFinished)
 	case o.LaunchTimeout <= 0:
 		return fmt.Errorf("--launch-timeout must be more than zero")
 	case o.Interval < time.Second:
@@ -367,6 +367,9 @@ func (o *RunOptions) Run(ctx context.Context) error {
 	fmt.Fprintf(o.ErrOut, "Starting run %s in namespace %s: %d launcher(s), harness %s, workloads %s\n",
 		spec.RunID, ns, cfg.Harness.Parallelism, cfg.Harness.Name, workloadNames(spec))
 	created, err := cluster.Create(ctx, o.Client, objs)
+	for _, w := range created.Warnings {
+		o.warn(w)
+	}
 	if err == nil {
 		// Each launcher runs its workloads as soon as its pod starts (they wait for each other
 		// at the start barrier); a launcher that cannot start fails the launch.

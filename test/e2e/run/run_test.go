@@ -595,3 +595,35 @@ func TestRestrictedUserWithTheDocumentedRole(t *testing.T) {
 		t.Errorf("doctor with 51 launchers: %d\n%s%s", split.Code, split.Stdout, split.Stderr)
 	}
 }
+
+// --ttl: Kubernetes' TTL-after-finished controller removes the launchers' Job, the garbage
+// collector its pods and (owned by the Job) the run's ConfigMap: nothing of the run is left, with
+// no plugin running; its results stay on the claim.
+func TestTTLLeavesNothing(t *testing.T) {
+	ns := setupNamespace(t, corev1.ReadWriteOnce)
+	r := cl.Plugin(t, "", timeout, args(ns, "run", "--preset", "pd", "--pvc", "workload-pvc", "--ttl", "3s", "--no-fetch")...)
+	if r.Code != 0 {
+		t.Fatalf("run: %d\n%s", r.Code, r.Stderr)
+	}
+	id := runID(t, r)
+	ctx := context.Background()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		pods, cms := runObjects(t, ns, id)
+		jobs, err := cl.Client.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{LabelSelector: launcher.RunSelector(id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pods+cms+len(jobs.Items) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("90 s after a run with --ttl 3s: %d pod(s), %d ConfigMap(s), %d Job(s) left", pods, cms, len(jobs.Items))
+		}
+		time.Sleep(time.Second)
+	}
+	folders, _ := filepath.Glob(filepath.Join(cl.ClaimDir(ns, "workload-pvc"), "inference-perf_"+id+"_*"))
+	if len(folders) == 0 {
+		t.Error("the results went with the run")
+	}
+}
