@@ -320,7 +320,8 @@ run_workload() {
   # with several launchers it shares the load and waits for the others before each stage itself.
   set -- --config="$profiles/$profile.yaml" --output-dir="$results"
   if [ "$count" -gt 1 ]; then
-    set -- "$@" --launcher-index="$index" --launcher-count="$count" --parallelism-mode="$mode" \
+    # The merge of the launchers' results needs every request.
+    set -- "$@" --per-request --launcher-index="$index" --launcher-count="$count" --parallelism-mode="$mode" \
       --barrier-dir="$root/$run_id/{{.Barrier}}/$w" --barrier-timeout="${barrier_timeout_s}s"
   fi
   $detach "$native_exec" loadgen "$@" </dev/null >"$out_fifo" 2>"$err_fifo" &

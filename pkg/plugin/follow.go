@@ -112,7 +112,10 @@ func (f *follower) fetch(ctx context.Context, run cluster.Run, st cluster.Status
 	if _, err := fetchResults(ctx, f.Executor, pod, dirs, f.FetchTo, perRequest, 3, transfer.ExtractOptions{}, transfer.CompressAuto, f.IOStreams); err != nil {
 		return fmt.Errorf("%w (%s)", err, later)
 	}
-	merged, err := mergeLaunchers(ctx, f.FetchTo, run, st)
+	merged, notes, err := mergeLaunchers(ctx, f.FetchTo, run, st)
+	for _, n := range notes {
+		fmt.Fprintln(f.ErrOut, n)
+	}
 	if err != nil {
 		return fmt.Errorf("run %s: %w", run.ID, err)
 	}

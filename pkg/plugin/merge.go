@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -16,10 +17,12 @@ import (
 // mergeLaunchers writes into dest, for each workload of a run with several launchers, the merged
 // folder <harness>_<run>_<workload>_<stack> beside the launchers' <...>_<i> folders fetched there
 // (results.Merge: exact percentiles over the union of their requests). A launcher whose folder is
-// not there is named missing in the merged report. It returns the merged folders' names.
-func mergeLaunchers(ctx context.Context, dest string, run cluster.Run, st cluster.Status) ([]string, error) {
+// not there is named missing in the merged report. It returns the merged folders' names, and
+// notes for the workloads it could not merge because their harness wrote no per-request data
+// (the launchers' own folders stay, each a result of its own).
+func mergeLaunchers(ctx context.Context, dest string, run cluster.Run, st cluster.Status) (merged, notes []string, err error) {
 	if run.Parallelism < 2 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	byEntry := map[string][]string{}
 	var entries []string
@@ -37,13 +40,17 @@ func mergeLaunchers(ctx context.Context, dest string, run cluster.Run, st cluste
 		byEntry[w.Name] = append(byEntry[w.Name], dir)
 	}
 	sort.Strings(entries)
-	var merged []string
 	for _, entry := range entries {
 		name := path.Base(runstate.ResultsDir(run.Harness, run.ID, entry, run.Stack, 0, 1))
-		if _, err := results.Merge(ctx, byEntry[entry], run.Parallelism, filepath.Join(dest, name)); err != nil {
-			return merged, fmt.Errorf("merging the launchers of workload %s: %w", entry, err)
+		_, err := results.Merge(ctx, byEntry[entry], run.Parallelism, filepath.Join(dest, name))
+		switch {
+		case errors.Is(err, results.ErrNoPerRequest):
+			notes = append(notes, fmt.Sprintf("Workload %s: the %d launchers' results are not merged, each stands alone: %v", entry, len(byEntry[entry]), err))
+		case err != nil:
+			return merged, notes, fmt.Errorf("merging the launchers of workload %s: %w", entry, err)
+		default:
+			merged = append(merged, name)
 		}
-		merged = append(merged, name)
 	}
-	return merged, nil
+	return merged, notes, nil
 }
