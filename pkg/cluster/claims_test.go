@@ -28,6 +28,19 @@ func TestUnboundImmediateClaimsAreWaitedFor(t *testing.T) {
 	if err := startFailure(pod(waiting)); err != nil {
 		t.Errorf("a pod waiting for its claims to bind failed the launch: %v", err)
 	}
+	// A shared claim being provisioned for another launcher's node, in the words kube-scheduler
+	// v1.37 used on the local cluster (two launchers of one Job, one ReadWriteMany claim).
+	for _, msg := range []string{
+		"0/3 nodes are available: 1 node(s) didn't match pod topology spread constraints, 2 node(s) didn't find available persistent volumes to bind. preemption: 0/3 nodes are available: 1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling.",
+		`0/3 nodes are available: persistentvolume "pvc-e6870da5-a17e-4879-928d-da134dc95be0" not found. not found`,
+	} {
+		if err := startFailure(pod(msg)); err != nil {
+			t.Errorf("a pod waiting for a volume being provisioned failed the launch: %v", err)
+		}
+	}
+	if err := startFailure(pod(`0/3 nodes are available: persistentvolumeclaim "gone" not found.`)); err == nil {
+		t.Error("a claim that does not exist must fail the launch")
+	}
 	if err := startFailure(pod("0/1 nodes are available: 1 Insufficient cpu.")); err == nil {
 		t.Error("an Unschedulable pod for want of CPU must fail the launch")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -327,13 +328,17 @@ func sortedKeys(m map[string]bool) []string {
 // state).
 var waitingForClaims = []string{"pod has unbound immediate PersistentVolumeClaims", "didn't find available persistent volumes to bind"}
 
+// volumeBeingBound is the scheduler's word for a claim bound to a volume its cache has not seen
+// yet (a volume just provisioned for another launcher): it retries once the volume shows.
+var volumeBeingBound = regexp.MustCompile(`persistentvolume "[^"]+" not found`)
+
 func waitsForClaims(msg string) bool {
 	for _, w := range waitingForClaims {
 		if strings.Contains(msg, w) {
 			return true
 		}
 	}
-	return false
+	return volumeBeingBound.MatchString(msg)
 }
 
 // StartFailure returns why a pod can no longer start, or nil while it still may.
