@@ -26,6 +26,8 @@ type Comparison struct {
 	Key  string          `json:"key"`
 	Stat string          `json:"stat"`
 	Rows []ComparisonRow `json:"rows"`
+	// Capacity compares the runs' capacity answers when any of them is a capacity search.
+	Capacity *CapacityComparison `json:"capacity,omitempty"`
 }
 
 // ComparisonRow is one matched stage.
@@ -130,7 +132,7 @@ func Compare(reports []*Report, labels []string, o CompareOptions) (*Comparison,
 		return nil, fmt.Errorf("latency statistic %q is %w: use mean, p50, p90 or p99", o.Stat, ErrUnknownStat)
 	}
 	keyName, keys, byKey := matchStages(reports)
-	c := &Comparison{Labels: labels, Key: keyName, Stat: o.Stat}
+	c := &Comparison{Labels: labels, Key: keyName, Stat: o.Stat, Capacity: CompareCapacity(reports, labels)}
 	for _, k := range keys {
 		row := ComparisonRow{Key: k, Metrics: map[string]MetricCompared{}}
 		stages := byKey[k]

@@ -76,6 +76,8 @@ func ReadDirWith(dir string, opts ReadOptions) (*Report, error) {
 			summary = filepath.Join(dir, n)
 		case n == runstate.PerRequestFile:
 			perRequest = filepath.Join(dir, n)
+		case n == CapacityFile:
+			// the capacity search's record (ReadCapacity), not a harness's result
 		case strings.HasSuffix(n, "_lifecycle_metrics.json") || strings.Contains(n, "prometheus"):
 			// inference-perf's adapter_*, session and Prometheus reports: not stages.
 		case strings.HasSuffix(n, ".json") || strings.HasSuffix(n, ".jsonl"):
@@ -123,6 +125,9 @@ func ReadDirWith(dir string, opts ReadOptions) (*Report, error) {
 		return nil, err
 	}
 	if r.Merge, err = ReadMerge(dir); err != nil {
+		return nil, err
+	}
+	if r.Capacity, err = ReadCapacity(dir); err != nil {
 		return nil, err
 	}
 	if r.Model == "" && r.Metadata != nil {
