@@ -130,3 +130,28 @@ func TestResultsCompareCapacityFirst(t *testing.T) {
 		t.Errorf("no capacity record, no capacity line:\n%s", out)
 	}
 }
+
+func TestResultsPlotCapacityCharts(t *testing.T) {
+	out := t.TempDir()
+	stdout, _, err := execute(t, "", "results", "plot", filepath.Join(capacityData, "found"), filepath.Join(capacityData, "always-met"), "--out", out, "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var charts []struct {
+		File   string `json:"file"`
+		Series int    `json:"series"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &charts); err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, c := range charts {
+		files = append(files, filepath.Base(c.File))
+	}
+	// Two capacity runs: each one's charts are named after it; then the standard charts.
+	want := "capacity_found_goodput.png capacity_found_slo_ttft_p90.png capacity_found_slo_failed_requests.png " +
+		"capacity_always_met_goodput.png capacity_always_met_slo_e2e_p99.png latency_vs_rate.png"
+	if got := strings.Join(files, " "); got != want {
+		t.Errorf("charts\n got %s\nwant %s", got, want)
+	}
+}
