@@ -17,6 +17,8 @@ func printCapacity(out io.Writer, c *results.Capacity) error {
 	fmt.Fprintf(out, "Capacity: %s\n", c.Summary())
 	if why := stopReason(c.Stop); why != "" {
 		fmt.Fprintf(out, "Search stopped: %s\n", why)
+	} else if c.Stop == "" {
+		fmt.Fprintln(out, "Search not ended: the probes so far")
 	}
 	if len(c.Probes) == 0 {
 		return nil
@@ -87,7 +89,7 @@ func stopReason(stop string) string {
 		results.StopBudget:     "the probe budget is spent",
 		results.StopMinFails:   "even the lowest level fails an SLO or saturates",
 		results.StopMaxPasses:  "even the highest level passes every SLO",
-		results.StopSaturation: "the knee is saturation (achieved rate below 95% of offered)",
+		results.StopSaturation: "the bracket is narrower than the precision, and above it the stack saturates (achieved rate below 95% of offered)",
 		results.StopCancelled:  "the run was stopped before the search ended",
 	}[stop]
 }

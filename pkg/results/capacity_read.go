@@ -80,7 +80,8 @@ func (c *Capacity) Bracket() string {
 // Summary is the answer in one line: the writer's Answer when it gave one, else one built from
 // Passing, Failing and the probes: "max 42.5 req/s within SLO (bracket 42.5–44, 9 probes)",
 // "no level passed every SLO (lowest probed 1 req/s, 1 probe)" or "≥ 64 concurrent requests:
-// every level probed passed (4 probes)". A search that was cancelled says so.
+// every level probed passed (4 probes)". A search that was cancelled, or has not ended (a record
+// written while it runs has no Stop), says so.
 func (c *Capacity) Summary() string {
 	if c.Answer != "" {
 		return c.Answer
@@ -97,8 +98,11 @@ func (c *Capacity) Summary() string {
 	default:
 		s = fmt.Sprintf("max %s within SLO (bracket %s–%s, %s)", c.Level(*c.Passing), trimNum(*c.Passing), trimNum(*c.Failing), probes)
 	}
-	if c.Stop == StopCancelled {
+	switch c.Stop {
+	case StopCancelled:
 		s += "; the search was cancelled"
+	case "":
+		s += "; the search has not ended"
 	}
 	return s
 }

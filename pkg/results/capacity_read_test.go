@@ -79,6 +79,10 @@ func TestReadCapacityNeverAndAlwaysMet(t *testing.T) {
 	if got := always.SLOs[0].Label(); got != "E2E p99 ≤ 20000 ms" {
 		t.Errorf("label %q", got)
 	}
+	always.Stop = ""
+	if got := always.Summary(); !strings.HasSuffix(got, "; the search has not ended") {
+		t.Errorf("unfinished summary %q", got)
+	}
 	always.Stop = StopCancelled
 	if got := always.Summary(); !strings.HasSuffix(got, "; the search was cancelled") {
 		t.Errorf("cancelled summary %q", got)

@@ -41,7 +41,8 @@ const summaryFile = "summary_lifecycle_metrics.json"
 
 // ReadDir reads a result folder, preferring benchmark report v0.2, then each tool's native files
 // (inference-perf stage and summary files; every GuideLLM and vLLM result JSON in the folder, each
-// vLLM result one stage), then benchmark report v0.1. Errors: ErrNoResults (wrapped, naming the
+// vLLM result one stage), then benchmark report v0.1; a capacity search's record (CapacityFile)
+// fills Report.Capacity. Errors: ErrNoResults (wrapped, naming the
 // folder) when no file of a known format is there; ErrNoRequests when the harness recorded no
 // request; a file that cannot be read or parsed is named with the reason.
 func ReadDir(dir string) (*Report, error) { return ReadDirWith(dir, ReadOptions{}) }

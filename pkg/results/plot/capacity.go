@@ -70,6 +70,15 @@ func CapacityCharts(r Run, dir, prefix string, o Options) ([]Chart, error) {
 		if err := addSeries(p, &series, achieved, "achieved rate", colAchieved, true); err != nil {
 			return nil, err
 		}
+		failed := probePoints(c, func(p results.CapacityProbe) *float64 {
+			if p.Pass {
+				return nil
+			}
+			return p.Goodput
+		})
+		if err := addFails(p, failed, "failed probe (an SLO, or saturated)"); err != nil {
+			return nil, err
+		}
 		top := maxY(goodput, achieved)
 		if err := markAnswer(p, c, top); err != nil {
 			return nil, err
@@ -94,6 +103,16 @@ func CapacityCharts(r Run, dir, prefix string, o Options) ([]Chart, error) {
 		p := newCapacityPlot(r.Label+": "+name+" vs offered load", xLabel, name+" ("+s.DisplayUnit()+")")
 		series := 0
 		if err := addSeries(p, &series, pts, name+" measured", colValue, false); err != nil {
+			return nil, err
+		}
+		failed := probePoints(c, func(p results.CapacityProbe) *float64 {
+			if i >= len(p.Verdicts) || p.Verdicts[i].Pass || p.Verdicts[i].Value == nil {
+				return nil
+			}
+			v := s.Display(*p.Verdicts[i].Value)
+			return &v
+		})
+		if err := addFails(p, failed, "fails this SLO"); err != nil {
 			return nil, err
 		}
 		limit := s.Display(s.Limit)
@@ -167,6 +186,23 @@ func addSeries(p *plot.Plot, n *int, pts plotter.XYs, label string, col color.Co
 	}
 	p.Add(line, scatter)
 	p.Legend.Add(label, line, scatter)
+	return nil
+}
+
+// addFails marks failing probes with red crosses, if there are any.
+func addFails(p *plot.Plot, pts plotter.XYs, label string) error {
+	if len(pts) == 0 {
+		return nil
+	}
+	sc, err := plotter.NewScatter(pts)
+	if err != nil {
+		return err
+	}
+	sc.Shape = draw.CrossGlyph{}
+	sc.Color = colFailing
+	sc.Radius = vg.Points(5)
+	p.Add(sc)
+	p.Legend.Add(label, sc)
 	return nil
 }
 

@@ -61,7 +61,7 @@ func TestCapacityChartsMarkTheAnswer(t *testing.T) {
 	}
 	// found/capacity.json: SLOs TTFT p90 ≤ 500 ms and errors ≤ 1 %, answer 45 req/s, bracket 45–47.5.
 	want := map[string][]string{
-		"capacity_goodput.svg": {"goodput (req/s meeting every SLO)", "achieved rate", "bracket 45–47.5 req/s",
+		"capacity_goodput.svg": {"goodput (req/s meeting every SLO)", "achieved rate", "failed probe (an SLO, or saturated)", "bracket 45–47.5 req/s",
 			"max within SLO: 45 req/s", "offered rate (req/s)"},
 		"capacity_slo_ttft_p90.svg":        {"TTFT p90 measured", "SLO limit 500 ms", "bracket 45–47.5 req/s", "max within SLO: 45 req/s", "TTFT p90 (ms)"},
 		"capacity_slo_failed_requests.svg": {"failed requests measured", "SLO limit 1 %", "max within SLO: 45 req/s"},
@@ -134,8 +134,9 @@ func TestCapacityChartsNeverAndAlwaysMet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Nothing failed: no failure marks.
 	if texts := strings.Join(svgTexts(t, svg[0].File), "\n"); !strings.Contains(texts, "every level passed: ≥ 64 concurrent requests") ||
-		!strings.Contains(texts, "offered concurrency (concurrent requests)") {
+		!strings.Contains(texts, "offered concurrency (concurrent requests)") || strings.Contains(texts, "failed probe") {
 		t.Errorf("always-met texts:\n%s", texts)
 	}
 }
