@@ -194,3 +194,17 @@ func TestCompareCapacity(t *testing.T) {
 		t.Error("no capacity record: no capacity comparison")
 	}
 }
+
+// Repeats of a capacity search are not averaged: each keeps its own probes and answer.
+func TestRepeatsKeepCapacitySearchesApart(t *testing.T) {
+	a, b, plain := repeat("r1", "w", 1, []float64{0.1}), repeat("r1", "w", 2, []float64{0.2}), repeat("r1", "v", 1, []float64{0.3})
+	plain2 := repeat("r1", "v", 2, []float64{0.4})
+	a.Capacity, b.Capacity = &Capacity{By: ByRate, Passing: f64(40)}, &Capacity{By: ByRate, Passing: f64(44)}
+	shown, err := AggregateRepeats([]*Report{a, plain, b, plain2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(shown) != 3 || shown[0] != a || shown[2] != b || shown[1].Repeats != 2 {
+		t.Fatalf("%d shown: %+v", len(shown), shown)
+	}
+}
