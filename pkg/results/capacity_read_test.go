@@ -208,3 +208,38 @@ func TestRepeatsKeepCapacitySearchesApart(t *testing.T) {
 		t.Fatalf("%d shown: %+v", len(shown), shown)
 	}
 }
+
+// A capacity search's repeated probe is a second stage at the same rate: compare keeps both, the
+// n-th stage at a rate matched with the other run's n-th.
+func TestCompareKeepsStagesAtTheSameRate(t *testing.T) {
+	a, err := ReadDir(filepath.Join(capacityData, "found"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := ReadDir(filepath.Join(capacityData, "found"))
+	c, err := Compare([]*Report{a, b}, []string{"a", "b"}, CompareOptions{Threshold: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// found's 9 stages: 10, 20, 40, 80, 60, 50, 45, 45, 47.5 req/s; by rate: ..., 45, 45, 47.5, ...
+	var keys []float64
+	for _, r := range c.Rows {
+		keys = append(keys, r.Key)
+	}
+	want := []float64{10, 20, 40, 45, 45, 47.5, 50, 60, 80}
+	if len(keys) != len(want) {
+		t.Fatalf("keys %v, want %v", keys, want)
+	}
+	for i := range want {
+		if keys[i] != want[i] {
+			t.Fatalf("keys %v, want %v", keys, want)
+		}
+	}
+	// stage 6 (TTFT 470 ms) then its repeat, stage 7 (490 ms)
+	if v := c.Rows[3].Metrics["ttft_p50"].Values[0]; v == nil || *v != 0.47 {
+		t.Errorf("first 45 req/s row %v", v)
+	}
+	if v := c.Rows[4].Metrics["ttft_p50"].Values[1]; v == nil || *v != 0.49 {
+		t.Errorf("second 45 req/s row %v", v)
+	}
+}
