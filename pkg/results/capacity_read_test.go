@@ -243,3 +243,37 @@ func TestCompareKeepsStagesAtTheSameRate(t *testing.T) {
 		t.Errorf("second 45 req/s row %v", v)
 	}
 }
+
+// Whatever capacity.json holds, reading it never panics: a record whose answer line, bracket and
+// JSON encoding work, or an error of one line naming the file.
+func FuzzReadCapacity(f *testing.F) {
+	for _, name := range []string{"found", "never-met", "always-met", "malformed"} {
+		b, err := os.ReadFile(filepath.Join(capacityData, name, CapacityFile))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"by": "rate", "passing": NaN, "failing": Infinity, "probes": [{"level": -1, "achieved_rate": NaN, "verdicts": []}]}`))
+	f.Add([]byte(`{"by": "concurrency", "slos": [{"metric": "errors", "limit": 1e308}], "probes": [{"verdicts": [{"value": -1e308}]}], "failing": 0}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, CapacityFile), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, err := ReadCapacity(dir)
+		if err != nil {
+			if msg := err.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, CapacityFile) {
+				t.Fatalf("error not one line naming the file: %q", msg)
+			}
+			return
+		}
+		_, _ = c.Summary(), c.Bracket()
+		for _, s := range c.SLOs {
+			_ = s.Label()
+		}
+		if _, err := json.Marshal(c); err != nil {
+			t.Fatalf("record does not encode: %v", err)
+		}
+	})
+}
