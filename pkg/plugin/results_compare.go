@@ -198,6 +198,9 @@ func workloadOf(r *results.Report) string {
 }
 
 func printComparison(out io.Writer, c *results.Comparison) error {
+	if c.Capacity != nil {
+		printCapacityComparison(out, c.Labels, c.Capacity)
+	}
 	fmt.Fprintf(out, "Matched on %s; latencies are %s in ms; change against %s\n", c.Key, c.Stat, c.Labels[0])
 	w := printers.GetNewTabWriter(out)
 	header := []string{strings.ToUpper(c.Key)}

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -39,7 +40,11 @@ func NewCmdResultsPlot(f cmdutil.Factory, streams genericiooptions.IOStreams) *c
 		Long: templates.LongDesc(`
 			Draw the standard charts as PNG: latency (TTFT and TPOT) and output throughput against
 			the achieved request rate, and throughput against request latency. Several folders
-			are overlaid, one labelled series each, so runs can be compared on one chart.`),
+			are overlaid, one labelled series each, so runs can be compared on one chart.
+
+			A capacity search (run --find-max) also gets its own charts against the offered level:
+			goodput and achieved rate, and each SLO's measured value with its limit, the answer
+			marked by a vertical line and the bracket [passing, failing] shaded.`),
 		Example: templates.Examples(`
 			# Two runs on one set of charts, at p90
 			kubectl llmdbench results plot ./old ./new --name before --name after --stat p90 --out ./charts
@@ -103,10 +108,30 @@ func (o *ResultsPlotOptions) Run(ctx context.Context) error {
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return err
 	}
-	charts, err := plot.Charts(runs, o.OutDir, plot.Options{Stat: o.Stat})
-	if err != nil {
+	// A capacity search's charts first: goodput and each SLO against the offered level.
+	var charts []plot.Chart
+	var capacityRuns []plot.Run
+	for _, r := range runs {
+		if r.Report.Capacity != nil {
+			capacityRuns = append(capacityRuns, r)
+		}
+	}
+	for _, r := range capacityRuns {
+		prefix := "capacity_"
+		if len(capacityRuns) > 1 {
+			prefix += plot.FileSafe(r.Label) + "_"
+		}
+		cs, err := plot.CapacityCharts(r, o.OutDir, prefix, plot.Options{})
+		if err != nil {
+			return err
+		}
+		charts = append(charts, cs...)
+	}
+	std, err := plot.Charts(runs, o.OutDir, plot.Options{Stat: o.Stat})
+	if err != nil && !(errors.Is(err, plot.ErrNothingToPlot) && len(charts) > 0) {
 		return err
 	}
+	charts = append(charts, std...)
 	if o.Output != "" {
 		return printStructured(o.Out, o.Output, charts)
 	}

@@ -329,6 +329,11 @@ func printReport(out io.Writer, r *results.Report) error {
 		fmt.Fprintf(out, ", model %s", r.Model)
 	}
 	fmt.Fprintln(out, ")")
+	if r.Capacity != nil {
+		if err := printCapacity(out, r.Capacity); err != nil {
+			return err
+		}
+	}
 	if r.Merge != nil {
 		fmt.Fprintln(out, r.Merge.Describe())
 	}

@@ -7,11 +7,17 @@ import (
 )
 
 // Repeats groups result folders that are repeats of one another (same run, workload and parallel
-// index, from their metadata), in the order first seen. Folders without metadata stay alone.
+// index, from their metadata), in the order first seen. Folders without metadata stay alone, and
+// so do capacity searches (Report.Capacity): each repeat probes its own levels and has its own
+// answer, which are not averaged.
 func Repeats(reports []*Report) [][]*Report {
 	var groups [][]*Report
 	index := map[string]int{}
 	for _, r := range reports {
+		if r.Capacity != nil {
+			groups = append(groups, []*Report{r})
+			continue
+		}
 		key := r.Source
 		if r.Metadata != nil {
 			key = r.Metadata.Group()

@@ -26,6 +26,8 @@ type Comparison struct {
 	Key  string          `json:"key"`
 	Stat string          `json:"stat"`
 	Rows []ComparisonRow `json:"rows"`
+	// Capacity compares the runs' capacity answers when any of them is a capacity search.
+	Capacity *CapacityComparison `json:"capacity,omitempty"`
 }
 
 // ComparisonRow is one matched stage.
@@ -89,26 +91,42 @@ func stageKey(reports []*Report) (string, func(Stage) (float64, bool)) {
 	return "stage", func(s Stage) (float64, bool) { return float64(s.Stage), true }
 }
 
+// stageSlot is where a stage is matched: its key, and which of the report's stages at that key
+// it is (0 for the first; a capacity search's repeated probe is the second at its level).
+type stageSlot struct {
+	key float64
+	n   int
+}
+
 // matchStages lines up the stages of reports by key (requested rate, else concurrency, else stage
-// number; rounded to 3 decimals since tools write 31.4 as 31.400000000000002): for every key in
-// ascending order, each report's stage at that key or nil.
-func matchStages(reports []*Report) (string, []float64, map[float64][]*Stage) {
+// number; rounded to 3 decimals since tools write 31.4 as 31.400000000000002): for every slot in
+// ascending order of key, then occurrence, each report's stage there or nil. A report with two
+// stages at one key has them in two slots, the n-th matched with the others' n-th.
+func matchStages(reports []*Report) (string, []stageSlot, map[stageSlot][]*Stage) {
 	keyName, keyOf := stageKey(reports)
-	byKey := map[float64][]*Stage{}
-	var keys []float64
+	bySlot := map[stageSlot][]*Stage{}
+	var slots []stageSlot
 	for i, r := range reports {
+		seen := map[float64]int{}
 		for j := range r.Stages {
 			k, _ := keyOf(r.Stages[j])
 			k = math.Round(k*1000) / 1000
-			if byKey[k] == nil {
-				byKey[k] = make([]*Stage, len(reports))
-				keys = append(keys, k)
+			slot := stageSlot{k, seen[k]}
+			seen[k]++
+			if bySlot[slot] == nil {
+				bySlot[slot] = make([]*Stage, len(reports))
+				slots = append(slots, slot)
 			}
-			byKey[k][i] = &r.Stages[j]
+			bySlot[slot][i] = &r.Stages[j]
 		}
 	}
-	sort.Float64s(keys)
-	return keyName, keys, byKey
+	sort.Slice(slots, func(a, b int) bool {
+		if slots[a].key != slots[b].key {
+			return slots[a].key < slots[b].key
+		}
+		return slots[a].n < slots[b].n
+	})
+	return keyName, slots, bySlot
 }
 
 // ErrUnknownStat: a comparison asked for a latency statistic other than mean, p50, p90 or p99.
@@ -116,7 +134,8 @@ var ErrUnknownStat = errors.New("not one the comparison knows")
 
 // Compare matches the stages of runs by requested rate (or concurrency, or stage number) and
 // reports every metric with its change against the first run. Requested rates are matched after
-// rounding to 3 decimals, since tools write 31.4 as 31.400000000000002.
+// rounding to 3 decimals, since tools write 31.4 as 31.400000000000002; two stages of a run at one
+// rate (a capacity search's repeated probe) are two rows, never one dropped.
 func Compare(reports []*Report, labels []string, o CompareOptions) (*Comparison, error) {
 	if len(reports) < 2 {
 		return nil, fmt.Errorf("compare needs at least two result folders")
@@ -129,11 +148,11 @@ func Compare(reports []*Report, labels []string, o CompareOptions) (*Comparison,
 	default:
 		return nil, fmt.Errorf("latency statistic %q is %w: use mean, p50, p90 or p99", o.Stat, ErrUnknownStat)
 	}
-	keyName, keys, byKey := matchStages(reports)
-	c := &Comparison{Labels: labels, Key: keyName, Stat: o.Stat}
-	for _, k := range keys {
-		row := ComparisonRow{Key: k, Metrics: map[string]MetricCompared{}}
-		stages := byKey[k]
+	keyName, slots, bySlot := matchStages(reports)
+	c := &Comparison{Labels: labels, Key: keyName, Stat: o.Stat, Capacity: CompareCapacity(reports, labels)}
+	for _, slot := range slots {
+		row := ComparisonRow{Key: slot.key, Metrics: map[string]MetricCompared{}}
+		stages := bySlot[slot]
 		for _, m := range CompareMetrics(o.Stat) {
 			mc := MetricCompared{Values: make([]*float64, len(reports)), DeltaPct: make([]*float64, len(reports)),
 				Verdict: make([]string, len(reports)), NoisePct: make([]*float64, len(reports))}

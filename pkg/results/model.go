@@ -115,6 +115,9 @@ type Report struct {
 	Repeats int `json:"repeats,omitempty"`
 	// Merge says, for a folder Merge wrote, which launchers it merges and which are missing.
 	Merge *MergeSummary `json:"merge,omitempty"`
+	// Capacity is the folder's capacity search record (CapacityFile), when it has one; its probes
+	// are the folder's stages.
+	Capacity *Capacity `json:"capacity,omitempty"`
 }
 
 // Name is the report's series label: from its metadata when it has some, else its folder.

@@ -3,6 +3,7 @@
 package plot
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -15,6 +16,9 @@ import (
 	"github.com/llmdbench/kubectl-llmdbench/pkg/results"
 )
 
+// ErrNothingToPlot: no run has a stage with the numbers a chart needs.
+var ErrNothingToPlot = errors.New("nothing to plot")
+
 // Run is one labelled result folder.
 type Run struct {
 	Label  string
@@ -26,6 +30,8 @@ type Options struct {
 	// Stat is the latency statistic drawn: mean, p50, p90 or p99.
 	Stat          string
 	Width, Height vg.Length
+	// Ext is the capacity charts' file type: "png" (the default) or "svg".
+	Ext string
 }
 
 // Chart is one written file.
@@ -133,7 +139,7 @@ func Charts(runs []Run, dir string, o Options) ([]Chart, error) {
 		}
 	}
 	if len(charts) == 0 {
-		return nil, fmt.Errorf("nothing to plot: no stage has an achieved rate and latency")
+		return nil, fmt.Errorf("%w: no stage has an achieved rate and latency", ErrNothingToPlot)
 	}
 	return charts, nil
 }

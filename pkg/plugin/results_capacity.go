@@ -1,0 +1,134 @@
+package plugin
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"k8s.io/cli-runtime/pkg/printers"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/results"
+)
+
+// printCapacity prints a capacity search's answer, then its probes: level, achieved rate, goodput,
+// each SLO's value with ✔ or ✘, saturation and the verdict. A number not measured prints "-".
+func printCapacity(out io.Writer, c *results.Capacity) error {
+	fmt.Fprintf(out, "Capacity: %s\n", c.Summary())
+	if why := stopReason(c.Stop); why != "" {
+		fmt.Fprintf(out, "Search stopped: %s\n", why)
+	} else if c.Stop == "" {
+		fmt.Fprintln(out, "Search not ended: the probes so far")
+	}
+	if len(c.Probes) == 0 {
+		return nil
+	}
+	w := printers.GetNewTabWriter(out)
+	header := []string{"PROBE", "STAGE", "LEVEL " + levelUnit(c), "ACHIEVED REQ/S", "GOODPUT REQ/S"}
+	for _, s := range c.SLOs {
+		header = append(header, s.Label())
+	}
+	header = append(header, "SATURATED", "PASS")
+	fmt.Fprintln(w, strings.Join(header, "\t"))
+	for i, p := range c.Probes {
+		probe := strconv.Itoa(i + 1)
+		if p.Repeat {
+			probe += " (repeat)"
+		}
+		cells := []string{probe, strconv.Itoa(p.Stage), strconv.FormatFloat(p.Level, 'f', -1, 64), num(p.Achieved, 2), num(p.Goodput, 2)}
+		for j, s := range c.SLOs {
+			cell := "-"
+			mark := "✘"
+			if j < len(p.Verdicts) {
+				v := p.Verdicts[j]
+				if v.Value != nil {
+					cell = strconv.FormatFloat(s.Display(*v.Value), 'f', 1, 64)
+					if s.DisplayUnit() == "%" {
+						cell += "%"
+					}
+				}
+				if v.Pass {
+					mark = "✔"
+				}
+			}
+			cells = append(cells, cell+" "+mark)
+		}
+		saturated := "-" // judged for rate searches only
+		if c.By == results.ByRate {
+			saturated = yesNo(p.Saturated)
+		}
+		cells = append(cells, saturated, yesNo(p.Pass))
+		fmt.Fprintln(w, strings.Join(cells, "\t"))
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(out) // the stages' table follows
+	return err
+}
+
+// levelUnit is the probe table's level column unit.
+func levelUnit(c *results.Capacity) string {
+	if c.By == results.ByConcurrency {
+		return "CONC"
+	}
+	return "REQ/S"
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// stopReason says in words why a capacity search ended; "" for a reason it does not know.
+func stopReason(stop string) string {
+	return map[string]string{
+		results.StopPrecision:  "the bracket is narrower than the precision asked for",
+		results.StopBudget:     "the probe budget is spent",
+		results.StopMinFails:   "even the lowest level fails an SLO or saturates",
+		results.StopMaxPasses:  "even the highest level passes every SLO",
+		results.StopSaturation: "the bracket is narrower than the precision, and above it the stack saturates (achieved rate below 95% of offered)",
+		results.StopCancelled:  "the run was stopped before the search ended",
+	}[stop]
+}
+
+// printCapacityComparison prints the capacity answers before the stage table, e.g.
+// "capacity: A 45 req/s [45–47.5] → B 54 req/s [54–57.375] (+20.0%)", then a note per reason the
+// answers are not comparable as they stand.
+func printCapacityComparison(out io.Writer, labels []string, cc *results.CapacityComparison) {
+	unit := ""
+	if cc.Units != "" {
+		unit = " " + cc.Units
+	}
+	var parts []string
+	for i, label := range labels {
+		var part string
+		switch p, f := cc.Passing[i], cc.Failing[i]; {
+		case cc.Answers[i] == "":
+			part = label + " -"
+		case p == nil && f == nil:
+			part = label + " - (" + cc.Answers[i] + ")"
+		case p == nil:
+			part = fmt.Sprintf("%s none within SLO (fails at %s%s)", label, strconv.FormatFloat(*f, 'f', -1, 64), unit)
+		case f == nil:
+			part = fmt.Sprintf("%s ≥ %s%s (every level passed)", label, strconv.FormatFloat(*p, 'f', -1, 64), unit)
+		default:
+			part = fmt.Sprintf("%s %s%s [%s–%s]", label, strconv.FormatFloat(*p, 'f', -1, 64), unit,
+				strconv.FormatFloat(*p, 'f', -1, 64), strconv.FormatFloat(*f, 'f', -1, 64))
+		}
+		if d := cc.DeltaPct[i]; d != nil {
+			part += fmt.Sprintf(" (%+.1f%%", *d)
+			if b := cc.Bound[i]; b != "" {
+				part += ", " + b
+			}
+			part += ")"
+		}
+		parts = append(parts, part)
+	}
+	fmt.Fprintf(out, "capacity: %s\n", strings.Join(parts, " → "))
+	for _, n := range cc.Notes {
+		fmt.Fprintf(out, "  note: %s\n", n)
+	}
+}
