@@ -1,8 +1,11 @@
 package loadgen
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/results"
@@ -210,5 +213,47 @@ func TestSearchRefusesBadBlocks(t *testing.T) {
 		if !errors.Is(err, results.ErrCapacitySLO) {
 			t.Errorf("slo %q: got %v, want ErrCapacitySLO", slo, err)
 		}
+	}
+}
+
+func TestWorkloadFindMaxBlock(t *testing.T) {
+	const base = `
+load:
+  type: %s
+%s
+api: {type: completion, streaming: true}
+server: {model_name: m, base_url: http://x:8000}
+data:
+  type: random
+  input_distribution: {min: 10, max: 30, mean: 20}
+  output_distribution: {type: fixed, mean: 4}
+`
+	w, err := ParseWorkload(fmt.Appendf(nil, base, "constant", `  find_max: {min: 2, max: 50, slo: "ttft_p90=500ms"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := w.Load.FindMax; f == nil || f.Min != 2 || f.Max != 50 || f.SLO != "ttft_p90=500ms" {
+		t.Fatalf("decoded %+v", w.Load.FindMax)
+	}
+	for name, c := range map[string]struct{ load, block, want string }{
+		"with stages":   {"constant", "  find_max: {min: 1, max: 9, slo: \"ttft_p90=1s\"}\n  stages: [{rate: 1, duration: 1}]", "load.stages and load.find_max are both set"},
+		"with sweep":    {"constant", "  find_max: {min: 1, max: 9, slo: \"ttft_p90=1s\"}\n  sweep: {type: linear}", "load.find_max and load.sweep are both set"},
+		"bad slo":       {"constant", "  find_max: {min: 1, max: 9, slo: \"ttft=1s\"}", "not a capacity SLO"},
+		"by vs type":    {"concurrent", "  find_max: {min: 1, max: 9, slo: \"ttft_p90=1s\"}", "by rate needs a constant or poisson load"},
+		"misspelt key":  {"constant", "  find_max: {min: 1, maxx: 9, slo: \"ttft_p90=1s\"}", "load.find_max.maxx is not a key"},
+		"max below min": {"constant", "  find_max: {min: 10, max: 9, slo: \"ttft_p90=1s\"}", "max must be more than min"},
+	} {
+		_, err := ParseWorkload(fmt.Appendf(nil, base, c.load, c.block))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want %q", name, err, c.want)
+		}
+	}
+}
+
+func TestRunRefusesFindMaxOverLaunchers(t *testing.T) {
+	w := &Workload{Load: Load{Type: LoadConstant, FindMax: &FindMax{Min: 1, Max: 9, SLO: "ttft_p90=1s"}}}
+	_, err := Run(context.Background(), w, Options{Launcher: &Launcher{Index: 0, Count: 2, Mode: "split"}})
+	if !errors.Is(err, ErrFindMax) || !strings.Contains(err.Error(), "one launcher, not 2") {
+		t.Errorf("got %v", err)
 	}
 }

@@ -84,13 +84,18 @@ func (s CapacitySLO) Label() string {
 	return strings.ToUpper(s.Metric) + " " + stat
 }
 
-// Format renders a value of the objective's statistic with its unit: milliseconds for latency
-// ("812 ms"), a percentage for errors ("1.5%").
+// Format renders a value of the objective's statistic with its unit: milliseconds for latency,
+// rounded to 0.1 ms (0.001 ms below 1 ms): "812 ms", "127.7 ms"; a percentage for errors ("1.5%").
 func (s CapacitySLO) Format(v float64) string {
 	if s.Metric == "errors" {
 		return strconv.FormatFloat(100*v, 'g', 3, 64) + "%"
 	}
-	return strconv.FormatFloat(1000*v, 'f', -1, 64) + " ms"
+	ms, places := 1000*v, 1.0 // 0.1 ms above 1 ms, 0.001 ms below
+	if math.Abs(ms) < 1 {
+		places = 3
+	}
+	scale := math.Pow(10, places)
+	return strconv.FormatFloat(math.Round(ms*scale)/scale, 'f', -1, 64) + " ms"
 }
 
 // Value picks the objective's statistic from a stage's distributions and request counts: a

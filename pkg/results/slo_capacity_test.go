@@ -44,8 +44,13 @@ func TestJudgeCapacity(t *testing.T) {
 	if v := JudgeCapacity(slos[3:], lat, &Requests{}); v[0].Value != nil || v[0].Pass {
 		t.Errorf("no request: got %+v, want an unmeasured failing verdict", v[0])
 	}
-	if l := slos[0].Label() + ": " + slos[0].Format(0.812); l != "TTFT p90: 812 ms" {
-		t.Errorf("label %q", l)
+	for v, want := range map[float64]string{0.812: "812 ms", 0.12774826590000005: "127.7 ms", 0.0004567: "0.457 ms"} {
+		if got := slos[0].Format(v); got != want {
+			t.Errorf("Format(%g) = %q, want %q", v, got, want)
+		}
+	}
+	if l := slos[0].Label() + " " + slos[1].Label() + " " + slos[3].Label() + " " + slos[3].Format(0.015); l != "TTFT p90 E2E mean errors 1.5%" {
+		t.Errorf("labels %q", l)
 	}
 }
 
