@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -44,8 +45,18 @@ type LoadgenOptions struct {
 	ParallelismMode string
 	BarrierDir      string
 	BarrierTimeout  time.Duration
+	// FindMax turns the run into a capacity search (the profile's load.find_max block).
+	FindMax       bool
+	SLO           string
+	By            string
+	Min, Max      float64
+	StageDuration time.Duration
+	Precision     string
+	MaxStages     int
 
 	indexSet, countSet bool
+	// findMaxFlags names the search flags given, for the refusal without --find-max.
+	findMaxFlags []string
 
 	namespace   string
 	version     string
@@ -57,7 +68,9 @@ type LoadgenOptions struct {
 // NewLoadgenOptions returns the defaults.
 func NewLoadgenOptions(streams genericiooptions.IOStreams, version string) *LoadgenOptions {
 	return &LoadgenOptions{IOStreams: streams, version: version, MaxFailedPercent: 10, ProgressEvery: 10 * time.Second,
-		LauncherCount: 1, ParallelismMode: runstate.ModeSplit, BarrierTimeout: 10 * time.Minute}
+		LauncherCount: 1, ParallelismMode: runstate.ModeSplit, BarrierTimeout: 10 * time.Minute,
+		By: results.ByRate, Min: 1, StageDuration: time.Duration(loadgen.DefaultFindMaxDuration) * time.Second,
+		Precision: "5%", MaxStages: loadgen.DefaultFindMaxProbes}
 }
 
 // NewCmdLoadgen builds `kubectl llmdbench loadgen`.
@@ -93,6 +106,11 @@ func NewCmdLoadgen(f cmdutil.Factory, streams genericiooptions.IOStreams, versio
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.indexSet, o.countSet = cmd.Flags().Changed("launcher-index"), cmd.Flags().Changed("launcher-count")
+			for _, name := range []string{"slo", "by", "min", "max", "stage-duration", "precision", "max-stages"} {
+				if cmd.Flags().Changed(name) {
+					o.findMaxFlags = append(o.findMaxFlags, "--"+name)
+				}
+			}
 			if err := o.Complete(f); err != nil {
 				return err
 			}
@@ -123,6 +141,14 @@ func NewCmdLoadgen(f cmdutil.Factory, streams genericiooptions.IOStreams, versio
 	fl.StringVar(&o.ParallelismMode, "parallelism-mode", o.ParallelismMode, "With several launchers: split (each sends 1/N of the load and its part of the data set) or replicate (each sends the whole profile)")
 	fl.StringVar(&o.BarrierDir, "barrier-dir", "", "Shared folder of the launchers' start barriers (DIR/stage_N); every launcher starts each stage at the same instant (no barrier with one launcher)")
 	fl.DurationVar(&o.BarrierTimeout, "barrier-timeout", o.BarrierTimeout, "How long a launcher waits at a start barrier for the others before starting without them")
+	fl.BoolVar(&o.FindMax, "find-max", false, "Search for the highest load within --slo instead of running the profile's stages: each probe is a stage (sets the profile's load.find_max)")
+	fl.StringVar(&o.SLO, "slo", "", "With --find-max: the objectives every probe must meet, e.g. ttft_p90=500ms,tpot_p90=50ms,e2e_p99=10s,errors=1% (p50, p90, p99 or mean of ttft, tpot, itl, ntpot, e2e)")
+	fl.StringVar(&o.By, "by", o.By, "With --find-max: search over request rate (rate, req/s) or requests in flight (concurrency)")
+	fl.Float64Var(&o.Min, "min", o.Min, "With --find-max: the first level probed (req/s, or requests in flight)")
+	fl.Float64Var(&o.Max, "max", 0, "With --find-max: the highest level probed (required)")
+	fl.DurationVar(&o.StageDuration, "stage-duration", o.StageDuration, "With --find-max --by rate: how long each probe sends")
+	fl.StringVar(&o.Precision, "precision", o.Precision, "With --find-max: stop when the bracket [passing, failing] is narrower than this share of the passing level")
+	fl.IntVar(&o.MaxStages, "max-stages", o.MaxStages, "With --find-max: the most probes (stages) the search runs, repeats included")
 	_ = cmd.RegisterFlagCompletionFunc("preset", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return preset.Names(), cobra.ShellCompDirectiveNoFileComp
 	})
@@ -197,7 +223,55 @@ func (o *LoadgenOptions) Validate() error {
 			return fmt.Errorf("--base-url: %w", err)
 		}
 	}
-	return nil
+	if !o.FindMax {
+		if len(o.findMaxFlags) > 0 {
+			return fmt.Errorf("%s only tune(s) a capacity search: add --find-max", strings.Join(o.findMaxFlags, ", "))
+		}
+		return nil
+	}
+	_, err := o.findMaxBlock()
+	return err
+}
+
+// findMaxBlock is the load.find_max block the search flags make, checked flag by flag.
+func (o *LoadgenOptions) findMaxBlock() (*loadgen.FindMax, error) {
+	if o.SLO == "" {
+		return nil, fmt.Errorf("--find-max needs --slo, e.g. --slo ttft_p90=500ms,tpot_p90=50ms")
+	}
+	if _, err := results.ParseCapacitySLOs(o.SLO); err != nil {
+		return nil, fmt.Errorf("--slo: %w", err)
+	}
+	precision, err := parsePercent(o.Precision)
+	switch {
+	case o.By != results.ByRate && o.By != results.ByConcurrency:
+		return nil, fmt.Errorf("--by %q: use %s or %s", o.By, results.ByRate, results.ByConcurrency)
+	case o.Max == 0:
+		return nil, fmt.Errorf("--find-max needs --max, the highest level to probe")
+	case !(o.Min > 0):
+		return nil, fmt.Errorf("--min %g: must be more than 0", o.Min)
+	case !(o.Max > o.Min):
+		return nil, fmt.Errorf("--max %g: must be more than --min %g", o.Max, o.Min)
+	case o.By == results.ByConcurrency && (o.Min != float64(int(o.Min)) || o.Max != float64(int(o.Max))):
+		return nil, fmt.Errorf("--by concurrency: --min and --max are whole numbers of requests in flight (got %g, %g)", o.Min, o.Max)
+	case err != nil || !(precision > 0 && precision < 1):
+		return nil, fmt.Errorf("--precision %q: give a percentage above 0%% and below 100%%, e.g. 5%%", o.Precision)
+	case o.MaxStages < 1:
+		return nil, fmt.Errorf("--max-stages %d: need at least 1", o.MaxStages)
+	case o.StageDuration < time.Second:
+		return nil, fmt.Errorf("--stage-duration %s: need at least 1s", o.StageDuration)
+	}
+	return &loadgen.FindMax{By: o.By, Min: o.Min, Max: o.Max, Precision: precision, MaxProbes: o.MaxStages,
+		SLO: o.SLO, StageDuration: o.StageDuration.Seconds()}, nil
+}
+
+// parsePercent reads "5%" as 0.05.
+func parsePercent(s string) (float64, error) {
+	num, ok := strings.CutSuffix(strings.TrimSpace(s), "%")
+	if !ok {
+		return 0, fmt.Errorf("%q is not a percentage", s)
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	return v / 100, err
 }
 
 // profile returns the workload profile's YAML.
@@ -247,12 +321,29 @@ func (o *LoadgenOptions) Run(ctx context.Context) error {
 	if o.PerRequest {
 		w.Report.RequestLifecycle.PerRequest = true
 	}
+	if o.FindMax {
+		block, err := o.findMaxBlock()
+		if err != nil {
+			return err
+		}
+		// The search's probes replace the profile's stages; the load type follows --by.
+		w.Load.FindMax, w.Load.Stages, w.Load.Sweep = block, nil, nil
+		switch {
+		case block.By == results.ByConcurrency:
+			w.Load.Type = loadgen.LoadConcurrent
+		case w.Load.Type == loadgen.LoadConcurrent:
+			w.Load.Type = loadgen.LoadConstant
+		}
+	}
 	if err := w.Validate(); err != nil {
 		return fmt.Errorf("workload: %w", err)
 	}
 	stages := fmt.Sprintf("%d stage(s)", len(w.Load.Stages))
 	if sw := w.Load.Sweep; sw != nil {
 		stages = fmt.Sprintf("a %s sweep of %d stage(s) after a saturation probe", sw.Type, sw.NumStages)
+	}
+	if fm := w.Load.FindMax; fm != nil {
+		stages = fmt.Sprintf("a capacity search by %s, at most %d probe stage(s)", cmp.Or(fm.By, results.ByRate), cmp.Or(fm.MaxProbes, loadgen.DefaultFindMaxProbes))
 	}
 	lopts := loadgen.Options{
 		Progress: o.ErrOut, ProgressEvery: o.ProgressEvery, KeepBodies: w.Report.RequestLifecycle.PerRequest, Seed: o.Seed,
@@ -299,6 +390,11 @@ func (o *LoadgenOptions) Run(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(o.ErrOut, "results in %s\n", o.OutputDir)
+	if c := res.Capacity; c != nil {
+		// Probes above the capacity fail requests by design: the answer is the verdict.
+		fmt.Fprintf(o.Out, "capacity: %s\n", c.Answer)
+		return nil
+	}
 	total, failed := res.Counts()
 	if total == 0 {
 		return errors.New("no request was sent")
