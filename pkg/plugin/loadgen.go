@@ -46,17 +46,9 @@ type LoadgenOptions struct {
 	BarrierDir      string
 	BarrierTimeout  time.Duration
 	// FindMax turns the run into a capacity search (the profile's load.find_max block).
-	FindMax       bool
-	SLO           string
-	By            string
-	Min, Max      float64
-	StageDuration time.Duration
-	Precision     string
-	MaxStages     int
+	FindMax findMaxFlags
 
 	indexSet, countSet bool
-	// findMaxFlags names the search flags given, for the refusal without --find-max.
-	findMaxFlags []string
 
 	namespace   string
 	version     string
@@ -69,8 +61,7 @@ type LoadgenOptions struct {
 func NewLoadgenOptions(streams genericiooptions.IOStreams, version string) *LoadgenOptions {
 	return &LoadgenOptions{IOStreams: streams, version: version, MaxFailedPercent: 10, ProgressEvery: 10 * time.Second,
 		LauncherCount: 1, ParallelismMode: runstate.ModeSplit, BarrierTimeout: 10 * time.Minute,
-		By: results.ByRate, Min: 1, StageDuration: time.Duration(loadgen.DefaultFindMaxDuration) * time.Second,
-		Precision: "5%", MaxStages: loadgen.DefaultFindMaxProbes}
+		FindMax: newFindMaxFlags()}
 }
 
 // NewCmdLoadgen builds `kubectl llmdbench loadgen`.
@@ -106,10 +97,9 @@ func NewCmdLoadgen(f cmdutil.Factory, streams genericiooptions.IOStreams, versio
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.indexSet, o.countSet = cmd.Flags().Changed("launcher-index"), cmd.Flags().Changed("launcher-count")
-			for _, name := range []string{"slo", "by", "min", "max", "stage-duration", "precision", "max-stages"} {
-				if cmd.Flags().Changed(name) {
-					o.findMaxFlags = append(o.findMaxFlags, "--"+name)
-				}
+			o.FindMax.seen(cmd)
+			if cmd.Flags().Changed("stage-duration") {
+				o.FindMax.given = append(o.FindMax.given, "--stage-duration")
 			}
 			if err := o.Complete(f); err != nil {
 				return err
@@ -141,14 +131,8 @@ func NewCmdLoadgen(f cmdutil.Factory, streams genericiooptions.IOStreams, versio
 	fl.StringVar(&o.ParallelismMode, "parallelism-mode", o.ParallelismMode, "With several launchers: split (each sends 1/N of the load and its part of the data set) or replicate (each sends the whole profile)")
 	fl.StringVar(&o.BarrierDir, "barrier-dir", "", "Shared folder of the launchers' start barriers (DIR/stage_N); every launcher starts each stage at the same instant (no barrier with one launcher)")
 	fl.DurationVar(&o.BarrierTimeout, "barrier-timeout", o.BarrierTimeout, "How long a launcher waits at a start barrier for the others before starting without them")
-	fl.BoolVar(&o.FindMax, "find-max", false, "Search for the highest load within --slo instead of running the profile's stages: each probe is a stage (sets the profile's load.find_max)")
-	fl.StringVar(&o.SLO, "slo", "", "With --find-max: the objectives every probe must meet, e.g. ttft_p90=500ms,tpot_p90=50ms,e2e_p99=10s,errors=1% (p50, p90, p99 or mean of ttft, tpot, itl, ntpot, e2e)")
-	fl.StringVar(&o.By, "by", o.By, "With --find-max: search over request rate (rate, req/s) or requests in flight (concurrency)")
-	fl.Float64Var(&o.Min, "min", o.Min, "With --find-max: the first level probed (req/s, or requests in flight)")
-	fl.Float64Var(&o.Max, "max", 0, "With --find-max: the highest level probed (required)")
-	fl.DurationVar(&o.StageDuration, "stage-duration", o.StageDuration, "With --find-max --by rate: how long each probe sends")
-	fl.StringVar(&o.Precision, "precision", o.Precision, "With --find-max: stop when the bracket [passing, failing] is narrower than this share of the passing level")
-	fl.IntVar(&o.MaxStages, "max-stages", o.MaxStages, "With --find-max: the most probes (stages) the search runs, repeats included")
+	o.FindMax.add(fl)
+	fl.DurationVar(&o.FindMax.StageDuration, "stage-duration", o.FindMax.StageDuration, "With --find-max --by rate: how long each probe sends")
 	_ = cmd.RegisterFlagCompletionFunc("preset", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return preset.Names(), cobra.ShellCompDirectiveNoFileComp
 	})
@@ -223,55 +207,7 @@ func (o *LoadgenOptions) Validate() error {
 			return fmt.Errorf("--base-url: %w", err)
 		}
 	}
-	if !o.FindMax {
-		if len(o.findMaxFlags) > 0 {
-			return fmt.Errorf("%s only tune(s) a capacity search: add --find-max", strings.Join(o.findMaxFlags, ", "))
-		}
-		return nil
-	}
-	_, err := o.findMaxBlock()
-	return err
-}
-
-// findMaxBlock is the load.find_max block the search flags make, checked flag by flag.
-func (o *LoadgenOptions) findMaxBlock() (*loadgen.FindMax, error) {
-	if o.SLO == "" {
-		return nil, fmt.Errorf("--find-max needs --slo, e.g. --slo ttft_p90=500ms,tpot_p90=50ms")
-	}
-	if _, err := results.ParseCapacitySLOs(o.SLO); err != nil {
-		return nil, fmt.Errorf("--slo: %w", err)
-	}
-	precision, err := parsePercent(o.Precision)
-	switch {
-	case o.By != results.ByRate && o.By != results.ByConcurrency:
-		return nil, fmt.Errorf("--by %q: use %s or %s", o.By, results.ByRate, results.ByConcurrency)
-	case o.Max == 0:
-		return nil, fmt.Errorf("--find-max needs --max, the highest level to probe")
-	case !(o.Min > 0):
-		return nil, fmt.Errorf("--min %g: must be more than 0", o.Min)
-	case !(o.Max > o.Min):
-		return nil, fmt.Errorf("--max %g: must be more than --min %g", o.Max, o.Min)
-	case o.By == results.ByConcurrency && (o.Min != float64(int(o.Min)) || o.Max != float64(int(o.Max))):
-		return nil, fmt.Errorf("--by concurrency: --min and --max are whole numbers of requests in flight (got %g, %g)", o.Min, o.Max)
-	case err != nil || !(precision > 0 && precision < 1):
-		return nil, fmt.Errorf("--precision %q: give a percentage above 0%% and below 100%%, e.g. 5%%", o.Precision)
-	case o.MaxStages < 1:
-		return nil, fmt.Errorf("--max-stages %d: need at least 1", o.MaxStages)
-	case o.StageDuration < time.Second:
-		return nil, fmt.Errorf("--stage-duration %s: need at least 1s", o.StageDuration)
-	}
-	return &loadgen.FindMax{By: o.By, Min: o.Min, Max: o.Max, Precision: precision, MaxProbes: o.MaxStages,
-		SLO: o.SLO, StageDuration: o.StageDuration.Seconds()}, nil
-}
-
-// parsePercent reads "5%" as 0.05.
-func parsePercent(s string) (float64, error) {
-	num, ok := strings.CutSuffix(strings.TrimSpace(s), "%")
-	if !ok {
-		return 0, fmt.Errorf("%q is not a percentage", s)
-	}
-	v, err := strconv.ParseFloat(num, 64)
-	return v / 100, err
+	return o.FindMax.validate()
 }
 
 // profile returns the workload profile's YAML.
@@ -321,8 +257,8 @@ func (o *LoadgenOptions) Run(ctx context.Context) error {
 	if o.PerRequest {
 		w.Report.RequestLifecycle.PerRequest = true
 	}
-	if o.FindMax {
-		block, err := o.findMaxBlock()
+	if o.FindMax.On {
+		block, err := o.FindMax.block()
 		if err != nil {
 			return err
 		}
