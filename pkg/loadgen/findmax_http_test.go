@@ -137,3 +137,42 @@ func TestFindMaxFindsTheKnee(t *testing.T) {
 		t.Errorf("report's capacity section: %v %+v", err, report.Results.Profiling)
 	}
 }
+
+// TestFindMaxByConcurrency: the same server holds 4 requests at once, so up to 4 streams TTFT is
+// 50 ms; with 5 or more, every round some request waits a whole 200 ms service for a slot, which
+// puts at least 1 in 5 requests (20 % > 10 %) near 250 ms: TTFT p90 (limit 150 ms) fails. By hand: 1, 2, 4 pass,
+// 8 fails; [4,8]→6 fails, [4,6]→5 fails, [4,5] holds no whole number between: max 4.
+func TestFindMaxByConcurrency(t *testing.T) {
+	if testing.Short() {
+		t.Skip("about 8 s of probes")
+	}
+	srv := queueServer(t, 4, 50*time.Millisecond, 50*time.Millisecond)
+	profile := strings.Replace(fmt.Sprintf(findMaxProfile, srv.URL), "type: constant", "type: concurrent", 1)
+	profile = strings.Replace(profile, "by: rate, min: 5, max: 40,", "by: concurrency, min: 1, max: 16, requests_per_stream: 5,", 1)
+	// 150 ms: halfway between a served request's 50 ms and a queued one's 250 ms, for a busy machine.
+	profile = strings.Replace(profile, "ttft_p90=100ms", "ttft_p90=150ms", 1)
+	w, err := ParseWorkload([]byte(profile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var progress strings.Builder
+	res, err := Run(context.Background(), w, Options{Progress: &progress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Capacity
+	t.Logf("progress:\n%s", progress.String())
+	var levels []float64
+	for _, p := range c.Probes {
+		levels = append(levels, p.Level)
+	}
+	if fmt.Sprint(levels) != "[1 2 4 8 6 5]" || c.Passing == nil || *c.Passing != 4 || c.Stop != results.StopPrecision {
+		t.Errorf("probed %v, stop %s, answer %q", levels, c.Stop, c.Answer)
+	}
+	if len(res.Stages) < 4 {
+		return
+	}
+	if st := res.Stages[3].Config; st.ConcurrencyLevel != 8 || st.NumRequests != 40 {
+		t.Errorf("probe at 8: stage %+v, want 40 requests at concurrency 8", st)
+	}
+}
