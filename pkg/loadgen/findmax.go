@@ -192,7 +192,8 @@ func (s *Search) Observe(o Observation) {
 	noisy := false
 	for i, v := range p.Verdicts {
 		p.Pass = p.Pass && v.Pass
-		if v.Value != nil && math.Abs(*v.Value-s.slos[i].Limit) <= noiseShare*s.slos[i].Limit {
+		// errors=0% has no noise band: one failed request fails it.
+		if lim := s.slos[i].Limit; v.Value != nil && lim > 0 && math.Abs(*v.Value-lim) <= noiseShare*lim {
 			noisy = true
 		}
 	}

@@ -257,3 +257,24 @@ func TestRunRefusesFindMaxOverLaunchers(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// errors=0% with no failed request is no verdict "within noise" (its limit has no band): the
+// ramp is not repeated. By hand: 1, 2, 4 pass (max 4).
+func TestSearchZeroErrorLimitIsNotNoise(t *testing.T) {
+	s, err := NewSearch(FindMax{Min: 1, Max: 4, SLO: "errors=0%"}, LoadConstant, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var levels []float64
+	for {
+		level, _, ok := s.Next()
+		if !ok {
+			break
+		}
+		levels = append(levels, level)
+		s.Observe(Observation{Achieved: &level, Requests: &results.Requests{Succeeded: 50}})
+	}
+	if !reflect.DeepEqual(levels, []float64{1, 2, 4}) || s.Capacity().Stop != results.StopMaxPasses {
+		t.Errorf("probed %v, stop %q", levels, s.Capacity().Stop)
+	}
+}
