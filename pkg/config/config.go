@@ -100,6 +100,8 @@ type Options struct {
 	Env []EnvVar
 	// Sweep, when active, rewrites every selected workload's load.
 	Sweep *Sweep
+	// FindMax, when set, makes every selected workload a capacity search (native harness only).
+	FindMax *FindMax
 }
 
 // Resolve renders the variables, expands aliases, and validates everything a run needs.
@@ -180,6 +182,11 @@ func (d *Document) Resolve(opts Options) (*Config, []string, error) {
 	for i := range c.Workloads {
 		if opts.Sweep.Active() {
 			if err := opts.Sweep.apply(c.Harness.Name, &c.Workloads[i]); err != nil {
+				return nil, nil, err
+			}
+		}
+		if opts.FindMax != nil {
+			if err := opts.FindMax.apply(c.Harness.Name, &c.Workloads[i]); err != nil {
 				return nil, nil, err
 			}
 		}

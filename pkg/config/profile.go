@@ -26,7 +26,7 @@ func checkProfile(harness string, w Workload) error {
 	var err error
 	switch harness {
 	case HarnessInferencePerf, HarnessNative:
-		err = checkInferencePerf(m)
+		err = checkInferencePerf(m, harness == HarnessNative)
 	case HarnessGuideLLM:
 		err = checkGuideLLM(m)
 	case HarnessVLLMBenchmark, HarnessInferenceMAX:
@@ -41,13 +41,25 @@ func checkProfile(harness string, w Workload) error {
 // inference-perf's load types (LoadType).
 var ipLoadTypes = []string{"constant", "poisson", "concurrent", "trace_replay", "trace_session_replay"}
 
-func checkInferencePerf(m map[string]any) error {
+// checkInferencePerf checks an inference-perf profile; native also allows the native
+// generator's load.find_max (a capacity search, whose probes stand in for the stages; the
+// generator checks the block's values before it sends anything).
+func checkInferencePerf(m map[string]any, native bool) error {
 	load, err := section(m, "load")
 	if err != nil {
 		return err
 	}
-	if err := knownKeys("load", load, ipLoadKeys); err != nil {
+	keys := ipLoadKeys
+	if native {
+		keys = append(slices.Clone(ipLoadKeys), "find_max")
+	}
+	if err := knownKeys("load", load, keys); err != nil {
 		return err
+	}
+	fm, hasFindMax := load["find_max"]
+	hasFindMax = hasFindMax && fm != nil
+	if _, isMap := fm.(map[string]any); hasFindMax && !isMap {
+		return fmt.Errorf("load.find_max must be a mapping (by, min, max, slo, …)")
 	}
 	typ := "constant" // LoadConfig's default
 	if v, ok := load["type"]; ok {
@@ -80,6 +92,9 @@ func checkInferencePerf(m map[string]any) error {
 		}
 	}
 	switch {
+	case hasFindMax && (len(stages) > 0 || (hasSweep && sweep != nil)):
+		return fmt.Errorf("load has find_max and stages or a sweep, and the capacity search's probes would replace them: remove one")
+	case hasFindMax:
 	case len(stages) == 0 && (!hasSweep || sweep == nil):
 		return fmt.Errorf("load has no stages and no sweep (inference-perf refuses to start): add load.stages")
 	case len(stages) > 0 && hasSweep && sweep != nil:

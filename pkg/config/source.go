@@ -40,6 +40,7 @@ type Source struct {
 	Workloads []string
 	Env       []EnvVar
 	Sweep     *Sweep
+	FindMax   *FindMax
 	// FindGateway is asked only when the config still needs ${GATEWAY_SVC} or ${GATEWAY_IP}
 	// and the environment does not set them.
 	FindGateway GatewayFinder
@@ -88,7 +89,7 @@ func (s Source) Resolve(ctx context.Context) (Resolved, error) {
 	if err := s.discover(ctx, &vars, &res); err != nil {
 		return res, err
 	}
-	cfg, warnings, err := doc.Resolve(Options{Variables: vars, Workloads: s.Workloads, Env: s.Env, Sweep: s.Sweep})
+	cfg, warnings, err := doc.Resolve(Options{Variables: vars, Workloads: s.Workloads, Env: s.Env, Sweep: s.Sweep, FindMax: s.FindMax})
 	res.Warnings = append(res.Warnings, warnings...)
 	if err != nil {
 		return res, err

@@ -109,6 +109,12 @@ var profileKeys = object(map[string]*keyRule{
 			"type": implemented, "num_requests": implemented, "timeout": implemented,
 			"num_stages": implemented, "stage_duration": implemented, "saturation_percentile": implemented,
 		}),
+		// The plugin's capacity search (FindMax): not an inference-perf key.
+		"find_max": object(map[string]*keyRule{
+			"by": implemented, "min": implemented, "max": implemented, "precision": implemented,
+			"max_probes": implemented, "slo": implemented, "stage_duration": implemented,
+			"requests_per_stream": implemented,
+		}),
 		// The three make the in-flight cap of rate stages (see inflightCap).
 		"num_workers":                implemented,
 		"worker_max_concurrency":     implemented,

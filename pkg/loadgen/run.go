@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/llmdbench/kubectl-llmdbench/pkg/results"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 )
 
@@ -60,6 +61,9 @@ type Result struct {
 	Sweep *SweepResult
 	// Launch is this launcher's record (runstate.LaunchFile) when Options.Launcher was set.
 	Launch *runstate.Launch
+	// Capacity is the capacity search's record (results.CapacityFile) of a load.find_max run,
+	// final or as far as it got; nil otherwise.
+	Capacity *results.Capacity
 }
 
 // StageResult holds one stage's records, in schedule order.
@@ -124,6 +128,18 @@ func Run(ctx context.Context, w *Workload, o Options) (*Result, error) {
 	}
 	// promptSeed builds the data set; seed draws arrivals and adapters (see Split for launchers).
 	promptSeed := seed
+	var search *Search
+	if fm := w.Load.FindMax; fm != nil {
+		var err error
+		if search, err = NewSearch(*fm, w.Load.Type, seed); err != nil {
+			return nil, err
+		}
+		if l := o.Launcher; l != nil && l.Count > 1 {
+			// Each launcher would judge only its share of every probe, and their searches could
+			// go different ways.
+			return nil, fmt.Errorf("%w: the capacity search runs in one launcher, not %d", ErrFindMax, l.Count)
+		}
+	}
 	var launch *runstate.Launch
 	if l := o.Launcher; l != nil {
 		switch l.Mode {
@@ -160,6 +176,13 @@ func Run(ctx context.Context, w *Workload, o Options) (*Result, error) {
 			return nil, err
 		}
 	}
+	if search != nil {
+		// The highest level is the most any probe needs: refused before the first request.
+		f := search.Config()
+		if _, err := checkCapacity(w.Load, []Stage{search.Stage(f.Max)}, fmt.Sprintf("load.find_max's highest level (%g %s)", f.Max, search.Units()), files); err != nil {
+			return nil, err
+		}
+	}
 	for _, warn := range warnings {
 		fmt.Fprintf(o.Progress, "warning: %s\n", warn)
 	}
@@ -192,6 +215,11 @@ func Run(ctx context.Context, w *Workload, o Options) (*Result, error) {
 		}
 	}
 	res := &Result{Workload: w, Started: epoch, Launch: launch}
+	if search != nil {
+		err = g.findMax(ctx, res, search, files)
+		res.Finished = time.Now()
+		return res, err
+	}
 	stages := w.Load.Stages
 	if w.Load.Sweep != nil {
 		if stages, err = g.sweep(ctx, res, files); err != nil {

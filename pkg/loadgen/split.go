@@ -163,6 +163,9 @@ func CheckSplit(profile []byte, count int, mode string) error {
 	if err != nil {
 		return err
 	}
+	if w.Load.FindMax != nil && count > 1 {
+		return fmt.Errorf("%w: the capacity search (load.find_max) runs in one launcher, not %d", ErrFindMax, count)
+	}
 	if mode == runstate.ModeReplicate {
 		return nil
 	}

@@ -58,6 +58,10 @@ type Load struct {
 	// Sweep, when set, replaces Stages at run time: a saturation probe, then stages up to the
 	// saturation rate (see Sweep).
 	Sweep *Sweep `json:"sweep,omitempty"`
+	// FindMax, when set, replaces Stages at run time: a capacity search, one probe stage per
+	// level, for the highest load within the SLOs (see FindMax and Search). It is the plugin's
+	// extension, not an inference-perf key: the image harnesses cannot run such a profile.
+	FindMax *FindMax `json:"find_max,omitempty"`
 	// RequestTimeout bounds each request, seconds; 0 means none.
 	RequestTimeout float64 `json:"request_timeout,omitempty"`
 	BaseSeed       int64   `json:"base_seed,omitempty"`
@@ -332,6 +336,14 @@ func (w *Workload) Validate() error {
 		bad("load.sweep cannot be used with a concurrent load (inference-perf refuses it too): remove load.sweep or use a constant or poisson load")
 	case w.Load.Sweep != nil && len(w.Load.Stages) > 0:
 		bad("load.stages and load.sweep are both set: the sweep would replace the stages; remove one of them")
+	case w.Load.FindMax != nil && w.Load.Sweep != nil:
+		bad("load.find_max and load.sweep are both set: each chooses the stages; remove one of them")
+	case w.Load.FindMax != nil && len(w.Load.Stages) > 0:
+		bad("load.stages and load.find_max are both set: the capacity search's probes would replace the stages; remove one of them")
+	case w.Load.FindMax != nil:
+		if _, err := NewSearch(*w.Load.FindMax, w.Load.Type, 0); err != nil {
+			errs = append(errs, err)
+		}
 	case w.Load.Sweep != nil:
 		w.Load.Sweep.validate(bad)
 	case len(w.Load.Stages) == 0:

@@ -13,6 +13,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/llmdbench/kubectl-llmdbench/pkg/results"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 )
 
@@ -41,7 +42,8 @@ type Meta struct {
 }
 
 // Write puts the result files into dir (created if needed) and returns their names; a run with
-// Options.Launcher also gets runstate.LaunchFile.
+// Options.Launcher also gets runstate.LaunchFile, a load.find_max run results.CapacityFile (and
+// a capacity section in each stage's benchmark report, see addCapacitySection).
 func Write(dir string, r *Result, m Meta) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -82,7 +84,11 @@ func Write(dir string, r *Result, m Meta) ([]string, error) {
 				return nil, err
 			}
 		}
-		br, err := yaml.Marshal(benchmarkReport(w, st, s, m, hex.EncodeToString(cfgID[:16])))
+		report := benchmarkReport(w, st, s, m, hex.EncodeToString(cfgID[:16]))
+		if r.Capacity != nil {
+			addCapacitySection(report, r.Capacity, st.Index)
+		}
+		br, err := yaml.Marshal(report)
 		if err != nil {
 			return nil, err
 		}
@@ -104,6 +110,15 @@ func Write(dir string, r *Result, m Meta) ([]string, error) {
 	}
 	if len(w.Load.LoRATrafficSplit) > 0 {
 		if err := writeAdapterFiles(r, maxMsgs, put); err != nil {
+			return nil, err
+		}
+	}
+	if r.Capacity != nil {
+		data, err := json.MarshalIndent(r.Capacity, "", "  ")
+		if err != nil {
+			return nil, err
+		}
+		if err := put(results.CapacityFile, append(data, '\n')); err != nil {
 			return nil, err
 		}
 	}
@@ -378,4 +393,39 @@ func seqLen(d Distribution) map[string]any {
 		return map[string]any{"distribution": "fixed", "value": d.Mean}
 	}
 	return map[string]any{"distribution": "gaussian", "value": d.Mean, "std_dev": d.deviation(), "min": d.Min, "max": d.Max}
+}
+
+// addCapacitySection puts the capacity search into a stage's benchmark report, under
+// results.profiling (the report's one free-form block, "Profiling results" in schema v0.2):
+//
+//	capacity_search: {by, units, slos: [spec…], answer, passing, failing, stop, probes,
+//	                  probe: {level, pass, saturated, repeat, verdicts: [{slo, value, pass}]}}
+//
+// probe is this stage's own probe; passing/failing are null when not found, values null when
+// not measured.
+func addCapacitySection(report map[string]any, c *results.Capacity, stage int) {
+	specs := make([]string, len(c.SLOs))
+	for i, s := range c.SLOs {
+		specs[i] = s.Spec
+	}
+	section := map[string]any{
+		"by": c.By, "units": c.Units, "slos": specs, "answer": c.Answer,
+		"passing": c.Passing, "failing": c.Failing, "stop": c.Stop, "probes": len(c.Probes),
+	}
+	for _, p := range c.Probes {
+		if p.Stage != stage {
+			continue
+		}
+		verdicts := make([]map[string]any, len(p.Verdicts))
+		for i, v := range p.Verdicts {
+			verdicts[i] = map[string]any{"slo": specs[i], "value": v.Value, "pass": v.Pass}
+		}
+		section["probe"] = map[string]any{"level": p.Level, "pass": p.Pass, "saturated": p.Saturated, "repeat": p.Repeat,
+			"achieved_rate": p.Achieved, "goodput": p.Goodput, "verdicts": verdicts}
+	}
+	res, _ := report["results"].(map[string]any)
+	if res == nil {
+		return
+	}
+	res["profiling"] = map[string]any{"capacity_search": section}
 }

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -44,6 +45,8 @@ type LoadgenOptions struct {
 	ParallelismMode string
 	BarrierDir      string
 	BarrierTimeout  time.Duration
+	// FindMax turns the run into a capacity search (the profile's load.find_max block).
+	FindMax findMaxFlags
 
 	indexSet, countSet bool
 
@@ -57,7 +60,8 @@ type LoadgenOptions struct {
 // NewLoadgenOptions returns the defaults.
 func NewLoadgenOptions(streams genericiooptions.IOStreams, version string) *LoadgenOptions {
 	return &LoadgenOptions{IOStreams: streams, version: version, MaxFailedPercent: 10, ProgressEvery: 10 * time.Second,
-		LauncherCount: 1, ParallelismMode: runstate.ModeSplit, BarrierTimeout: 10 * time.Minute}
+		LauncherCount: 1, ParallelismMode: runstate.ModeSplit, BarrierTimeout: 10 * time.Minute,
+		FindMax: newFindMaxFlags()}
 }
 
 // NewCmdLoadgen builds `kubectl llmdbench loadgen`.
@@ -93,6 +97,10 @@ func NewCmdLoadgen(f cmdutil.Factory, streams genericiooptions.IOStreams, versio
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.indexSet, o.countSet = cmd.Flags().Changed("launcher-index"), cmd.Flags().Changed("launcher-count")
+			o.FindMax.seen(cmd)
+			if cmd.Flags().Changed("stage-duration") {
+				o.FindMax.given = append(o.FindMax.given, "--stage-duration")
+			}
 			if err := o.Complete(f); err != nil {
 				return err
 			}
@@ -123,6 +131,8 @@ func NewCmdLoadgen(f cmdutil.Factory, streams genericiooptions.IOStreams, versio
 	fl.StringVar(&o.ParallelismMode, "parallelism-mode", o.ParallelismMode, "With several launchers: split (each sends 1/N of the load and its part of the data set) or replicate (each sends the whole profile)")
 	fl.StringVar(&o.BarrierDir, "barrier-dir", "", "Shared folder of the launchers' start barriers (DIR/stage_N); every launcher starts each stage at the same instant (no barrier with one launcher)")
 	fl.DurationVar(&o.BarrierTimeout, "barrier-timeout", o.BarrierTimeout, "How long a launcher waits at a start barrier for the others before starting without them")
+	o.FindMax.add(fl)
+	fl.DurationVar(&o.FindMax.StageDuration, "stage-duration", o.FindMax.StageDuration, "With --find-max --by rate: how long each probe sends")
 	_ = cmd.RegisterFlagCompletionFunc("preset", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return preset.Names(), cobra.ShellCompDirectiveNoFileComp
 	})
@@ -197,7 +207,7 @@ func (o *LoadgenOptions) Validate() error {
 			return fmt.Errorf("--base-url: %w", err)
 		}
 	}
-	return nil
+	return o.FindMax.validate()
 }
 
 // profile returns the workload profile's YAML.
@@ -247,12 +257,29 @@ func (o *LoadgenOptions) Run(ctx context.Context) error {
 	if o.PerRequest {
 		w.Report.RequestLifecycle.PerRequest = true
 	}
+	if o.FindMax.On {
+		block, err := o.FindMax.block()
+		if err != nil {
+			return err
+		}
+		// The search's probes replace the profile's stages; the load type follows --by.
+		w.Load.FindMax, w.Load.Stages, w.Load.Sweep = block, nil, nil
+		switch {
+		case block.By == results.ByConcurrency:
+			w.Load.Type = loadgen.LoadConcurrent
+		case w.Load.Type == loadgen.LoadConcurrent:
+			w.Load.Type = loadgen.LoadConstant
+		}
+	}
 	if err := w.Validate(); err != nil {
 		return fmt.Errorf("workload: %w", err)
 	}
 	stages := fmt.Sprintf("%d stage(s)", len(w.Load.Stages))
 	if sw := w.Load.Sweep; sw != nil {
 		stages = fmt.Sprintf("a %s sweep of %d stage(s) after a saturation probe", sw.Type, sw.NumStages)
+	}
+	if fm := w.Load.FindMax; fm != nil {
+		stages = fmt.Sprintf("a capacity search by %s, at most %d probe stage(s)", cmp.Or(fm.By, results.ByRate), cmp.Or(fm.MaxProbes, loadgen.DefaultFindMaxProbes))
 	}
 	lopts := loadgen.Options{
 		Progress: o.ErrOut, ProgressEvery: o.ProgressEvery, KeepBodies: w.Report.RequestLifecycle.PerRequest, Seed: o.Seed,
@@ -299,6 +326,11 @@ func (o *LoadgenOptions) Run(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(o.ErrOut, "results in %s\n", o.OutputDir)
+	if c := res.Capacity; c != nil {
+		// Probes above the capacity fail requests by design: the answer is the verdict.
+		fmt.Fprintf(o.Out, "capacity: %s\n", c.Answer)
+		return nil
+	}
 	total, failed := res.Counts()
 	if total == 0 {
 		return errors.New("no request was sent")

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -29,6 +30,8 @@ import (
 // RunOptions holds the flags of `run`.
 type RunOptions struct {
 	source configSource
+	// FindMax makes every workload a capacity search (native harness).
+	FindMax findMaxFlags
 
 	WaitTimeout      time.Duration
 	Parallelism      int
@@ -80,6 +83,7 @@ type RunOptions struct {
 // NewRunOptions returns run_only.sh's defaults.
 func NewRunOptions(streams genericiooptions.IOStreams) *RunOptions {
 	return &RunOptions{
+		FindMax:         newFindMaxFlags(),
 		CPU:             "16",
 		Memory:          "32Gi",
 		ImagePullPolicy: string(corev1.PullAlways),
@@ -144,10 +148,11 @@ func newCmdRun(f cmdutil.Factory, o *RunOptions) *cobra.Command {
 	fl := cmd.Flags()
 	fl.DurationVar(&o.WaitTimeout, "wait-timeout", 0, "Longest a workload may run before it is stopped, e.g. 30m; 0 = no limit (beats harness.wait_timeout)")
 	fl.Float64SliceVar(&o.source.Sweep.Rates, "rates", nil, "Replace every workload's load with one stage per request rate (req/s), e.g. 2,5,8")
-	fl.DurationVar(&o.source.Sweep.StageDuration, "stage-duration", 0, "Length of each --rates stage (default: the profile's, else 60s)")
+	fl.DurationVar(&o.source.Sweep.StageDuration, "stage-duration", 0, "Length of each --rates stage (default: the profile's, else 60s), or of each --find-max probe (default 60s)")
 	fl.BoolVar(&o.source.Sweep.Poisson, "poisson", false, "Poisson arrivals for --rates instead of constant spacing")
 	fl.IntSliceVar(&o.source.Sweep.Concurrency, "concurrency", nil, "Replace every workload's load with one stage per concurrency level, e.g. 50,100,200")
 	fl.IntVar(&o.source.Sweep.RequestsPerStage, "requests-per-stage", 0, "Requests in each --concurrency stage (default 10 per concurrent slot)")
+	o.FindMax.add(fl)
 	fl.IntVar(&o.Repeat, "repeat", 1, "Run every workload this many times (experiment IDs end in _run<i>); 'results show RUN' reports mean and spread")
 	fl.StringVar(&o.Description, "description", "", "Description kept with the results (beats description.text)")
 	fl.StringArrayVar(&o.Labels, "label", nil, "Label KEY=VALUE kept with the results, for 'results --label' filters (repeatable)")
@@ -186,6 +191,7 @@ func (o *RunOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, _ []string)
 	if err := o.source.complete(f, o.In); err != nil {
 		return err
 	}
+	o.FindMax.seen(cmd)
 	// Only flags the user set override the file.
 	if cmd.Flags().Changed("wait-timeout") {
 		o.source.Overrides.WaitTimeout = &o.WaitTimeout
@@ -280,6 +286,9 @@ func (o *RunOptions) launcherSpec(cmd *cobra.Command) (launcher.Launcher, error)
 // Validate checks the flags without touching the cluster.
 func (o *RunOptions) Validate() error {
 	if err := o.source.validate(); err != nil {
+		return err
+	}
+	if err := o.findMaxValidate(); err != nil {
 		return err
 	}
 	if err := o.source.Sweep.Validate(); err != nil {
@@ -459,8 +468,14 @@ func (o *RunOptions) nativeDefaults(cfg *config.Config) {
 // plan resolves everything a run needs before any object is created.
 func (o *RunOptions) plan(ctx context.Context) (launcher.Spec, error) {
 	cfg, err := o.source.resolve(ctx, o.warn)
+	if errors.Is(err, config.ErrFindMaxHarness) {
+		return launcher.Spec{}, fmt.Errorf("--find-max needs the native harness (--harness llmdbench): %w", err)
+	}
 	if err != nil {
 		return launcher.Spec{}, err
+	}
+	if o.FindMax.On && cfg.Harness.Parallelism > 1 {
+		return launcher.Spec{}, fmt.Errorf("--find-max runs in one launcher, not %d: drop --parallelism (or harness.parallelism)", cfg.Harness.Parallelism)
 	}
 	runID, err := o.newRunID()
 	if err != nil {
@@ -525,5 +540,29 @@ func splitCheck(cfg *config.Config) error {
 			return fmt.Errorf("workload %s: %w", w.Name, err)
 		}
 	}
+	return nil
+}
+
+// findMaxValidate checks the search flags and, with --find-max, renders them for the config: the
+// search replaces every workload's load, so the load flags are refused with it, and
+// --stage-duration is the probes' length (default 60s).
+func (o *RunOptions) findMaxValidate() error {
+	f := &o.FindMax
+	if !f.On {
+		return f.validate()
+	}
+	sw := &o.source.Sweep
+	if sw.Active() || sw.Poisson || sw.RequestsPerStage != 0 {
+		return fmt.Errorf("--find-max chooses every probe's load itself: drop --rates, --concurrency, --poisson and --requests-per-stage")
+	}
+	if sw.StageDuration != 0 {
+		f.StageDuration, sw.StageDuration = sw.StageDuration, 0
+	}
+	b, err := f.block()
+	if err != nil {
+		return err
+	}
+	o.source.FindMax = &config.FindMax{By: b.By, Min: b.Min, Max: b.Max, Precision: b.Precision, MaxProbes: b.MaxProbes,
+		SLO: b.SLO, StageDuration: b.StageDuration}
 	return nil
 }

@@ -26,6 +26,8 @@ type configSource struct {
 	EnvPairs   []string
 	// Sweep is set by run's load flags.
 	Sweep config.Sweep
+	// FindMax is set by run --find-max.
+	FindMax *config.FindMax
 
 	// Filled by complete.
 	namespace         string
@@ -122,7 +124,7 @@ func (s *configSource) resolve(ctx context.Context, warn func(string)) (*config.
 	}
 	src := config.Source{
 		Document: doc, Overrides: s.Overrides, Namespace: s.namespace, ExplicitNamespace: s.explicitNamespace,
-		LookupEnv: s.lookupEnv, Workloads: s.Workloads, Env: extra, Sweep: &s.Sweep,
+		LookupEnv: s.lookupEnv, Workloads: s.Workloads, Env: extra, Sweep: &s.Sweep, FindMax: s.FindMax,
 		Hints: variableHints,
 		FindGateway: func(ctx context.Context, ns, gateway string) (config.Gateway, error) {
 			cl, err := s.conn.get()

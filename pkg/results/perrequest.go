@@ -377,24 +377,15 @@ func (a *accumulator) record(s *scanner) error {
 	a.minStart, a.maxEnd = math.Min(a.minStart, rec.start), math.Max(a.maxEnd, rec.end)
 	a.inSum += rec.inTokens
 	a.outSum += rec.outToken
-	var v requestValues
-	v.e2e = rec.end - rec.start
+	v := valuesOf(rec.start, rec.end, rec.outToken, rec.times) // the same numbers SLOs.Meets judges
 	a.e2e.add(v.e2e)
-	if n := rec.outToken; n > 0 {
-		v.ntpot = v.e2e / n
-	}
 	a.ntpot.add(v.ntpot)
-	if len(rec.times) > 1 {
-		v.hasTokens = true
-		v.ttft = rec.times[0] - rec.start
+	if v.hasTokens {
 		a.ttft.add(v.ttft)
 		a.itl.addGaps(rec.times)
-		v.itl = (rec.times[len(rec.times)-1] - rec.times[0]) / float64(len(rec.times)-1)
-		if rec.outToken > 1 {
-			v.hasTPOT = true
-			v.tpot = (rec.times[len(rec.times)-1] - rec.times[0]) / (rec.outToken - 1)
-			a.tpot.add(v.tpot)
-		}
+	}
+	if v.hasTPOT {
+		a.tpot.add(v.tpot)
 	}
 	if len(a.slos) > 0 && meets(v, a.slos) {
 		a.good++
