@@ -312,9 +312,9 @@ func (s *Search) whyFailed(p results.CapacityProbe) string {
 		}
 		slo := s.slos[i]
 		if v.Value == nil {
-			return fmt.Sprintf("(%s %s) fails %s: not measured (no successful request)", num(p.Level), s.Units(), slo.Label())
+			return fmt.Sprintf("(%s %s) fails %s: not measured (no successful request)", num(p.Level), s.Units(), slo.Stat())
 		}
-		return fmt.Sprintf("fails %s: %s > %s", slo.Label(), slo.Format(*v.Value), slo.Format(slo.Limit))
+		return fmt.Sprintf("fails %s: %s > %s", slo.Stat(), slo.Format(*v.Value), slo.Format(slo.Limit))
 	}
 	achieved := "not measured"
 	if p.Achieved != nil {

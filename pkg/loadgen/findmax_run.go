@@ -76,11 +76,11 @@ func (s *Search) describe(i int) string {
 		slo := s.slos[j]
 		switch {
 		case v.Value == nil:
-			parts = append(parts, slo.Label()+" not measured")
+			parts = append(parts, slo.Stat()+" not measured")
 		case v.Pass:
-			parts = append(parts, fmt.Sprintf("%s %s <= %s", slo.Label(), slo.Format(*v.Value), slo.Format(slo.Limit)))
+			parts = append(parts, fmt.Sprintf("%s %s <= %s", slo.Stat(), slo.Format(*v.Value), slo.Format(slo.Limit)))
 		default:
-			parts = append(parts, fmt.Sprintf("%s %s > %s", slo.Label(), slo.Format(*v.Value), slo.Format(slo.Limit)))
+			parts = append(parts, fmt.Sprintf("%s %s > %s", slo.Stat(), slo.Format(*v.Value), slo.Format(slo.Limit)))
 		}
 	}
 	rate := func(name string, v *float64) string {

@@ -72,8 +72,9 @@ func ParseCapacitySLOs(s string) ([]CapacitySLO, error) {
 	return out, nil
 }
 
-// Label names the objective's statistic as people say it: "TTFT p90", "E2E mean", "errors".
-func (s CapacitySLO) Label() string {
+// Stat names the objective's statistic as people say it: "TTFT p90", "E2E mean", "errors" (Label
+// adds the limit).
+func (s CapacitySLO) Stat() string {
 	if s.Metric == "errors" {
 		return "errors"
 	}

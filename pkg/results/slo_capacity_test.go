@@ -49,7 +49,7 @@ func TestJudgeCapacity(t *testing.T) {
 			t.Errorf("Format(%g) = %q, want %q", v, got, want)
 		}
 	}
-	if l := slos[0].Label() + " " + slos[1].Label() + " " + slos[3].Label() + " " + slos[3].Format(0.015); l != "TTFT p90 E2E mean errors 1.5%" {
+	if l := slos[0].Stat() + " " + slos[1].Stat() + " " + slos[3].Stat() + " " + slos[3].Format(0.015); l != "TTFT p90 E2E mean errors 1.5%" {
 		t.Errorf("labels %q", l)
 	}
 }
