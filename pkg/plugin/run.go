@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -351,6 +352,7 @@ func (o *RunOptions) Run(ctx context.Context) error {
 	checks, err := cluster.Preflight(ctx, o.Client, cluster.PreflightSpec{
 		Namespace: cfg.Harness.Namespace, PVC: cfg.Harness.ResultsPVC, CreatePVC: o.CreatePVC,
 		Parallelism: cfg.Harness.Parallelism, HFTokenSecret: cfg.Endpoint.HFTokenSecret,
+		Pod: podTemplate(objs),
 	})
 	if err != nil {
 		return err
@@ -417,6 +419,16 @@ func workloadNames(spec launcher.Spec) string {
 		names[i] = w.Name
 	}
 	return strings.Join(names, ", ")
+}
+
+// podTemplate is the launchers' pod template among a run's objects (nil without a Job).
+func podTemplate(objs []runtime.Object) *corev1.PodTemplateSpec {
+	for _, o := range objs {
+		if job, ok := o.(*batchv1.Job); ok {
+			return &job.Spec.Template
+		}
+	}
+	return nil
 }
 
 // preflightError reports every blocking check, one per line after a summary.
