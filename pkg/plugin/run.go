@@ -158,7 +158,7 @@ func newCmdRun(f cmdutil.Factory, o *RunOptions) *cobra.Command {
 	fl.DurationVar(&o.TTLAfterFinished, "ttl-after-finished", 0, "Let Kubernetes remove the launchers' Job this long after it finished (default: kept until 'delete')")
 	fl.StringVar(&o.CPU, "cpu", o.CPU, "CPU request and limit of each launcher pod")
 	fl.StringVar(&o.Memory, "memory", o.Memory, "Memory request and limit of each launcher pod")
-	fl.Int64Var(&o.RunAsUser, "run-as-user", 0, "User ID the launcher runs as (the image expects root)")
+	fl.Int64Var(&o.RunAsUser, "run-as-user", 0, "User ID the launcher runs as (default: 0 for image harnesses, as the llm-d-benchmark image expects, which PodSecurity restricted refuses; the native harness runs as its image's non-root user and passes restricted)")
 	fl.StringVar(&o.ServiceAccount, "service-account", "", "ServiceAccount of the launcher pods")
 	fl.StringArrayVar(&o.NodeSelector, "node-selector", nil, "Node selector KEY=VALUE for the launcher pods (repeatable)")
 	fl.StringArrayVar(&o.Tolerations, "toleration", nil, "Toleration KEY[=VALUE]:EFFECT for the launcher pods (repeatable)")
