@@ -31,20 +31,27 @@ type PreflightSpec struct {
 	CreatePVC     bool
 	Parallelism   int
 	HFTokenSecret string
+	// Pod is the launchers' pod template (the Job's), checked against the PodSecurity level the
+	// namespace enforces; nil skips that check.
+	Pod *corev1.PodTemplateSpec
 }
 
 // Preflight checks, before anything is created, that a run can start, in the order the causes
 // depend on one another: the namespace first (when it does not exist that is the only check,
-// since everything else lives in it), then RBAC in it, the results volume and the HF token
-// secret. It reads only.
+// since everything else lives in it), the launcher pods against the PodSecurity level the
+// namespace enforces (when s.Pod is set and the namespace is readable), then RBAC in it, the
+// results volume and the HF token secret. It reads only.
 func Preflight(ctx context.Context, cs kubernetes.Interface, s PreflightSpec) ([]Check, error) {
-	nsCheck, err := CheckNamespace(ctx, cs, s.Namespace)
+	nsCheck, ns, err := checkNamespace(ctx, cs, s.Namespace)
 	if err != nil {
 		return nil, err
 	}
 	checks := []Check{nsCheck}
 	if !nsCheck.OK {
 		return checks, nil
+	}
+	if s.Pod != nil && ns != nil {
+		checks = append(checks, checkPodSecurity(s.Namespace, ns.Labels, s.Pod))
 	}
 
 	rbac, err := checkPermissions(ctx, cs, s)
@@ -68,20 +75,26 @@ func Preflight(ctx context.Context, cs kubernetes.Interface, s PreflightSpec) ([
 // that look into the namespace before the preflight (gateway discovery) run it first, so a
 // missing namespace is reported as such, not as what is missing in it.
 func CheckNamespace(ctx context.Context, cs kubernetes.Interface, namespace string) (Check, error) {
+	c, _, err := checkNamespace(ctx, cs, namespace)
+	return c, err
+}
+
+// checkNamespace is CheckNamespace that also returns the namespace when it could be read.
+func checkNamespace(ctx context.Context, cs kubernetes.Interface, namespace string) (Check, *corev1.Namespace, error) {
 	ns, err := cs.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		return Check{Name: "namespace", Blocking: true,
 			Message: fmt.Sprintf("namespace %s does not exist", namespace),
-			Fix:     fmt.Sprintf("pass -n with the stack's namespace, or kubectl create namespace %s", namespace)}, nil
+			Fix:     fmt.Sprintf("pass -n with the stack's namespace, or kubectl create namespace %s", namespace)}, nil, nil
 	case apierrors.IsForbidden(err):
-		return Check{Name: "namespace", OK: true, Message: fmt.Sprintf("namespace %s (not readable; assumed to exist)", namespace)}, nil
+		return Check{Name: "namespace", OK: true, Message: fmt.Sprintf("namespace %s (not readable; assumed to exist)", namespace)}, nil, nil
 	case err != nil:
-		return Check{}, fmt.Errorf("reading namespace %s: %w", namespace, err)
+		return Check{}, nil, fmt.Errorf("reading namespace %s: %w", namespace, err)
 	case ns.DeletionTimestamp != nil:
-		return Check{Name: "namespace", Blocking: true, Message: fmt.Sprintf("namespace %s is being deleted", namespace), Fix: "choose another namespace with -n"}, nil
+		return Check{Name: "namespace", Blocking: true, Message: fmt.Sprintf("namespace %s is being deleted", namespace), Fix: "choose another namespace with -n"}, nil, nil
 	}
-	return Check{Name: "namespace", OK: true, Message: fmt.Sprintf("namespace %s exists", namespace)}, nil
+	return Check{Name: "namespace", OK: true, Message: fmt.Sprintf("namespace %s exists", namespace)}, ns, nil
 }
 
 // Blocking returns the blocking failures among checks.

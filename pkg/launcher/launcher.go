@@ -41,6 +41,9 @@ const (
 	NativeExecutable = "kubectl-llmdbench"
 	NativeImageRepo  = "ghcr.io/llmdbench/kubectl-llmdbench"
 	NativeUID        = 65532
+	// ReaderUID is the user of the reader pod: the native image's, so it reads the native harness's
+	// files as their owner.
+	ReaderUID = NativeUID
 )
 
 // NativeImage is the native harness image of a plugin version.
@@ -376,6 +379,10 @@ func BuildConfigMap(s Spec) (*corev1.ConfigMap, error) {
 
 // BuildReaderPod builds a small pod that only mounts a results claim, for reading it when no
 // launcher runs. It uses an image nodes already hold (the harness image) unless told otherwise.
+// It passes PodSecurity `restricted`: it only reads (the claim is mounted read-only), so it runs as
+// ReaderUID whatever the image's user, with no capabilities; the harnesses write their results
+// world-readable (mode 0644 files, 0755 folders), and the native harness's files belong to
+// NativeUID.
 func BuildReaderPod(namespace, name, pvc, image string) *corev1.Pod {
 	return &corev1.Pod{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
@@ -386,11 +393,21 @@ func BuildReaderPod(namespace, name, pvc, image string) *corev1.Pod {
 		},
 		Spec: corev1.PodSpec{
 			RestartPolicy: corev1.RestartPolicyNever,
+			SecurityContext: &corev1.PodSecurityContext{
+				RunAsNonRoot:   ptr(true),
+				RunAsUser:      ptr(int64(ReaderUID)),
+				RunAsGroup:     ptr(int64(ReaderUID)),
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+			},
 			Containers: []corev1.Container{{
 				Name:    ContainerName,
 				Image:   image,
 				Command: []string{"sh", "-c"},
 				Args:    []string{idleCommand},
+				SecurityContext: &corev1.SecurityContext{
+					AllowPrivilegeEscalation: ptr(false),
+					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+				},
 				Resources: corev1.ResourceRequirements{
 					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")},
 					Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")},

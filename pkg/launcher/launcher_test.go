@@ -291,7 +291,9 @@ func TestNativeHarnessPodAndScript(t *testing.T) {
 	}
 	p := job.Spec.Template
 	c := p.Spec.Containers[0]
-	if c.SecurityContext != nil || p.Spec.SecurityContext == nil || *p.Spec.SecurityContext.FSGroup != NativeUID {
+	// No fixed user (the image's 65532, or the one OpenShift assigns); the group owns the volume.
+	if c.SecurityContext == nil || c.SecurityContext.RunAsUser != nil || p.Spec.SecurityContext == nil ||
+		p.Spec.SecurityContext.RunAsUser != nil || *p.Spec.SecurityContext.FSGroup != NativeUID {
 		t.Errorf("security: container %v pod %v", c.SecurityContext, p.Spec.SecurityContext)
 	}
 	if c.Resources.Requests.Cpu().String() != "2" || c.VolumeMounts[1].MountPath != "/workspace/profiles/llmdbench" {

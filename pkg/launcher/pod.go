@@ -92,10 +92,7 @@ func podTemplate(s Spec, userEnv []corev1.EnvVar) *corev1.Pod {
 			{Name: volumeScript, MountPath: ScriptDir},
 		},
 	}
-	if s.Launcher.RunAsUser != nil {
-		uid := *s.Launcher.RunAsUser
-		container.SecurityContext = &corev1.SecurityContext{RunAsUser: &uid}
-	}
+	container.SecurityContext = s.containerSecurity()
 	return &corev1.Pod{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
 		ObjectMeta: metav1.ObjectMeta{
@@ -124,13 +121,55 @@ func podTemplate(s Spec, userEnv []corev1.EnvVar) *corev1.Pod {
 	}
 }
 
-// podSecurity lets the native image's non-root user write to the results volume.
+// The launcher's security context follows the Pod Security Standards
+// (https://kubernetes.io/docs/concepts/security/pod-security-standards/):
+//
+//   - A launcher that runs as a non-root user (the native harness, whose image's USER is 65532, or
+//     any harness given a non-zero RunAsUser) passes `restricted`: runAsNonRoot, seccomp
+//     RuntimeDefault, no privilege escalation, every capability dropped. The native harness sets no
+//     runAsUser, so OpenShift's restricted SCC can assign one from the namespace's range.
+//   - A launcher that runs as root (image harnesses: run_only.sh's runAsUser 0, which the
+//     llm-d-benchmark image expects) can pass only `baseline`, which allows root. It still gets
+//     seccomp RuntimeDefault and no privilege escalation, which a root process does not need; it
+//     keeps the runtime's default capabilities, which a root process writing files owned by other
+//     users on the results volume does need (CHOWN, DAC_OVERRIDE, FOWNER).
+
+// podSecurity is the launcher pod's security context: seccomp RuntimeDefault always; runAsNonRoot
+// when the launcher is not root; and, for the native harness, fsGroup 65532 so its non-root user
+// can write to the results volume (a fresh PVC's root is owned by root, mode 0755; the kubelet
+// makes it group-writable by the fsGroup). `restricted` allows any fsGroup.
 func (s Spec) podSecurity() *corev1.PodSecurityContext {
-	if !s.Native() || s.Launcher.RunAsUser != nil {
-		return nil
+	sc := &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
+	if s.nonRoot() {
+		sc.RunAsNonRoot = ptr(true)
 	}
-	group := int64(NativeUID)
-	return &corev1.PodSecurityContext{FSGroup: &group}
+	if s.Native() && s.Launcher.RunAsUser == nil {
+		sc.FSGroup = ptr(int64(NativeUID))
+	}
+	return sc
+}
+
+// containerSecurity is the launcher container's security context: the chosen user, no privilege
+// escalation, and every capability dropped unless the launcher is root.
+func (s Spec) containerSecurity() *corev1.SecurityContext {
+	sc := &corev1.SecurityContext{AllowPrivilegeEscalation: ptr(false)}
+	if s.Launcher.RunAsUser != nil {
+		sc.RunAsUser = ptr(*s.Launcher.RunAsUser)
+	}
+	if s.nonRoot() {
+		sc.Capabilities = &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}
+	}
+	return sc
+}
+
+// nonRoot tells whether the launcher runs as a non-root user: a non-zero RunAsUser, or none and
+// the native image (USER 65532). An image harness without RunAsUser runs as its image's user,
+// which the plugin cannot know, so it is treated as root.
+func (s Spec) nonRoot() bool {
+	if s.Launcher.RunAsUser != nil {
+		return *s.Launcher.RunAsUser != 0
+	}
+	return s.Native()
 }
 
 // pluginEnv comes after the user's env, as in run_only.sh, so the image contract always holds.

@@ -6,11 +6,14 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/config"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
 )
 
 // DoctorOptions holds the flags of `doctor`.
@@ -117,7 +120,8 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 				}
 			}
 			spec = cluster.PreflightSpec{Namespace: cfg.Harness.Namespace, PVC: cfg.Harness.ResultsPVC, CreatePVC: o.CreatePVC,
-				Parallelism: cfg.Harness.Parallelism, HFTokenSecret: cfg.Endpoint.HFTokenSecret}
+				Parallelism: cfg.Harness.Parallelism, HFTokenSecret: cfg.Endpoint.HFTokenSecret,
+				Pod: doctorPod(cfg)}
 		}
 	}
 	if spec.PVC == "" {
@@ -158,4 +162,18 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 		return &ExitError{Code: 1, Err: fmt.Errorf("a check blocks the run")}
 	}
 	return nil
+}
+
+// doctorPod is the pod template a run of cfg with the default launcher would create, for the
+// PodSecurity check (nil when it cannot be built: the config check already says why).
+func doctorPod(cfg *config.Config) *corev1.PodTemplateSpec {
+	l := launcher.DefaultLauncher()
+	if cfg.Harness.Name == config.HarnessNative {
+		l = launcher.NativeLauncher()
+	}
+	job, err := launcher.BuildJob(launcher.Spec{Config: cfg, RunID: "doctor", Launcher: l})
+	if err != nil {
+		return nil
+	}
+	return &job.Spec.Template
 }

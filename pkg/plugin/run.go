@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -162,7 +163,7 @@ func newCmdRun(f cmdutil.Factory, o *RunOptions) *cobra.Command {
 	fl.DurationVar(&o.TTLAfterFinished, "ttl", 0, "Let Kubernetes remove the run's launchers and ConfigMap this long after they finished, even with this machine gone (default: kept until 'delete'; results stay)")
 	fl.StringVar(&o.CPU, "cpu", o.CPU, "CPU request and limit of each launcher pod")
 	fl.StringVar(&o.Memory, "memory", o.Memory, "Memory request and limit of each launcher pod")
-	fl.Int64Var(&o.RunAsUser, "run-as-user", 0, "User ID the launcher runs as (the image expects root)")
+	fl.Int64Var(&o.RunAsUser, "run-as-user", 0, "User ID the launcher runs as (default: 0 for image harnesses, as the llm-d-benchmark image expects, which PodSecurity restricted refuses; the native harness runs as its image's non-root user and passes restricted)")
 	fl.StringVar(&o.ServiceAccount, "service-account", "", "ServiceAccount of the launcher pods")
 	fl.StringArrayVar(&o.NodeSelector, "node-selector", nil, "Node selector KEY=VALUE for the launcher pods (repeatable)")
 	fl.StringArrayVar(&o.Tolerations, "toleration", nil, "Toleration KEY[=VALUE]:EFFECT for the launcher pods (repeatable)")
@@ -360,6 +361,7 @@ func (o *RunOptions) Run(ctx context.Context) error {
 	checks, err := cluster.Preflight(ctx, o.Client, cluster.PreflightSpec{
 		Namespace: cfg.Harness.Namespace, PVC: cfg.Harness.ResultsPVC, CreatePVC: o.CreatePVC,
 		Parallelism: cfg.Harness.Parallelism, HFTokenSecret: cfg.Endpoint.HFTokenSecret,
+		Pod: podTemplate(objs),
 	})
 	if err != nil {
 		return err
@@ -429,6 +431,16 @@ func workloadNames(spec launcher.Spec) string {
 		names[i] = w.Name
 	}
 	return strings.Join(names, ", ")
+}
+
+// podTemplate is the launchers' pod template among a run's objects (nil without a Job).
+func podTemplate(objs []runtime.Object) *corev1.PodTemplateSpec {
+	for _, o := range objs {
+		if job, ok := o.(*batchv1.Job); ok {
+			return &job.Spec.Template
+		}
+	}
+	return nil
 }
 
 // preflightError reports every blocking check, one per line after a summary.
