@@ -100,8 +100,14 @@ func (a *agent) createContainer(ctx context.Context, pod *corev1.Pod) error {
 		}
 	}
 	for name, dev := range map[string]int{"null": 3, "zero": 5, "random": 8, "urandom": 9} {
-		if err := syscall.Mknod(filepath.Join(root, "dev", name), syscall.S_IFCHR|0o666, (1<<8)|dev); err != nil && !os.IsExist(err) {
+		path := filepath.Join(root, "dev", name)
+		if err := syscall.Mknod(path, syscall.S_IFCHR|0o666, (1<<8)|dev); err != nil && !os.IsExist(err) {
 			return fmt.Errorf("mknod /dev/%s: %w", name, err)
+		}
+		// The umask took write from group and others; a container's devices are 0666, so a
+		// non-root process can write to /dev/null.
+		if err := os.Chmod(path, 0o666); err != nil {
+			return fmt.Errorf("chmod /dev/%s: %w", name, err)
 		}
 	}
 	files := map[string]string{
