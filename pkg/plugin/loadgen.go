@@ -209,7 +209,8 @@ func (o *LoadgenOptions) profile() ([]byte, error) {
 		}
 		return data, nil
 	}
-	doc, err := preset.Load(o.Preset)
+	// The native generator reads inference-perf profiles: a preset without them is refused here.
+	doc, err := preset.LoadFor(o.Preset, config.HarnessNative)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -23,6 +24,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/config"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/preset"
 )
 
@@ -67,8 +69,22 @@ func TestPresetsListAndShow(t *testing.T) {
 	}
 	out, _, err = execute(t, "", "presets", "-o", "yaml")
 	var list []preset.Preset
-	if err != nil || yaml.Unmarshal([]byte(out), &list) != nil || len(list) != 3 || list[2].Gateway != "infra-wide-ep-inference-gateway" {
+	if err != nil || yaml.Unmarshal([]byte(out), &list) != nil || len(list) != 6 || list[4].Gateway != "infra-wide-ep-inference-gateway" {
 		t.Errorf("yaml list %v %v", list, err)
+	}
+	// The pd row, read off pd.yaml's header and the pd.vllm-benchmark.yaml variant by hand.
+	pdRow := regexp.MustCompile(`(?m)^pd +pd-disaggregation +infra-pd-inference-gateway +openai/gpt-oss-120b +inference-perf,llmdbench,vllm-benchmark +sanity_random,shared_prefix_synthetic +llm-d/llm-d guides/benchmark/pd_template.yaml \(2026-02\)$`)
+	if table, _, _ := execute(t, "", "presets"); !pdRow.MatchString(table) {
+		t.Errorf("pd row (aliases, harnesses, source):\n%s", table)
+	}
+	// An alias and a harness variant: the file as embedded.
+	out, _, err = execute(t, "", "presets", "show", "pd-disaggregation", "--harness", "vllm-benchmark")
+	if want, _ := preset.SourceFor("pd", "vllm-benchmark"); err != nil || out != string(want) || !strings.Contains(out, "name: &harness_name vllm-benchmark") {
+		t.Errorf("show pd-disaggregation --harness vllm-benchmark: %v\n%s", err, out)
+	}
+	_, _, err = execute(t, "", "presets", "show", "wide-ep", "--harness", "guidellm")
+	if err == nil || err.Error() != "preset wide-ep has no workloads for harness guidellm: it has them for inference-perf, llmdbench" {
+		t.Errorf("show wide-ep --harness guidellm: %v", err)
 	}
 	out, _, err = execute(t, "", "presets", "show", "pd")
 	src, _ := preset.Source("pd")
@@ -76,7 +92,7 @@ func TestPresetsListAndShow(t *testing.T) {
 		t.Errorf("show must print the file as is: %v", err)
 	}
 	_, _, err = execute(t, "", "presets", "show", "nope")
-	if err == nil || err.Error() != `unknown preset "nope": choose one of inference-scheduling, pd, wide-ep` {
+	if err == nil || err.Error() != `unknown preset "nope": choose one of inference-scheduling, pd, precise-prefix-cache, tiered-prefix-cache, wide-ep, wva-inference-scheduling (aliases: optimized-baseline=inference-scheduling, pd-disaggregation=pd, precise-prefix-cache-aware=precise-prefix-cache, precise-prefix-cache-routing=precise-prefix-cache, wide-ep-lws=wide-ep, workload-autoscaling=wva-inference-scheduling)` {
 		t.Errorf("got %v", err)
 	}
 }
@@ -134,6 +150,58 @@ func TestRunDryRunAllPresetsWithoutCluster(t *testing.T) {
 				t.Errorf("kinds %v", kinds)
 			}
 		})
+	}
+}
+
+// An llm-d-benchmark spec name runs its preset exactly, recorded under the preset's name.
+func TestRunPresetAlias(t *testing.T) {
+	args := []string{"-n", "bench", "--pvc", "results", "--base-url", "http://10.0.0.7:80", "--dry-run=client", "-o", "yaml"}
+	for alias, name := range map[string]string{"optimized-baseline": "inference-scheduling", "pd-disaggregation": "pd",
+		"wide-ep-lws": "wide-ep", "precise-prefix-cache-aware": "precise-prefix-cache", "workload-autoscaling": "wva-inference-scheduling"} {
+		viaAlias, errOut, err := execute(t, "", append([]string{"run", "--preset", alias}, args...)...)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", alias, err, errOut)
+		}
+		direct, _, err := execute(t, "", append([]string{"run", "--preset", name}, args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if runIDPattern(viaAlias) != runIDPattern(direct) {
+			t.Errorf("--preset %s renders differently from --preset %s", alias, name)
+		}
+		if !strings.Contains(viaAlias, "llmdbench.io/preset: "+name+"\n") {
+			t.Errorf("--preset %s is not labelled with preset %s", alias, name)
+		}
+	}
+}
+
+// --harness picks the preset's workloads for that harness, and refuses a harness it has none for.
+func TestRunPresetHarnessVariants(t *testing.T) {
+	args := []string{"-n", "bench", "--pvc", "results", "--base-url", "http://10.0.0.7:80", "--dry-run=client", "-o", "yaml"}
+	for _, c := range []struct{ preset, harness, workload string }{
+		{"inference-scheduling", "guidellm", "rate_comparison.yaml"},
+		{"pd", "vllm-benchmark", "random_concurrent.yaml"},
+		{"precise-prefix-cache", "guidellm", "rate_comparison.yaml"},
+		{"precise-prefix-cache", "llmdbench", "guide_shared_prefix.yaml"},
+		{"tiered-prefix-cache", "llmdbench", "guide_shared_prefix.yaml"},
+	} {
+		out, errOut, err := execute(t, "", append([]string{"run", "--preset", c.preset, "--harness", c.harness}, args...)...)
+		if err != nil {
+			t.Errorf("%s --harness %s: %v\n%s", c.preset, c.harness, err, errOut)
+			continue
+		}
+		if !strings.Contains(out, "  "+c.workload+": ") {
+			t.Errorf("%s --harness %s: no ConfigMap key %s\n%s", c.preset, c.harness, c.workload, out)
+		}
+	}
+	_, _, err := execute(t, "", append([]string{"run", "--preset", "workload-autoscaling", "--harness", "llmdbench"}, args...)...)
+	if err == nil || err.Error() != "preset wva-inference-scheduling has no workloads for harness llmdbench: it has them for guidellm" {
+		t.Errorf("wva with llmdbench: %v", err)
+	}
+	// The WVA and tiered guides name no gateway: without --gateway or --base-url there is nothing to discover.
+	_, _, err = execute(t, "", "run", "--preset", "tiered-prefix-cache", "-n", "bench", "--pvc", "results", "--dry-run=client")
+	if !errors.Is(err, config.ErrNoGateway) {
+		t.Errorf("tiered without a gateway: %v", err)
 	}
 }
 
@@ -202,9 +270,9 @@ func TestRunFlagsBeatTheConfig(t *testing.T) {
 func TestRunBadFlags(t *testing.T) {
 	base := []string{"run", "--preset", "pd", "-n", "x", "--pvc", "p", "--base-url", "http://a:80", "--dry-run=client"}
 	cases := []badInput{
-		{[]string{"run", "-n", "x"}, "choose what to run: --preset inference-scheduling, pd or wide-ep, or --config FILE"},
+		{[]string{"run", "-n", "x"}, "choose what to run: --preset inference-scheduling, pd, precise-prefix-cache, tiered-prefix-cache, wide-ep or wva-inference-scheduling, or --config FILE"},
 		{[]string{"run", "--preset", "pd", "-f", "x.yaml"}, "--preset and --config are exclusive"},
-		{[]string{"run", "--preset", "nope"}, `unknown preset "nope": choose one of inference-scheduling, pd or wide-ep`},
+		{[]string{"run", "--preset", "nope"}, `unknown preset "nope": choose one of inference-scheduling, pd, precise-prefix-cache, tiered-prefix-cache, wide-ep, wva-inference-scheduling (aliases: optimized-baseline=inference-scheduling, pd-disaggregation=pd, precise-prefix-cache-aware=precise-prefix-cache, precise-prefix-cache-routing=precise-prefix-cache, wide-ep-lws=wide-ep, workload-autoscaling=wva-inference-scheduling)`},
 		{append(base, "--harness", "locust"), `--harness "locust" is not a known harness`},
 		{append(base, "--parallelism", "0"), "--parallelism 0: it must be 1 or more"},
 		{append(base, "--parallelism-mode", "half"), `--parallelism-mode "half": use split or replicate`},
@@ -218,7 +286,7 @@ func TestRunBadFlags(t *testing.T) {
 		{append(base, "--node-selector", "x"), `--node-selector "x": expected KEY=VALUE`},
 		{append(base, "--toleration", "k=v:Sometimes"), "effect must be NoSchedule, PreferNoSchedule or NoExecute"},
 		{append(base, "--image-pull-policy", "Maybe"), `--image-pull-policy "Maybe"`},
-		{append(base, "--workload", "ghost"), `workload "ghost" is not in the config preset pd: choose from sanity_random; pass one of them to --workload`},
+		{append(base, "--workload", "ghost"), `workload "ghost" is not in the config preset pd: choose from sanity_random, shared_prefix_synthetic; pass one of them to --workload`},
 		{[]string{"run", "--preset", "pd", "--base-url", "a.b", "--dry-run=client"}, "--base-url: endpoint.base_url \"a.b\" must start with http://"},
 		{[]string{"run", "--preset", "pd", "-n", "x", "--base-url", "http://a:80", "--dry-run=client"}, "${BENCHMARK_PVC} in harness.results_pvc is not set: pass --pvc NAME (or export BENCHMARK_PVC)"},
 		{[]string{"run", "--preset", "pd", "-n", "x", "--pvc", "p", "--base-url", "http://a:80", "-o", "name"}, `--output "name": a run prints its verdict as json or yaml`},
