@@ -73,7 +73,7 @@ func TestPresetsListAndShow(t *testing.T) {
 		t.Errorf("yaml list %v %v", list, err)
 	}
 	// The pd row, read off pd.yaml's header and the pd.vllm-benchmark.yaml variant by hand.
-	pdRow := regexp.MustCompile(`(?m)^pd +pd-disaggregation +infra-pd-inference-gateway +openai/gpt-oss-120b +inference-perf,llmdbench,vllm-benchmark +sanity_random,shared_prefix_synthetic +llm-d/llm-d guides/benchmark/pd_template.yaml \(2026-02\)$`)
+	pdRow := regexp.MustCompile(`(?m)^pd +pd-disaggregation +infra-pd-inference-gateway +openai/gpt-oss-120b +inference-perf,llmdbench,vllm-benchmark +sanity_random +llm-d/llm-d guides/benchmark/pd_template.yaml \(2026-02\)$`)
 	if table, _, _ := execute(t, "", "presets"); !pdRow.MatchString(table) {
 		t.Errorf("pd row (aliases, harnesses, source):\n%s", table)
 	}
@@ -310,7 +310,7 @@ func TestRunBadFlags(t *testing.T) {
 		{append(base, "--node-selector", "x"), `--node-selector "x": expected KEY=VALUE`},
 		{append(base, "--toleration", "k=v:Sometimes"), "effect must be NoSchedule, PreferNoSchedule or NoExecute"},
 		{append(base, "--image-pull-policy", "Maybe"), `--image-pull-policy "Maybe"`},
-		{append(base, "--workload", "ghost"), `workload "ghost" is not in the config preset pd: choose from sanity_random, shared_prefix_synthetic; pass one of them to --workload`},
+		{append(base, "--workload", "ghost"), `workload "ghost" is not in the config preset pd: choose from sanity_random; pass one of them to --workload`},
 		{[]string{"run", "--preset", "pd", "--base-url", "a.b", "--dry-run=client"}, "--base-url: endpoint.base_url \"a.b\" must start with http://"},
 		{[]string{"run", "--preset", "pd", "-n", "x", "--base-url", "http://a:80", "--dry-run=client"}, "${BENCHMARK_PVC} in harness.results_pvc is not set: pass --pvc NAME (or export BENCHMARK_PVC)"},
 		{[]string{"run", "--preset", "pd", "-n", "x", "--pvc", "p", "--base-url", "http://a:80", "-o", "name"}, `--output "name": a run prints its verdict as json or yaml`},
