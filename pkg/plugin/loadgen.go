@@ -124,7 +124,7 @@ func NewCmdLoadgen(f cmdutil.Factory, streams genericiooptions.IOStreams, versio
 	fl.StringVar(&o.BarrierDir, "barrier-dir", "", "Shared folder of the launchers' start barriers (DIR/stage_N); every launcher starts each stage at the same instant (no barrier with one launcher)")
 	fl.DurationVar(&o.BarrierTimeout, "barrier-timeout", o.BarrierTimeout, "How long a launcher waits at a start barrier for the others before starting without them")
 	_ = cmd.RegisterFlagCompletionFunc("preset", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return preset.Names(), cobra.ShellCompDirectiveNoFileComp
+		return presetChoices(), cobra.ShellCompDirectiveNoFileComp
 	})
 	return cmd
 }

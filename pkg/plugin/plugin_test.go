@@ -99,23 +99,33 @@ func TestPresetsListAndShow(t *testing.T) {
 
 // A shown preset, saved and run with -f (here through stdin), renders like the preset itself.
 func TestShownPresetRunsFromStdin(t *testing.T) {
-	src, _ := preset.Source("wide-ep")
-	args := []string{"-n", "llm-d", "--pvc", "p", "--base-url", "http://10.1.1.1:80", "--dry-run=client", "-o", "yaml"}
-	fromFile, _, err := execute(t, string(src), append([]string{"run", "-f", "-"}, args...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fromPreset, _, err := execute(t, "", append([]string{"run", "--preset", "wide-ep"}, args...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	strip := func(s string) string { // run ids differ between the two runs
-		return runIDPattern(s)
-	}
-	// Only the preset's name differs: as a label, and in the results metadata.
-	presetLabel := regexp.MustCompile(`(?m)^ *(llmdbench.io/preset: wide-ep|"preset": "wide-ep",)\n`)
-	if strip(fromFile) != presetLabel.ReplaceAllString(strip(fromPreset), "") {
-		t.Errorf("file and preset render differently\n--- file\n%s\n--- preset\n%s", fromFile, fromPreset)
+	for _, c := range []struct{ name, harness string }{
+		{"wide-ep", ""}, {"pd", "vllm-benchmark"}, {"precise-prefix-cache", "guidellm"}, {"wva-inference-scheduling", ""},
+	} {
+		show := []string{"presets", "show", c.name}
+		pick := []string{"run", "--preset", c.name}
+		if c.harness != "" {
+			show = append(show, "--harness", c.harness)
+			pick = append(pick, "--harness", c.harness)
+		}
+		src, _, err := execute(t, "", show...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		args := []string{"-n", "llm-d", "--pvc", "p", "--base-url", "http://10.1.1.1:80", "--dry-run=client", "-o", "yaml"}
+		fromFile, _, err := execute(t, src, append([]string{"run", "-f", "-"}, args...)...)
+		if err != nil {
+			t.Fatalf("%s %s: %v", c.name, c.harness, err)
+		}
+		fromPreset, _, err := execute(t, "", append(pick, args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Only the preset's name differs: as a label, and in the results metadata; run ids differ.
+		presetLabel := regexp.MustCompile(`(?m)^ *(llmdbench.io/preset: ` + c.name + `|"preset": "` + c.name + `",)\n`)
+		if runIDPattern(fromFile) != presetLabel.ReplaceAllString(runIDPattern(fromPreset), "") {
+			t.Errorf("%s %s: file and preset render differently\n--- file\n%s\n--- preset\n%s", c.name, c.harness, fromFile, fromPreset)
+		}
 	}
 }
 

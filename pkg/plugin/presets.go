@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -152,7 +153,7 @@ func completePresetNames(_ *cobra.Command, args []string, _ string) ([]string, c
 	if len(args) > 0 {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	return preset.Names(), cobra.ShellCompDirectiveNoFileComp
+	return presetChoices(), cobra.ShellCompDirectiveNoFileComp
 }
 
 // orDash prints an empty catalogue field as '-'.
@@ -161,4 +162,15 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// presetChoices completes --preset and 'presets show': the names, then llm-d-benchmark's spec
+// names (aliases), each list sorted.
+func presetChoices() []string {
+	var aliases []string
+	for a := range preset.Aliases() {
+		aliases = append(aliases, a)
+	}
+	sort.Strings(aliases)
+	return append(preset.Names(), aliases...)
 }

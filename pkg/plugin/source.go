@@ -52,7 +52,7 @@ func (s *configSource) addFlags(cmd *cobra.Command) {
 	fl.StringArrayVar(&s.Workloads, "workload", nil, "Run only this workload (repeatable); default all, in file order")
 	fl.StringArrayVar(&s.EnvPairs, "env", nil, "Extra launcher environment KEY=VALUE (repeatable; replaces a config env entry of the same name)")
 	_ = cmd.RegisterFlagCompletionFunc("preset", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return preset.Names(), cobra.ShellCompDirectiveNoFileComp
+		return presetChoices(), cobra.ShellCompDirectiveNoFileComp
 	})
 	_ = cmd.RegisterFlagCompletionFunc("harness", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return config.Harnesses(), cobra.ShellCompDirectiveNoFileComp
