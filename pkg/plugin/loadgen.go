@@ -134,7 +134,7 @@ func NewCmdLoadgen(f cmdutil.Factory, streams genericiooptions.IOStreams, versio
 	o.FindMax.add(fl)
 	fl.DurationVar(&o.FindMax.StageDuration, "stage-duration", o.FindMax.StageDuration, "With --find-max --by rate: how long each probe sends")
 	_ = cmd.RegisterFlagCompletionFunc("preset", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return preset.Names(), cobra.ShellCompDirectiveNoFileComp
+		return presetChoices(), cobra.ShellCompDirectiveNoFileComp
 	})
 	return cmd
 }
@@ -219,7 +219,8 @@ func (o *LoadgenOptions) profile() ([]byte, error) {
 		}
 		return data, nil
 	}
-	doc, err := preset.Load(o.Preset)
+	// The native generator reads inference-perf profiles: a preset without them is refused here.
+	doc, err := preset.LoadFor(o.Preset, config.HarnessNative)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -23,6 +24,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/config"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/preset"
 )
 
@@ -67,8 +69,22 @@ func TestPresetsListAndShow(t *testing.T) {
 	}
 	out, _, err = execute(t, "", "presets", "-o", "yaml")
 	var list []preset.Preset
-	if err != nil || yaml.Unmarshal([]byte(out), &list) != nil || len(list) != 3 || list[2].Gateway != "infra-wide-ep-inference-gateway" {
+	if err != nil || yaml.Unmarshal([]byte(out), &list) != nil || len(list) != 6 || list[4].Gateway != "infra-wide-ep-inference-gateway" {
 		t.Errorf("yaml list %v %v", list, err)
+	}
+	// The pd row, read off pd.yaml's header and the pd.vllm-benchmark.yaml variant by hand.
+	pdRow := regexp.MustCompile(`(?m)^pd +pd-disaggregation +infra-pd-inference-gateway +openai/gpt-oss-120b +inference-perf,llmdbench,vllm-benchmark +sanity_random +llm-d/llm-d guides/benchmark/pd_template.yaml \(2026-02\)$`)
+	if table, _, _ := execute(t, "", "presets"); !pdRow.MatchString(table) {
+		t.Errorf("pd row (aliases, harnesses, source):\n%s", table)
+	}
+	// An alias and a harness variant: the file as embedded.
+	out, _, err = execute(t, "", "presets", "show", "pd-disaggregation", "--harness", "vllm-benchmark")
+	if want, _ := preset.SourceFor("pd", "vllm-benchmark"); err != nil || out != string(want) || !strings.Contains(out, "name: &harness_name vllm-benchmark") {
+		t.Errorf("show pd-disaggregation --harness vllm-benchmark: %v\n%s", err, out)
+	}
+	_, _, err = execute(t, "", "presets", "show", "wide-ep", "--harness", "guidellm")
+	if err == nil || err.Error() != "preset wide-ep has no workloads for harness guidellm: it has them for inference-perf, llmdbench" {
+		t.Errorf("show wide-ep --harness guidellm: %v", err)
 	}
 	out, _, err = execute(t, "", "presets", "show", "pd")
 	src, _ := preset.Source("pd")
@@ -76,30 +92,40 @@ func TestPresetsListAndShow(t *testing.T) {
 		t.Errorf("show must print the file as is: %v", err)
 	}
 	_, _, err = execute(t, "", "presets", "show", "nope")
-	if err == nil || err.Error() != `unknown preset "nope": choose one of inference-scheduling, pd, wide-ep` {
+	if err == nil || err.Error() != `unknown preset "nope": choose one of inference-scheduling, pd, precise-prefix-cache, tiered-prefix-cache, wide-ep, wva-inference-scheduling (aliases: optimized-baseline=inference-scheduling, pd-disaggregation=pd, precise-prefix-cache-aware=precise-prefix-cache, precise-prefix-cache-routing=precise-prefix-cache, wide-ep-lws=wide-ep, workload-autoscaling=wva-inference-scheduling)` {
 		t.Errorf("got %v", err)
 	}
 }
 
 // A shown preset, saved and run with -f (here through stdin), renders like the preset itself.
 func TestShownPresetRunsFromStdin(t *testing.T) {
-	src, _ := preset.Source("wide-ep")
-	args := []string{"-n", "llm-d", "--pvc", "p", "--base-url", "http://10.1.1.1:80", "--dry-run=client", "-o", "yaml"}
-	fromFile, _, err := execute(t, string(src), append([]string{"run", "-f", "-"}, args...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fromPreset, _, err := execute(t, "", append([]string{"run", "--preset", "wide-ep"}, args...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	strip := func(s string) string { // run ids differ between the two runs
-		return runIDPattern(s)
-	}
-	// Only the preset's name differs: as a label, and in the results metadata.
-	presetLabel := regexp.MustCompile(`(?m)^ *(llmdbench.io/preset: wide-ep|"preset": "wide-ep",)\n`)
-	if strip(fromFile) != presetLabel.ReplaceAllString(strip(fromPreset), "") {
-		t.Errorf("file and preset render differently\n--- file\n%s\n--- preset\n%s", fromFile, fromPreset)
+	for _, c := range []struct{ name, harness string }{
+		{"wide-ep", ""}, {"pd", "vllm-benchmark"}, {"precise-prefix-cache", "guidellm"}, {"wva-inference-scheduling", ""},
+	} {
+		show := []string{"presets", "show", c.name}
+		pick := []string{"run", "--preset", c.name}
+		if c.harness != "" {
+			show = append(show, "--harness", c.harness)
+			pick = append(pick, "--harness", c.harness)
+		}
+		src, _, err := execute(t, "", show...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		args := []string{"-n", "llm-d", "--pvc", "p", "--base-url", "http://10.1.1.1:80", "--dry-run=client", "-o", "yaml"}
+		fromFile, _, err := execute(t, src, append([]string{"run", "-f", "-"}, args...)...)
+		if err != nil {
+			t.Fatalf("%s %s: %v", c.name, c.harness, err)
+		}
+		fromPreset, _, err := execute(t, "", append(pick, args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Only the preset's name differs: as a label, and in the results metadata; run ids differ.
+		presetLabel := regexp.MustCompile(`(?m)^ *(llmdbench.io/preset: ` + c.name + `|"preset": "` + c.name + `",)\n`)
+		if runIDPattern(fromFile) != presetLabel.ReplaceAllString(runIDPattern(fromPreset), "") {
+			t.Errorf("%s %s: file and preset render differently\n--- file\n%s\n--- preset\n%s", c.name, c.harness, fromFile, fromPreset)
+		}
 	}
 }
 
@@ -107,33 +133,109 @@ var runIDs = regexp.MustCompile(`[0-9]{10}-[0-9a-f]{4}`)
 
 func runIDPattern(s string) string { return runIDs.ReplaceAllString(s, "RUNID") }
 
+// Every preset, with each harness it has workloads for, dry-runs with two launchers.
+// The few whose load two launchers cannot share (the guide's own numbers) are refused with two and
+// run with one.
 func TestRunDryRunAllPresetsWithoutCluster(t *testing.T) {
+	unsplittable := map[string]string{
+		// pd's sanity_random sets no total_count: the generator's data set is 1 prompt.
+		"pd/llmdbench": "data.input_distribution.total_count: 1 prompts cannot be split among 2 launchers",
+		// the guide's vllm bench workload runs at max-concurrency 1.
+		"pd/vllm-benchmark": "max-concurrency 1 cannot be shared by 2 launchers",
+	}
 	for _, name := range preset.Names() {
-		t.Run(name, func(t *testing.T) {
-			out, errOut, err := execute(t, "", "run", "--preset", name, "-n", "bench", "--pvc", "results",
-				"--base-url", "http://10.0.0.7:80", "--parallelism", "2", "--dry-run=client", "-o", "json")
-			if err != nil {
-				t.Fatalf("%v\n%s", err, errOut)
-			}
-			var list corev1.List
-			if err := json.Unmarshal([]byte(out), &list); err != nil {
-				t.Fatalf("not one JSON List: %v\n%s", err, out)
-			}
-			kinds := []string{}
-			for _, item := range list.Items {
-				var u unstructured.Unstructured
-				if err := json.Unmarshal(item.Raw, &u.Object); err != nil {
-					t.Fatal(err)
+		harnesses, err := preset.HarnessesOf(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, harness := range harnesses {
+			t.Run(name+"/"+harness, func(t *testing.T) {
+				launchers := "2"
+				if refusal, ok := unsplittable[name+"/"+harness]; ok {
+					_, _, err := execute(t, "", "run", "--preset", name, "--harness", harness, "-n", "bench", "--pvc", "results",
+						"--base-url", "http://10.0.0.7:80", "--parallelism", "2", "--dry-run=client")
+					if err == nil || !strings.Contains(err.Error(), refusal) {
+						t.Errorf("two launchers: got %v, want %q", err, refusal)
+					}
+					launchers = "1"
 				}
-				kinds = append(kinds, u.GetKind())
-				if u.GetNamespace() != "bench" {
-					t.Errorf("%s/%s in namespace %q", u.GetKind(), u.GetName(), u.GetNamespace())
+				out, errOut, err := execute(t, "", "run", "--preset", name, "--harness", harness, "-n", "bench", "--pvc", "results",
+					"--base-url", "http://10.0.0.7:80", "--parallelism", launchers, "--dry-run=client", "-o", "json")
+				if err != nil {
+					t.Fatalf("%v\n%s", err, errOut)
 				}
-			}
-			if strings.Join(kinds, ",") != "ConfigMap,Job" {
-				t.Errorf("kinds %v", kinds)
-			}
-		})
+				var list corev1.List
+				if err := json.Unmarshal([]byte(out), &list); err != nil {
+					t.Fatalf("not one JSON List: %v\n%s", err, out)
+				}
+				kinds := []string{}
+				for _, item := range list.Items {
+					var u unstructured.Unstructured
+					if err := json.Unmarshal(item.Raw, &u.Object); err != nil {
+						t.Fatal(err)
+					}
+					kinds = append(kinds, u.GetKind())
+					if u.GetNamespace() != "bench" {
+						t.Errorf("%s/%s in namespace %q", u.GetKind(), u.GetName(), u.GetNamespace())
+					}
+				}
+				if strings.Join(kinds, ",") != "ConfigMap,Job" {
+					t.Errorf("kinds %v", kinds)
+				}
+			})
+		}
+	}
+}
+
+// An llm-d-benchmark spec name runs its preset exactly, recorded under the preset's name.
+func TestRunPresetAlias(t *testing.T) {
+	args := []string{"-n", "bench", "--pvc", "results", "--base-url", "http://10.0.0.7:80", "--dry-run=client", "-o", "yaml"}
+	for alias, name := range map[string]string{"optimized-baseline": "inference-scheduling", "pd-disaggregation": "pd",
+		"wide-ep-lws": "wide-ep", "precise-prefix-cache-aware": "precise-prefix-cache", "workload-autoscaling": "wva-inference-scheduling"} {
+		viaAlias, errOut, err := execute(t, "", append([]string{"run", "--preset", alias}, args...)...)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", alias, err, errOut)
+		}
+		direct, _, err := execute(t, "", append([]string{"run", "--preset", name}, args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if runIDPattern(viaAlias) != runIDPattern(direct) {
+			t.Errorf("--preset %s renders differently from --preset %s", alias, name)
+		}
+		if !strings.Contains(viaAlias, "llmdbench.io/preset: "+name+"\n") {
+			t.Errorf("--preset %s is not labelled with preset %s", alias, name)
+		}
+	}
+}
+
+// --harness picks the preset's workloads for that harness, and refuses a harness it has none for.
+func TestRunPresetHarnessVariants(t *testing.T) {
+	args := []string{"-n", "bench", "--pvc", "results", "--base-url", "http://10.0.0.7:80", "--dry-run=client", "-o", "yaml"}
+	for _, c := range []struct{ preset, harness, workload string }{
+		{"inference-scheduling", "guidellm", "rate_comparison.yaml"},
+		{"pd", "vllm-benchmark", "random_concurrent.yaml"},
+		{"precise-prefix-cache", "guidellm", "rate_comparison.yaml"},
+		{"precise-prefix-cache", "llmdbench", "guide_shared_prefix.yaml"},
+		{"tiered-prefix-cache", "llmdbench", "guide_shared_prefix.yaml"},
+	} {
+		out, errOut, err := execute(t, "", append([]string{"run", "--preset", c.preset, "--harness", c.harness}, args...)...)
+		if err != nil {
+			t.Errorf("%s --harness %s: %v\n%s", c.preset, c.harness, err, errOut)
+			continue
+		}
+		if !strings.Contains(out, "  "+c.workload+": ") {
+			t.Errorf("%s --harness %s: no ConfigMap key %s\n%s", c.preset, c.harness, c.workload, out)
+		}
+	}
+	_, _, err := execute(t, "", append([]string{"run", "--preset", "workload-autoscaling", "--harness", "llmdbench"}, args...)...)
+	if err == nil || err.Error() != "preset wva-inference-scheduling has no workloads for harness llmdbench: it has them for guidellm" {
+		t.Errorf("wva with llmdbench: %v", err)
+	}
+	// The WVA and tiered guides name no gateway: without --gateway or --base-url there is nothing to discover.
+	_, _, err = execute(t, "", "run", "--preset", "tiered-prefix-cache", "-n", "bench", "--pvc", "results", "--dry-run=client")
+	if !errors.Is(err, config.ErrNoGateway) {
+		t.Errorf("tiered without a gateway: %v", err)
 	}
 }
 
@@ -202,9 +304,9 @@ func TestRunFlagsBeatTheConfig(t *testing.T) {
 func TestRunBadFlags(t *testing.T) {
 	base := []string{"run", "--preset", "pd", "-n", "x", "--pvc", "p", "--base-url", "http://a:80", "--dry-run=client"}
 	cases := []badInput{
-		{[]string{"run", "-n", "x"}, "choose what to run: --preset inference-scheduling, pd or wide-ep, or --config FILE"},
+		{[]string{"run", "-n", "x"}, "choose what to run: --preset inference-scheduling, pd, precise-prefix-cache, tiered-prefix-cache, wide-ep or wva-inference-scheduling, or --config FILE"},
 		{[]string{"run", "--preset", "pd", "-f", "x.yaml"}, "--preset and --config are exclusive"},
-		{[]string{"run", "--preset", "nope"}, `unknown preset "nope": choose one of inference-scheduling, pd or wide-ep`},
+		{[]string{"run", "--preset", "nope"}, `unknown preset "nope": choose one of inference-scheduling, pd, precise-prefix-cache, tiered-prefix-cache, wide-ep, wva-inference-scheduling (aliases: optimized-baseline=inference-scheduling, pd-disaggregation=pd, precise-prefix-cache-aware=precise-prefix-cache, precise-prefix-cache-routing=precise-prefix-cache, wide-ep-lws=wide-ep, workload-autoscaling=wva-inference-scheduling)`},
 		{append(base, "--harness", "locust"), `--harness "locust" is not a known harness`},
 		{append(base, "--parallelism", "0"), "--parallelism 0: it must be 1 or more"},
 		{append(base, "--parallelism-mode", "half"), `--parallelism-mode "half": use split or replicate`},

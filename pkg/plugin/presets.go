@@ -3,7 +3,7 @@ package plugin
 import (
 	"context"
 	"fmt"
-	"slices"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -34,8 +34,12 @@ func NewCmdPresets(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 		Aliases: []string{"preset"},
 		Short:   "List the embedded well-lit-path presets",
 		Long: templates.LongDesc(`
-			List the embedded presets: one for each llm-d well-lit path. Each preset is a
-			complete run_only.sh config; 'presets show' prints it so it can be saved and edited.`),
+			List the embedded presets: one for each llm-d guide path, with the guide file and month
+			it was written from, llm-d-benchmark's spec names for it (aliases, accepted wherever a
+			preset is), and the harnesses it has workloads for (WORKLOADS are the default harness's;
+			'presets show NAME --harness H' prints another's). A gateway of '-' means the guide names
+			none: pass --gateway or --base-url. Each preset is a complete run_only.sh config;
+			'presets show' prints it so it can be saved and edited.`),
 		Example: templates.Examples(`
 			# List the presets
 			kubectl llmdbench presets
@@ -75,16 +79,18 @@ func (o *PresetsOptions) Run(context.Context) error {
 		return printStructured(o.Out, o.Output, list)
 	}
 	w := printers.GetNewTabWriter(o.Out)
-	fmt.Fprintln(w, "NAME\tGATEWAY\tMODEL\tHARNESS\tWORKLOADS\tDESCRIPTION")
+	fmt.Fprintln(w, "NAME\tALIASES\tGATEWAY\tMODEL\tHARNESSES\tWORKLOADS\tSOURCE")
 	for _, p := range list {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Gateway, p.Model, p.Harness, strings.Join(p.Workloads, ","), p.Description)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, orDash(strings.Join(p.Aliases, ",")), orDash(p.Gateway), p.Model,
+			strings.Join(p.Harnesses, ","), strings.Join(p.Workloads, ","), p.Source)
 	}
 	return w.Flush()
 }
 
 // PresetsShowOptions holds the arguments of `presets show`.
 type PresetsShowOptions struct {
-	Name string
+	Name    string
+	Harness string
 	genericiooptions.IOStreams
 }
 
@@ -96,12 +102,15 @@ func NewPresetsShowOptions(streams genericiooptions.IOStreams) *PresetsShowOptio
 // NewCmdPresetsShow builds `kubectl llmdbench presets show NAME`.
 func NewCmdPresetsShow(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := NewPresetsShowOptions(streams)
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "show NAME",
 		Short: "Print a preset's config, placeholders intact",
 		Example: templates.Examples(`
 			# Print the inference-scheduling preset
-			kubectl llmdbench presets show inference-scheduling`),
+			kubectl llmdbench presets show inference-scheduling
+
+			# Print its GuideLLM workloads, as a config of their own
+			kubectl llmdbench presets show optimized-baseline --harness guidellm`),
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completePresetNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -114,6 +123,8 @@ func NewCmdPresetsShow(f cmdutil.Factory, streams genericiooptions.IOStreams) *c
 			return o.Run(cmd.Context())
 		},
 	}
+	cmd.Flags().StringVar(&o.Harness, "harness", "", "Print the preset's config for this harness (see the HARNESSES column of 'presets')")
+	return cmd
 }
 
 // Complete takes the preset name.
@@ -124,15 +135,13 @@ func (o *PresetsShowOptions) Complete(_ cmdutil.Factory, _ *cobra.Command, args 
 
 // Validate refuses an unknown preset.
 func (o *PresetsShowOptions) Validate() error {
-	if !slices.Contains(preset.Names(), o.Name) {
-		return fmt.Errorf("unknown preset %q: choose one of %s", o.Name, strings.Join(preset.Names(), ", "))
-	}
-	return nil
+	_, err := preset.SourceFor(o.Name, o.Harness)
+	return err
 }
 
 // Run prints the preset file as embedded.
 func (o *PresetsShowOptions) Run(context.Context) error {
-	data, err := preset.Source(o.Name)
+	data, err := preset.SourceFor(o.Name, o.Harness)
 	if err != nil {
 		return err
 	}
@@ -144,5 +153,24 @@ func completePresetNames(_ *cobra.Command, args []string, _ string) ([]string, c
 	if len(args) > 0 {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	return preset.Names(), cobra.ShellCompDirectiveNoFileComp
+	return presetChoices(), cobra.ShellCompDirectiveNoFileComp
+}
+
+// orDash prints an empty catalogue field as '-'.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// presetChoices completes --preset and 'presets show': the names, then llm-d-benchmark's spec
+// names (aliases), each list sorted.
+func presetChoices() []string {
+	var aliases []string
+	for a := range preset.Aliases() {
+		aliases = append(aliases, a)
+	}
+	sort.Strings(aliases)
+	return append(preset.Names(), aliases...)
 }

@@ -41,7 +41,7 @@ type configSource struct {
 
 func (s *configSource) addFlags(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&s.Preset, "preset", s.Preset, "Preset to run: "+joinFormats(preset.Names()))
+	fl.StringVar(&s.Preset, "preset", s.Preset, "Preset to run: "+joinFormats(preset.Names())+", or an llm-d-benchmark spec name (see 'presets')")
 	fl.StringVarP(&s.ConfigFile, "config", "f", s.ConfigFile, "run_only.sh-style config file to run ('-' reads stdin)")
 	fl.StringVar(&s.Overrides.Gateway, "gateway", "", "Gateway whose Service is discovered by its gateway-name label (beats endpoint.gateway)")
 	fl.StringVar(&s.Overrides.BaseURL, "base-url", "", "Inference endpoint URL; skips gateway discovery (beats endpoint.base_url)")
@@ -54,7 +54,7 @@ func (s *configSource) addFlags(cmd *cobra.Command) {
 	fl.StringArrayVar(&s.Workloads, "workload", nil, "Run only this workload (repeatable); default all, in file order")
 	fl.StringArrayVar(&s.EnvPairs, "env", nil, "Extra launcher environment KEY=VALUE (repeatable; replaces a config env entry of the same name)")
 	_ = cmd.RegisterFlagCompletionFunc("preset", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return preset.Names(), cobra.ShellCompDirectiveNoFileComp
+		return presetChoices(), cobra.ShellCompDirectiveNoFileComp
 	})
 	_ = cmd.RegisterFlagCompletionFunc("harness", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return config.Harnesses(), cobra.ShellCompDirectiveNoFileComp
@@ -80,10 +80,19 @@ func (s *configSource) validate() error {
 		return fmt.Errorf("choose what to run: --preset %s, or --config FILE", joinFormats(preset.Names()))
 	case s.Preset != "" && s.ConfigFile != "":
 		return fmt.Errorf("--preset and --config are exclusive: a preset is a config; save it with 'presets show' to edit it")
-	case s.Preset != "" && !slices.Contains(preset.Names(), s.Preset):
-		return fmt.Errorf("unknown preset %q: choose one of %s", s.Preset, joinFormats(preset.Names()))
 	case s.Overrides.Harness != "" && !slices.Contains(config.Harnesses(), s.Overrides.Harness):
 		return fmt.Errorf("--harness %q is not a known harness: use one of %s", s.Overrides.Harness, joinFormats(config.Harnesses()))
+	}
+	if s.Preset != "" {
+		// An llm-d-benchmark spec name runs its preset, recorded under the preset's own name.
+		name, err := preset.Resolve(s.Preset)
+		if err != nil {
+			return err
+		}
+		s.Preset = name
+		if _, err := preset.SourceFor(name, s.Overrides.Harness); err != nil {
+			return err
+		}
 	}
 	if s.Overrides.BaseURL != "" {
 		if err := config.ValidateBaseURL(s.Overrides.BaseURL); err != nil {
@@ -96,7 +105,8 @@ func (s *configSource) validate() error {
 
 func (s *configSource) load() (*config.Document, error) {
 	if s.Preset != "" {
-		return preset.Load(s.Preset)
+		// The preset's workloads for --harness: its variant file for that harness, if it has one.
+		return preset.LoadFor(s.Preset, s.Overrides.Harness)
 	}
 	if s.ConfigFile == "-" {
 		data, err := io.ReadAll(s.in)
