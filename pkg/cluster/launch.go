@@ -150,16 +150,7 @@ func WaitReady(ctx context.Context, cs kubernetes.Interface, namespace, selector
 	}
 	// The latest state of each pod still pending, for the timeout message and its events.
 	last := map[string]*corev1.Pod{}
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-			opts.LabelSelector = selector
-			return cs.CoreV1().Pods(namespace).List(ctx, opts)
-		},
-		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			opts.LabelSelector = selector
-			return cs.CoreV1().Pods(namespace).Watch(ctx, opts)
-		},
-	}
+	lw := podsListWatch(cs, namespace, selector)
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	// Every pod must be there once the first list is in: one missing was deleted already.
@@ -172,7 +163,7 @@ func WaitReady(ctx context.Context, cs kubernetes.Interface, namespace, selector
 		return false, nil
 	}
 	// A client that cannot stream the first list as watch events (a fake one) lists instead.
-	_, err := watchtools.UntilWithSync(wctx, cache.ToListWatcherWithWatchListSemantics(lw, cs), &corev1.Pod{}, precondition, func(ev watch.Event) (bool, error) {
+	_, err := watchtools.UntilWithSync(wctx, lw, &corev1.Pod{}, precondition, func(ev watch.Event) (bool, error) {
 		switch ev.Type {
 		case watch.Deleted:
 			// The informer unwraps a deletion it missed (DeletedFinalStateUnknown) for us.

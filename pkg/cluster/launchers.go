@@ -126,19 +126,10 @@ func WaitLaunchers(ctx context.Context, cs kubernetes.Interface, namespace, runI
 	started := map[int]bool{}
 	last := map[int]*corev1.Pod{}
 	selector := launcher.RunSelector(runID)
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-			opts.LabelSelector = selector
-			return cs.CoreV1().Pods(namespace).List(ctx, opts)
-		},
-		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			opts.LabelSelector = selector
-			return cs.CoreV1().Pods(namespace).Watch(ctx, opts)
-		},
-	}
+	lw := podsListWatch(cs, namespace, selector)
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	_, err := watchtools.UntilWithSync(wctx, cache.ToListWatcherWithWatchListSemantics(lw, cs), &corev1.Pod{}, nil, func(ev watch.Event) (bool, error) {
+	_, err := watchtools.UntilWithSync(wctx, lw, &corev1.Pod{}, nil, func(ev watch.Event) (bool, error) {
 		pod, ok := ev.Object.(*corev1.Pod)
 		if !ok {
 			return false, nil
@@ -211,6 +202,21 @@ func WaitLaunchers(ctx context.Context, cs kubernetes.Interface, namespace, runI
 		return ctx.Err()
 	}
 	return fmt.Errorf("watching the launcher pods: %w", err)
+}
+
+// podsListWatch lists and watches the pods selector picks in namespace; a client that cannot
+// stream the first list as watch events (a fake one) lists instead.
+func podsListWatch(cs kubernetes.Interface, namespace, selector string) cache.ListerWatcher {
+	return cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			opts.LabelSelector = selector
+			return cs.CoreV1().Pods(namespace).List(ctx, opts)
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			opts.LabelSelector = selector
+			return cs.CoreV1().Pods(namespace).Watch(ctx, opts)
+		},
+	}, cs)
 }
 
 // jobWarning is the Job's newest Warning event ("Reason: message"), or "".

@@ -9,8 +9,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
@@ -387,16 +385,7 @@ func Follow(ctx context.Context, cs kubernetes.Interface, ex Executor, run Run, 
 	defer cancel()
 	// One watch of the run's pods serves every launcher's reader.
 	selector := launcher.RunSelector(run.ID)
-	informer := cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-			opts.LabelSelector = selector
-			return cs.CoreV1().Pods(run.Namespace).List(ctx, opts)
-		},
-		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			opts.LabelSelector = selector
-			return cs.CoreV1().Pods(run.Namespace).Watch(ctx, opts)
-		},
-	}, cs), &corev1.Pod{}, 0, cache.Indexers{})
+	informer := cache.NewSharedIndexInformer(podsListWatch(cs, run.Namespace, selector), &corev1.Pod{}, 0, cache.Indexers{})
 	// A refused read of the pods ends following at once (the informer would retry it forever).
 	if _, err := cs.CoreV1().Pods(run.Namespace).List(ctx, metav1.ListOptions{LabelSelector: selector, Limit: 1}); err != nil {
 		return summarize(run, make([]launcherView, run.Parallelism), time.Now()), fmt.Errorf("reading run %s: %w", run.ID, err)
