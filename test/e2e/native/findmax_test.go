@@ -76,3 +76,62 @@ func TestFindMaxAgainstADenseSweep(t *testing.T) {
 		t.Errorf("results show does not put the answer on top:\n%s", show.Stdout)
 	}
 }
+
+// By concurrency: the simulator runs 8 requests at once, so TTFT stays at 50 ms up to 8 requests in
+// flight and grows with the queue beyond. A dense sweep of concurrency levels and `--find-max --by
+// concurrency` must agree within 10 % (whole levels: here, the same level or one apart at most
+// when the knee is near 10).
+func TestFindMaxByConcurrencyAgainstADenseSweep(t *testing.T) {
+	simulator(t, "127.0.0.8:80", "--max-num-seqs", "8", "--time-to-first-token", "50ms", "--inter-token-latency", "7ms")
+	installPlugin(t)
+	ns := cl.Namespace(t)
+	gatewayService(t, ns, "127.0.0.8")
+	const slo = 0.150
+	base := []string{"run", "--preset", "inference-scheduling", "-n", ns, "--pvc", "results", "--create-pvc",
+		"--harness", "llmdbench", "--workload", "sanity_random"}
+
+	// --concurrency sends 10 requests per stream by default (find-max's probes send 20).
+	levels := []int{4, 6, 8, 9, 10, 11, 12, 14, 16}
+	cmd := cl.PluginCmd(t, "", append(base, "--concurrency", "4,6,8,9,10,11,12,14,16")...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("sweep: %v\n%s", err, out)
+	}
+	sweep, _ := filepath.Glob(filepath.Join(cmd.Dir, "llmdbench-results", "*", "llmdbench_*_sanity_random_*"))
+	if len(sweep) != 1 {
+		t.Fatalf("sweep folders: %v", sweep)
+	}
+	dense := 0
+	var seen []string
+	for i, st := range showJSON(t, sweep[0]).Stages {
+		p90 := st.Latency.TTFT.P90
+		if p90 == nil || i >= len(levels) {
+			t.Fatalf("sweep stage %d: %+v", i, st)
+		}
+		seen = append(seen, fmt.Sprintf("%d:%.0f", levels[i], *p90*1000))
+		if *p90 <= slo && st.Requests.Failed == 0 && levels[i] > dense {
+			dense = levels[i]
+		}
+	}
+	t.Logf("dense sweep, concurrency:TTFT p90 ms: %s; highest within 150 ms: %d", strings.Join(seen, " "), dense)
+	if dense == 0 {
+		t.Fatal("no sweep stage met the SLO")
+	}
+	cmd = cl.PluginCmd(t, "", append(base, "--find-max", "--by", "concurrency", "--slo", "ttft_p90=150ms", "--min", "2", "--max", "64",
+		"--precision", "5%", "--max-stages", "10")...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("find-max: %v\n%s", err, out)
+	}
+	found, _ := filepath.Glob(filepath.Join(cmd.Dir, "llmdbench-results", "*", "llmdbench_*_sanity_random_*"))
+	if len(found) != 1 {
+		t.Fatalf("find-max folders: %v", found)
+	}
+	c := showJSON(t, found[0]).Capacity
+	if c == nil || c.Passing == nil {
+		t.Fatalf("no capacity answer: %+v\n%s", c, out)
+	}
+	t.Logf("find-max by concurrency: %s (%d probes); dense sweep: %d", c.Answer, len(c.Probes), dense)
+	if len(c.Probes) > 10 || math.Abs(*c.Passing-float64(dense)) > math.Max(1, 0.10*float64(dense)) {
+		t.Errorf("find-max answered %g in %d probes, the dense sweep %d", *c.Passing, len(c.Probes), dense)
+	}
+}
