@@ -215,6 +215,27 @@ esac
 exit 99
 `
 
+// scriptTempDir is a temp folder for a script run that may be killed: processes it started in
+// sessions of their own can still write a last file into it for a moment after they are killed,
+// so its removal is retried (t.TempDir's is not).
+func scriptTempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "llmdbench-script-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for i := 0; i < 50; i++ {
+			if err := os.RemoveAll(dir); err == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Errorf("could not remove %s", dir)
+	})
+	return dir
+}
+
 // scriptRun is one run of the rendered script on a temp folder standing for the results volume.
 type scriptRun struct {
 	cmd         *exec.Cmd
@@ -230,7 +251,7 @@ func startScript(t *testing.T, shell []string, timeout time.Duration, workloads 
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	dir := scriptTempDir(t)
 	root, scripts, bin, volume := scenarioDirs(t, dir)
 	for _, w := range workloads {
 		if err := os.WriteFile(filepath.Join(scripts, MetadataKey(w)), []byte(cm.Data[MetadataKey(w)]), 0o644); err != nil {
