@@ -224,8 +224,9 @@ func IsRunID(s string) bool { return runstate.IsRunID(s) }
 // ConfigMapName is the run's ConfigMap.
 func ConfigMapName(runID string) string { return "llmdbench-" + runID }
 
-// PodName is the launcher pod of one parallel index; it still matches the guide's
-// `lmdbench-.*-launcher` lookup.
+// PodName is the name earlier versions gave the bare launcher pod of one parallel index (launchers
+// are now a Job's pods, named by the Job controller); the tests that stand for such older runs
+// use it.
 func PodName(runID string, index int) string {
 	return AppLauncher + "-" + runID + "-" + strconv.Itoa(index)
 }
