@@ -215,12 +215,23 @@ func WaitReady(ctx context.Context, cs kubernetes.Interface, namespace, selector
 				why = telling(ectx, cs, namespace, name, pod.UID)
 			}
 		}
-		msg := fmt.Sprintf("after %s (%s)", timeout, strings.Join(states, ", "))
-		if why != "" {
-			msg += "; last warning: " + why
-		}
-		return fmt.Errorf("%w %s", ErrLaunchTimeout, msg)
+		return launchTimeout(timeout, states, why)
 	}
+	return watchEnded(ctx, err)
+}
+
+// launchTimeout is the error of a launch wait that ran out: the pods' states and the most telling
+// warning seen.
+func launchTimeout(timeout time.Duration, states []string, why string) error {
+	msg := fmt.Sprintf("after %s (%s)", timeout, strings.Join(states, ", "))
+	if why != "" {
+		msg += "; last warning: " + why
+	}
+	return fmt.Errorf("%w %s", ErrLaunchTimeout, msg)
+}
+
+// watchEnded is the error of a launch wait that ended otherwise: the caller's context, or the watch.
+func watchEnded(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}

@@ -192,16 +192,9 @@ func WaitLaunchers(ctx context.Context, cs kubernetes.Interface, namespace, runI
 		if why == "" {
 			why = jobWarning(ectx, cs, namespace, launcher.JobName(runID))
 		}
-		msg := fmt.Sprintf("after %s (%s)", timeout, strings.Join(states, ", "))
-		if why != "" {
-			msg += "; last warning: " + why
-		}
-		return fmt.Errorf("%w %s", ErrLaunchTimeout, msg)
+		return launchTimeout(timeout, states, why)
 	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return fmt.Errorf("watching the launcher pods: %w", err)
+	return watchEnded(ctx, err)
 }
 
 // podsListWatch lists and watches the pods selector picks in namespace; a client that cannot
