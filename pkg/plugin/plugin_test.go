@@ -73,7 +73,7 @@ func TestPresetsListAndShow(t *testing.T) {
 		t.Errorf("yaml list %v %v", list, err)
 	}
 	// The pd row, read off pd.yaml's header and the pd.vllm-benchmark.yaml variant by hand.
-	pdRow := regexp.MustCompile(`(?m)^pd +pd-disaggregation +infra-pd-inference-gateway +openai/gpt-oss-120b +inference-perf,llmdbench,vllm-benchmark +sanity_random +llm-d/llm-d guides/benchmark/pd_template.yaml \(2026-02\)$`)
+	pdRow := regexp.MustCompile(`(?m)^pd +pd-disaggregation +infra-pd-inference-gateway +openai/gpt-oss-120b +inference-perf,llmdbench,vllm-benchmark +sanity_random,shared_prefix_synthetic +llm-d/llm-d guides/benchmark/pd_template.yaml \(2026-02\)$`)
 	if table, _, _ := execute(t, "", "presets"); !pdRow.MatchString(table) {
 		t.Errorf("pd row (aliases, harnesses, source):\n%s", table)
 	}
@@ -218,6 +218,9 @@ func TestRunPresetHarnessVariants(t *testing.T) {
 		{"precise-prefix-cache", "guidellm", "rate_comparison.yaml"},
 		{"precise-prefix-cache", "llmdbench", "guide_shared_prefix.yaml"},
 		{"tiered-prefix-cache", "llmdbench", "guide_shared_prefix.yaml"},
+		{"workload-autoscaling", "llmdbench", "rate_comparison.yaml"},
+		{"wva-inference-scheduling", "inference-perf", "rate_comparison.yaml"},
+		{"pd", "llmdbench", "shared_prefix_synthetic.yaml"},
 	} {
 		out, errOut, err := execute(t, "", append([]string{"run", "--preset", c.preset, "--harness", c.harness}, args...)...)
 		if err != nil {
@@ -228,9 +231,9 @@ func TestRunPresetHarnessVariants(t *testing.T) {
 			t.Errorf("%s --harness %s: no ConfigMap key %s\n%s", c.preset, c.harness, c.workload, out)
 		}
 	}
-	_, _, err := execute(t, "", append([]string{"run", "--preset", "workload-autoscaling", "--harness", "llmdbench"}, args...)...)
-	if err == nil || err.Error() != "preset wva-inference-scheduling has no workloads for harness llmdbench: it has them for guidellm" {
-		t.Errorf("wva with llmdbench: %v", err)
+	_, _, err := execute(t, "", append([]string{"run", "--preset", "wide-ep", "--harness", "guidellm"}, args...)...)
+	if err == nil || err.Error() != "preset wide-ep has no workloads for harness guidellm: it has them for inference-perf, llmdbench" {
+		t.Errorf("wide-ep with guidellm: %v", err)
 	}
 	// The WVA and tiered guides name no gateway: without --gateway or --base-url there is nothing to discover.
 	_, _, err = execute(t, "", "run", "--preset", "tiered-prefix-cache", "-n", "bench", "--pvc", "results", "--dry-run=client")
@@ -320,7 +323,7 @@ func TestRunBadFlags(t *testing.T) {
 		{append(base, "--node-selector", "x"), `--node-selector "x": expected KEY=VALUE`},
 		{append(base, "--toleration", "k=v:Sometimes"), "effect must be NoSchedule, PreferNoSchedule or NoExecute"},
 		{append(base, "--image-pull-policy", "Maybe"), `--image-pull-policy "Maybe"`},
-		{append(base, "--workload", "ghost"), `workload "ghost" is not in the config preset pd: choose from sanity_random; pass one of them to --workload`},
+		{append(base, "--workload", "ghost"), `workload "ghost" is not in the config preset pd: choose from sanity_random, shared_prefix_synthetic; pass one of them to --workload`},
 		{[]string{"run", "--preset", "pd", "--base-url", "a.b", "--dry-run=client"}, "--base-url: endpoint.base_url \"a.b\" must start with http://"},
 		{[]string{"run", "--preset", "pd", "-n", "x", "--base-url", "http://a:80", "--dry-run=client"}, "${BENCHMARK_PVC} in harness.results_pvc is not set: pass --pvc NAME (or export BENCHMARK_PVC)"},
 		{[]string{"run", "--preset", "pd", "-n", "x", "--pvc", "p", "--base-url", "http://a:80", "-o", "name"}, `--output "name": a run prints its verdict as json or yaml`},

@@ -145,8 +145,8 @@ func variants(name string) []string {
 }
 
 // HarnessesOf lists, sorted, the harnesses a preset has workloads for: its base file's
-// harness.name; llmdbench as well when that is inference-perf (the native generator reads
-// inference-perf profiles); and each NAME.HARNESS.yaml variant's harness.
+// harness.name; each NAME.HARNESS.yaml variant's harness; and llmdbench when either of those is
+// inference-perf (the native generator reads inference-perf profiles).
 func HarnessesOf(name string) ([]string, error) {
 	name, err := Resolve(name)
 	if err != nil {
@@ -157,11 +157,10 @@ func HarnessesOf(name string) ([]string, error) {
 		return nil, err
 	}
 	base, _ := doc.Lookup("harness", "name")
-	out := []string{base}
-	if base == config.HarnessInferencePerf {
+	out := append([]string{base}, variants(name)...)
+	if slices.Contains(out, config.HarnessInferencePerf) {
 		out = append(out, config.HarnessNative)
 	}
-	out = append(out, variants(name)...)
 	sort.Strings(out)
 	return slices.Compact(out), nil
 }
@@ -193,8 +192,18 @@ func fileFor(name, harness string) (string, error) {
 	if harness == "" || harness == config.HarnessNop {
 		return name, nil
 	}
-	if slices.Contains(variants(name), harness) {
+	vs := variants(name)
+	if slices.Contains(vs, harness) {
 		return name + "." + harness, nil
+	}
+	// The native generator reads inference-perf profiles: a base file of another harness with an
+	// inference-perf variant gives it that variant.
+	if harness == config.HarnessNative && slices.Contains(vs, config.HarnessInferencePerf) {
+		if doc, err := load(name, name); err == nil {
+			if base, _ := doc.Lookup("harness", "name"); base != config.HarnessInferencePerf {
+				return name + "." + config.HarnessInferencePerf, nil
+			}
+		}
 	}
 	has, err := HarnessesOf(name)
 	if err != nil {

@@ -96,7 +96,7 @@ func TestCatalogue(t *testing.T) {
 			"llm-d/llm-d-benchmark workload/profiles/inference-perf/guide_tiered-prefix-cache_1.yaml.in (2026-06)"},
 		"wide-ep": {"inference-perf,llmdbench", "wide-ep-lws", "infra-wide-ep-inference-gateway",
 			"llm-d/llm-d guides/benchmark/wide_ep_template.yaml (2026-02)"},
-		"wva-inference-scheduling": {"guidellm", "workload-autoscaling", "",
+		"wva-inference-scheduling": {"guidellm,inference-perf,llmdbench", "workload-autoscaling", "",
 			"llm-d/llm-d guides/benchmark/wva_inference_scheduling_guidellm_template.yaml (2026-02)"},
 	}
 	list, err := List()
@@ -132,9 +132,19 @@ func TestResolveAndHarnessErrors(t *testing.T) {
 	if !errors.Is(err, ErrNoHarnessWorkloads) || err.Error() != "preset wide-ep has no workloads for harness guidellm: it has them for inference-perf, llmdbench" {
 		t.Errorf("wide-ep guidellm: %v", err)
 	}
-	_, err = LoadFor("workload-autoscaling", config.HarnessNative)
+	_, err = LoadFor("pd", config.HarnessGuideLLM)
 	if !errors.Is(err, ErrNoHarnessWorkloads) {
-		t.Errorf("wva llmdbench: %v", err)
+		t.Errorf("pd guidellm: %v", err)
+	}
+	// A GuideLLM preset with an inference-perf variant: the native generator reads that variant.
+	for _, h := range []string{config.HarnessNative, config.HarnessInferencePerf} {
+		doc, err := LoadFor("workload-autoscaling", h)
+		if err != nil {
+			t.Fatalf("wva %s: %v", h, err)
+		}
+		if name, _ := doc.Lookup("harness", "name"); name != config.HarnessInferencePerf || strings.Join(doc.Workloads(), ",") != "rate_comparison" {
+			t.Errorf("wva %s: harness %s, workloads %v", h, name, doc.Workloads())
+		}
 	}
 	// nop sends no load: any preset's base file does.
 	base, _ := Source("wva-inference-scheduling")
