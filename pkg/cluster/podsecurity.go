@@ -2,6 +2,9 @@ package cluster
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -57,8 +60,33 @@ func PodSecurityViolations(lv psaapi.LevelVersion, meta *metav1.ObjectMeta, spec
 }
 
 // checkPodSecurity is the preflight check that the run's pod template is admitted at the level
-// the namespace enforces.
-func checkPodSecurity(ns string, labels map[string]string, pod *corev1.PodTemplateSpec) Check {
+// the namespace enforces; its message also says which of others (by who runs them) the level
+// admits and, for each refused, the first reason.
+func checkPodSecurity(ns string, labels map[string]string, pod *corev1.PodTemplateSpec, others map[string]*corev1.PodTemplateSpec) Check {
+	c := checkRunPodSecurity(ns, labels, pod)
+	lv, err := EnforcedPodSecurity(labels)
+	if err != nil || len(others) == 0 || lv.Level == psaapi.LevelPrivileged {
+		return c
+	}
+	var notes []string
+	for _, who := range slices.Sorted(maps.Keys(others)) {
+		v, err := PodSecurityViolations(lv, &others[who].ObjectMeta, &others[who].Spec)
+		switch {
+		case err != nil:
+			continue
+		case len(v) == 0:
+			notes = append(notes, who+" can run here")
+		default:
+			notes = append(notes, who+" cannot: "+v[0])
+		}
+	}
+	if len(notes) > 0 {
+		c.Message += "; " + strings.Join(notes, "; ")
+	}
+	return c
+}
+
+func checkRunPodSecurity(ns string, labels map[string]string, pod *corev1.PodTemplateSpec) Check {
 	c := Check{Name: "pod-security", Blocking: true}
 	who := "the launcher pods"
 	if h := pod.Labels[launcher.LabelHarness]; h != "" {

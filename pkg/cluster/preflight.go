@@ -34,6 +34,10 @@ type PreflightSpec struct {
 	// Pod is the launchers' pod template (the Job's), checked against the PodSecurity level the
 	// namespace enforces; nil skips that check.
 	Pod *corev1.PodTemplateSpec
+	// OtherPods (doctor) are the pod templates of the other launchers the namespace could run,
+	// keyed by who runs them (e.g. "the image harnesses (inference-perf, guidellm, …)"): the
+	// PodSecurity check also says which of them the enforced level admits. Informational only.
+	OtherPods map[string]*corev1.PodTemplateSpec
 }
 
 // Preflight checks, before anything is created, that a run can start, in the order the causes
@@ -51,7 +55,7 @@ func Preflight(ctx context.Context, cs kubernetes.Interface, s PreflightSpec) ([
 		return checks, nil
 	}
 	if s.Pod != nil && ns != nil {
-		checks = append(checks, checkPodSecurity(s.Namespace, ns.Labels, s.Pod))
+		checks = append(checks, checkPodSecurity(s.Namespace, ns.Labels, s.Pod, s.OtherPods))
 	}
 
 	rbac, err := checkPermissions(ctx, cs, s)

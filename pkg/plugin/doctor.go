@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
@@ -121,7 +122,7 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 			}
 			spec = cluster.PreflightSpec{Namespace: cfg.Harness.Namespace, PVC: cfg.Harness.ResultsPVC, CreatePVC: o.CreatePVC,
 				Parallelism: cfg.Harness.Parallelism, HFTokenSecret: cfg.Endpoint.HFTokenSecret,
-				Pod: doctorPod(cfg)}
+				Pod: doctorPod(cfg), OtherPods: doctorOtherPods(cfg)}
 		}
 	}
 	if spec.PVC == "" {
@@ -162,6 +163,36 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 		return &ExitError{Code: 1, Err: fmt.Errorf("a check blocks the run")}
 	}
 	return nil
+}
+
+// doctorOtherPods are the pod templates of the launchers cfg's namespace could run besides its
+// own: the native harness's, and the image's (one template serves every image harness), so the
+// PodSecurity check says which harnesses can run there.
+func doctorOtherPods(cfg *config.Config) map[string]*corev1.PodTemplateSpec {
+	var images []string
+	for _, h := range config.Harnesses() {
+		if h != config.HarnessNative {
+			images = append(images, h)
+		}
+	}
+	out := map[string]*corev1.PodTemplateSpec{}
+	for who, native := range map[string]bool{
+		"the native harness (llmdbench)":                           true,
+		"the image harnesses (" + strings.Join(images, ", ") + ")": false,
+	} {
+		if native == (cfg.Harness.Name == config.HarnessNative) {
+			continue // the run's own: the check's verdict
+		}
+		c := *cfg
+		c.Harness.Name = config.HarnessInferencePerf
+		if native {
+			c.Harness.Name = config.HarnessNative
+		}
+		if pod := doctorPod(&c); pod != nil {
+			out[who] = pod
+		}
+	}
+	return out
 }
 
 // doctorPod is the pod template a run of cfg with the default launcher would create, for the

@@ -48,11 +48,13 @@ func TestDoctorSaysWhichHarnessPassesPodSecurity(t *testing.T) {
 		return out.String(), err
 	}
 	out, err := doctor("")
-	if err == nil || !strings.Contains(out, "namespace ns enforces PodSecurity restricted:latest, which refuses the launcher pods (harness inference-perf): unrestricted capabilities") {
+	if err == nil || !strings.Contains(out, "namespace ns enforces PodSecurity restricted:latest, which refuses the launcher pods (harness inference-perf): unrestricted capabilities") ||
+		!strings.Contains(out, "; the native harness (llmdbench) can run here\n") {
 		t.Errorf("inference-perf: %v\n%s", err, out)
 	}
 	out, err = doctor("llmdbench")
-	if err != nil || !strings.Contains(out, "namespace ns enforces PodSecurity restricted:latest; the launcher pods (harness llmdbench) pass it") {
+	if err != nil || !strings.Contains(out, "namespace ns enforces PodSecurity restricted:latest; the launcher pods (harness llmdbench) pass it; "+
+		"the image harnesses (inference-perf, guidellm, vllm-benchmark, inferencemax, nop) cannot: unrestricted capabilities") {
 		t.Errorf("llmdbench: %v\n%s", err, out)
 	}
 }
