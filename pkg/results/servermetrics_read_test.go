@@ -303,3 +303,39 @@ func TestServerValueAliases(t *testing.T) {
 		t.Errorf("a name without aliases: %v %v", v, ok)
 	}
 }
+
+// ReadDir fills Report.ServerMetrics from the folder's series, and the series (a .jsonl file) is
+// not mistaken for a vLLM or GuideLLM result: case 04's two vLLM stages stay two.
+func TestReadDirServerMetrics(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "vllm")
+	copyDir(t, "testdata/cases/04-vllm-append-result-jsonl", dir)
+	plain, err := ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.ServerMetrics != nil {
+		t.Errorf("server metrics without a series: %+v", plain.ServerMetrics)
+	}
+	b, err := os.ReadFile(filepath.Join(serverFixtures, "stages", ServerMetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ServerMetricsFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Stages) != 2 || len(r.ServerMetrics) != 2 {
+		t.Fatalf("%d stages, %d server metrics stages; want 2 and 2", len(r.Stages), len(r.ServerMetrics))
+	}
+	wantVal(t, "stage 1 all gen tok/s", r.ServerMetrics[1].All.GenerationTokensPerSec, 48) // as in TestServerStagesFixture
+	// A corrupt series fails the read, naming its line.
+	if err := os.WriteFile(filepath.Join(dir, ServerMetricsFile), []byte("{\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadDir(dir); !errors.Is(err, ErrServerMetricsFormat) || !strings.Contains(err.Error(), ServerMetricsFile+":1:") {
+		t.Errorf("corrupt series: %v", err)
+	}
+}
