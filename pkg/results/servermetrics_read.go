@@ -27,7 +27,7 @@ const maxServerLine = 16 << 20
 // format, a sample or stage line without a time, a sample without a pod, a stage event other
 // than start/end, an end without its start, or a second start of a stage still open.
 //
-// Times are converted from Unix seconds to time.Time rounded to the microsecond (a float64 of
+// Times are converted from Unix seconds to UTC time.Time rounded to the microsecond (a float64 of
 // today's Unix time holds about that much). Samples are returned per pod in time order (stable
 // for equal times); failed scrapes keep their error and no values. Stage windows are in the
 // order their start events came; a stage with no end event has a zero End.
@@ -124,7 +124,7 @@ func trimSpace(b []byte) []byte {
 
 // unixSeconds is a Unix time in float seconds as a time.Time, rounded to the microsecond.
 func unixSeconds(sec float64) time.Time {
-	return time.UnixMicro(int64(math.Round(sec * 1e6)))
+	return time.UnixMicro(int64(math.Round(sec * 1e6))).UTC()
 }
 
 // The server metrics ServerStages reads, by the name current vLLM exposes.

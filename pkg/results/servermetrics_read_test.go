@@ -15,7 +15,7 @@ const serverFixtures = "testdata/servermetrics"
 // t0 is the fixtures' base time T (README); every time there is T + n + 0.5.
 const t0 = 1764547200
 
-func tAt(offset float64) time.Time { return time.UnixMicro(int64((t0 + offset) * 1e6)) }
+func tAt(offset float64) time.Time { return time.UnixMicro(int64((t0 + offset) * 1e6)).UTC() }
 
 func wantVal(t *testing.T, what string, got *float64, want float64) {
 	t.Helper()
