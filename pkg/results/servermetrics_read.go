@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -16,13 +17,11 @@ import (
 // servermetrics.go.
 var ErrServerMetricsFormat = errors.New("not a server metrics line")
 
-// maxServerLine bounds one JSON line of ServerMetricsFile: a sample of a few hundred metric
-// families is a few tens of kB; 16 MiB leaves room for any exposition.
-const maxServerLine = 16 << 20
-
 // ReadServerSeries reads dir's ServerMetricsFile, streaming it line by line. A folder without
 // the file gives (nil, nil): no scraper ran, which is not an error. Lines of an unknown kind are
-// skipped (the format can grow); blank lines are skipped. Errors name the file and line
+// skipped (the format can grow); blank lines are skipped; a last line without its newline that
+// is not JSON yet is a line still being written (the scraper appends while a stage's results are
+// written) and is left out. Errors name the file and line
 // (file:line) and wrap ErrServerMetricsFormat: a line that is not JSON, a header of another
 // format, a sample or stage line without a time, a sample without a pod, a stage event other
 // than start/end, an end without its start, or a second start of a stage still open.
@@ -43,20 +42,29 @@ func ReadServerSeries(dir string) (*ServerSeries, error) {
 	defer f.Close()
 	s := &ServerSeries{Samples: map[string][]ServerSample{}}
 	open := map[int]int{} // stage -> index in s.Stages of its window still open
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64<<10), maxServerLine)
+	br := bufio.NewReaderSize(f, 64<<10)
 	n := 0
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%s:%d: %w: %s", path, n, ErrServerMetricsFormat, fmt.Sprintf(format, a...))
 	}
-	for sc.Scan() {
+	for {
+		b, rerr := br.ReadBytes('\n')
+		if rerr != nil && !errors.Is(rerr, io.EOF) {
+			return nil, fmt.Errorf("%s:%d: %w", path, n+1, rerr)
+		}
+		if len(b) == 0 {
+			break
+		}
 		n++
-		b := sc.Bytes()
+		complete := b[len(b)-1] == '\n'
 		if len(trimSpace(b)) == 0 {
 			continue
 		}
 		var l ServerMetricsLine
 		if err := json.Unmarshal(b, &l); err != nil {
+			if !complete {
+				break // the last line, still being written (no newline yet): not part of the series
+			}
 			return nil, bad("%v", err)
 		}
 		switch l.Kind {
@@ -102,9 +110,6 @@ func ReadServerSeries(dir string) (*ServerSeries, error) {
 			}
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s:%d: %w", path, n+1, err)
-	}
 	for pod, ss := range s.Samples {
 		sort.SliceStable(ss, func(i, j int) bool { return ss[i].Time.Before(ss[j].Time) })
 		s.Samples[pod] = ss
@@ -113,10 +118,10 @@ func ReadServerSeries(dir string) (*ServerSeries, error) {
 }
 
 func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r') {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r' || b[0] == '\n') {
 		b = b[1:]
 	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\r') {
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\r' || b[len(b)-1] == '\n') {
 		b = b[:len(b)-1]
 	}
 	return b

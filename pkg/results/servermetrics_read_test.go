@@ -339,3 +339,34 @@ func TestReadDirServerMetrics(t *testing.T) {
 		t.Errorf("corrupt series: %v", err)
 	}
 }
+
+// A last line without its newline that is not JSON yet is being written: left out. The same
+// text with its newline is a corrupt line.
+func TestReadServerSeriesLineBeingWritten(t *testing.T) {
+	lines := []string{
+		`{"kind":"header","format":"llmdbench.server-metrics/v1"}`,
+		`{"kind":"sample","time":100,"pod":"a","values":{"vllm:num_requests_running":1}}`,
+	}
+	dir := t.TempDir()
+	text := strings.Join(lines, "\n") + "\n" + `{"kind":"sample","time":105,"pod":"a","val`
+	if err := os.WriteFile(filepath.Join(dir, ServerMetricsFile), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ReadServerSeries(dir)
+	if err != nil || len(s.Samples["a"]) != 1 {
+		t.Fatalf("%v, %+v: want the one complete sample", err, s)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ServerMetricsFile), []byte(text+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadServerSeries(dir); !errors.Is(err, ErrServerMetricsFormat) || !strings.Contains(err.Error(), ":3: ") {
+		t.Errorf("a complete corrupt last line: %v", err)
+	}
+	// A complete last line without a newline is read.
+	if err := os.WriteFile(filepath.Join(dir, ServerMetricsFile), []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := ReadServerSeries(dir); err != nil || len(s.Samples["a"]) != 1 {
+		t.Errorf("%v, %+v", err, s)
+	}
+}
