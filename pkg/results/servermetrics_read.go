@@ -190,7 +190,11 @@ func ServerValue(values map[string]float64, metric string) (v float64, ok bool) 
 //   - The prefix-cache hit rate is Δhits/Δqueries; null when no query was counted.
 //
 // A sample counts only for the metrics it holds (under any of their names, see ServerValue);
-// failed scrapes count for none.
+// failed scrapes count for none. A counter is 0 in a pod's successful samples before its first
+// sample holding it: Prometheus client libraries create a labelled counter on its first
+// increment (the llm-d inference simulator's prompt, generation and prefix-cache counters are
+// absent until its first request), so a counter first seen inside a stage counted from 0 there.
+// A pod that never exposes a counter has null for it.
 //
 // All is over the model-server pods (role RoleModelServer, or a pod the header does not list;
 // EPP pods are not engines): Samples summed; KV-cache usage the mean of the pods' means and
@@ -346,11 +350,23 @@ func (p podWindow) counter(metric string) (*float64, float64) {
 		v float64
 	}
 	var pts []point
+	var before []time.Time // successful samples before the counter's first appearance
 	for _, s := range p.samples {
 		if v, ok := ServerValue(s.Values, metric); ok {
 			pts = append(pts, point{s.Time, v})
+		} else if len(pts) == 0 {
+			before = append(before, s.Time)
 		}
 	}
+	if len(pts) == 0 {
+		return nil, 0
+	}
+	// A labelled counter appears on its first increment (the simulator's do): before that it was 0.
+	zeros := make([]point, len(before), len(before)+len(pts))
+	for i, t := range before {
+		zeros[i] = point{t, 0}
+	}
+	pts = append(zeros, pts...)
 	from, to := -1, -1
 	for i, pt := range pts {
 		if !pt.t.After(p.start) {

@@ -370,3 +370,25 @@ func TestReadServerSeriesLineBeingWritten(t *testing.T) {
 		t.Errorf("%v, %+v", err, s)
 	}
 }
+
+// A counter absent before the pod's first request (the simulator creates its counters on their
+// first increment) counts from 0 in the samples before it appears.
+func TestServerStagesCounterAppears(t *testing.T) {
+	dir := writeSeries(t,
+		`{"kind":"header","format":"llmdbench.server-metrics/v1","targets":[{"pod":"a","role":"model-server"}]}`,
+		`{"kind":"sample","time":100,"pod":"a","values":{"vllm:num_requests_running":0}}`,
+		`{"kind":"stage","stage":0,"event":"start","time":101}`,
+		`{"kind":"sample","time":106,"pod":"a","values":{"vllm:num_requests_running":2,"vllm:generation_tokens_total":50}}`,
+		`{"kind":"sample","time":111,"pod":"a","values":{"vllm:num_requests_running":1,"vllm:generation_tokens_total":80}}`,
+		`{"kind":"stage","stage":0,"event":"end","time":112}`,
+		`{"kind":"sample","time":116,"pod":"a","values":{"vllm:num_requests_running":0,"vllm:generation_tokens_total":100}}`,
+	)
+	s, err := ReadServerSeries(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := ServerStages(s)[0].Pods[0]
+	// From T=100 (0: not created yet) to 116 (first at/after the end): 100 tokens in 16 s.
+	wantVal(t, "gen tok/s", p.GenerationTokensPerSec, 6.25)
+	wantNil(t, "prompt tok/s (never exposed)", p.PromptTokensPerSec)
+}
