@@ -179,8 +179,11 @@ func (o *ResultsShowOptions) print(shown []*results.Report) error {
 					return err
 				}
 			} else if n := len(r.ServerMetrics); n > 0 {
-				fmt.Fprintf(o.Out, "Server metrics: %d pods scraped over %d %s (--server-metrics shows them).\n",
-					len(r.ServerMetrics[0].Pods), n, plural(n, "stage", "stages"))
+				over := fmt.Sprintf("%d %s", n, plural(n, "stage", "stages"))
+				if r.ServerMetrics[0].Stage < 0 {
+					over = "the whole run"
+				}
+				fmt.Fprintf(o.Out, "Server metrics: %d pods scraped over %s (--server-metrics shows them).\n", len(r.ServerMetrics[0].Pods), over)
 			}
 		}
 		return nil
