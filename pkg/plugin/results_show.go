@@ -183,7 +183,8 @@ func (o *ResultsShowOptions) print(shown []*results.Report) error {
 				if r.ServerMetrics[0].Stage < 0 {
 					over = "the whole run"
 				}
-				fmt.Fprintf(o.Out, "Server metrics: %d pods scraped over %s (--server-metrics shows them).\n", len(r.ServerMetrics[0].Pods), over)
+				pods := len(r.ServerMetrics[0].Pods)
+				fmt.Fprintf(o.Out, "Server metrics: %d %s scraped over %s (--server-metrics shows them).\n", pods, plural(pods, "pod", "pods"), over)
 			}
 		}
 		return nil
