@@ -123,3 +123,27 @@ func TestResultsShowServerMetricsRefusedAndAbsent(t *testing.T) {
 		t.Errorf("a folder without a series hints at one: %v\n%s", err, out)
 	}
 }
+
+// A series without stage events (a harness image scraped by the plugin) is one whole-run window.
+func TestResultsShowServerMetricsWholeRun(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "vllm")
+	copyCase(t, "04-vllm-append-result-jsonl", dir)
+	b, err := os.ReadFile(filepath.Join("../results/testdata/servermetrics/nostages", results.ServerMetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, results.ServerMetricsFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := execute(t, "", "results", "show", dir)
+	if err != nil || !strings.Contains(out, "Server metrics: 1 pod scraped over the whole run (--server-metrics shows them).\n") {
+		t.Errorf("%v\n%s", err, out)
+	}
+	out, _, err = execute(t, "", "results", "show", dir, "--server-metrics")
+	lines := strings.Join(fieldsOf(out), "\n")
+	// Running (1+3+2)/3 = 2.0, max 3; generation 250 tokens over 15 s = 16.7/s; the rest not exposed.
+	if err != nil || !strings.Contains(lines, "Server metrics, whole run (no stage boundaries were recorded), 15.0 s:") ||
+		!strings.Contains(lines, "sim-0 model-server 3 -/- 2.0/3 -/- - - - 16.7") {
+		t.Errorf("%v\n%s", err, out)
+	}
+}
