@@ -70,6 +70,12 @@ func NewCmdResultsShow(f cmdutil.Factory, streams genericiooptions.IOStreams) *c
 			shown once: repeats (run --repeat) are averaged stage by stage, with each number's
 			standard deviation across them.
 
+			A folder holding the model servers' metrics (server_metrics.jsonl, scraped during the
+			run) says so in one line; --server-metrics prints them per stage and pod: KV-cache
+			usage, requests running and waiting, prefix-cache hit rate, preemptions, and the
+			prompt and generation tokens per second the servers counted. -o json and -o yaml
+			always carry them (server_metrics).
+
 			A folder whose workload did not succeed (still running, incomplete because its
 			launcher is gone, failed or timed out) is PARTIAL: its numbers are printed, marked
 			PARTIAL in the header and named on stderr, -o json has "complete": false in its
