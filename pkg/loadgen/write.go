@@ -43,7 +43,11 @@ type Meta struct {
 
 // Write puts the result files into dir (created if needed) and returns their names; a run with
 // Options.Launcher also gets runstate.LaunchFile, a load.find_max run results.CapacityFile (and
-// a capacity section in each stage's benchmark report, see addCapacitySection).
+// a capacity section in each stage's benchmark report, see addCapacitySection). When dir already
+// holds a scraper's results.ServerMetricsFile, each stage's benchmark report gets that stage's
+// server metrics (addObservabilitySection). A series that cannot be read does not keep the
+// client's results from being written: every file is written, the reports without server
+// metrics, and then the series' error is returned (wrapped, naming its file and line).
 func Write(dir string, r *Result, m Meta) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -62,6 +66,11 @@ func Write(dir string, r *Result, m Meta) ([]string, error) {
 		return nil, err
 	}
 	cfgID := sha256.Sum256(config)
+	series, seriesErr := results.ReadServerSeries(dir)
+	servers := map[int]results.ServerStageMetrics{}
+	for _, sm := range results.ServerStages(series) {
+		servers[sm.Stage] = sm
+	}
 	maxMsgs := w.Report.maxErrorMessages()
 	var whole *summary // the run's summary: one stage's is the run's
 	for _, st := range r.Stages {
@@ -87,6 +96,9 @@ func Write(dir string, r *Result, m Meta) ([]string, error) {
 		report := benchmarkReport(w, st, s, m, hex.EncodeToString(cfgID[:16]))
 		if r.Capacity != nil {
 			addCapacitySection(report, r.Capacity, st.Index)
+		}
+		if sm, ok := servers[st.Index]; ok {
+			addObservabilitySection(report, sm)
 		}
 		br, err := yaml.Marshal(report)
 		if err != nil {
@@ -133,6 +145,9 @@ func Write(dir string, r *Result, m Meta) ([]string, error) {
 		if err := writePerRequest(filepath.Join(dir, PerRequestFile), r); err != nil {
 			return nil, err
 		}
+	}
+	if seriesErr != nil {
+		return written, fmt.Errorf("benchmark reports written without server metrics: %w", seriesErr)
 	}
 	return written, nil
 }

@@ -31,8 +31,10 @@ type ResultsShowOptions struct {
 	PerRequest bool
 	// Launchers keeps the launcher folders a merged folder covers.
 	Launchers bool
-	SLO       string
-	slos      results.SLOs
+	// ServerMetrics prints each folder's server metrics table (--server-metrics).
+	ServerMetrics bool
+	SLO           string
+	slos          results.SLOs
 	// Selector keeps only folders whose run carries these labels (--label KEY=VALUE).
 	Selector []string
 	selector map[string]string
@@ -68,6 +70,12 @@ func NewCmdResultsShow(f cmdutil.Factory, streams genericiooptions.IOStreams) *c
 			shown once: repeats (run --repeat) are averaged stage by stage, with each number's
 			standard deviation across them.
 
+			A folder holding the model servers' metrics (server_metrics.jsonl, scraped during the
+			run) says so in one line; --server-metrics prints them per stage and pod: KV-cache
+			usage, requests running and waiting, prefix-cache hit rate, preemptions, and the
+			prompt and generation tokens per second the servers counted. -o json and -o yaml
+			always carry them (server_metrics).
+
 			A folder whose workload did not succeed (still running, incomplete because its
 			launcher is gone, failed or timed out) is PARTIAL: its numbers are printed, marked
 			PARTIAL in the header and named on stderr, -o json has "complete": false in its
@@ -97,6 +105,7 @@ func NewCmdResultsShow(f cmdutil.Factory, streams genericiooptions.IOStreams) *c
 	cmd.Flags().BoolVar(&o.Launchers, "launchers", false, "Also show each launcher's own folder of a run with several launchers (by default only their merged result)")
 	cmd.Flags().BoolVar(&o.PerRequest, "per-request", false, "Recompute the distributions exactly from "+runstate.PerRequestFile+" (streamed)")
 	cmd.Flags().StringVar(&o.SLO, "slo", "", "Goodput SLOs with --per-request, e.g. ttft=500ms,tpot=50ms[,itl=…,ntpot=…,e2e=…]")
+	cmd.Flags().BoolVar(&o.ServerMetrics, "server-metrics", false, "Also show what the model servers reported per stage and pod (from "+results.ServerMetricsFile+"; -o json/yaml always carry it)")
 	return cmd
 }
 
@@ -124,6 +133,9 @@ func (o *ResultsShowOptions) Validate() error {
 	}
 	if len(o.slos) > 0 && !o.PerRequest {
 		return fmt.Errorf("--slo needs the per-request data: add --per-request")
+	}
+	if o.ServerMetrics && o.Output == "csv" {
+		return fmt.Errorf("--server-metrics is a table; -o json and -o yaml carry server_metrics, csv does not")
 	}
 	return nil
 }
@@ -167,6 +179,18 @@ func (o *ResultsShowOptions) print(shown []*results.Report) error {
 			}
 			if err := printReport(o.Out, r); err != nil {
 				return err
+			}
+			if o.ServerMetrics {
+				if err := printServerMetrics(o.Out, r); err != nil {
+					return err
+				}
+			} else if n := len(r.ServerMetrics); n > 0 {
+				over := fmt.Sprintf("%d %s", n, plural(n, "stage", "stages"))
+				if r.ServerMetrics[0].Stage < 0 {
+					over = "the whole run"
+				}
+				pods := len(r.ServerMetrics[0].Pods)
+				fmt.Fprintf(o.Out, "Server metrics: %d %s scraped over %s (--server-metrics shows them).\n", pods, plural(pods, "pod", "pods"), over)
 			}
 		}
 		return nil
@@ -373,6 +397,64 @@ func printReport(out io.Writer, r *results.Report) error {
 	if t := r.Definitions["tpot"]; t != "" {
 		fmt.Fprintf(out, "TPOT: %s. ITL: %s.\n", t, r.Definitions["itl"])
 	}
+	return nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// printServerMetrics prints a report's server metrics: per stage a table of its pods and all
+// model-server pods together (KV-cache usage in %, requests running and waiting, prefix-cache
+// hit rate in %, preemptions, and the servers' prompt and generation tokens per second); `-`
+// where a number was not measured.
+func printServerMetrics(out io.Writer, r *results.Report) error {
+	if len(r.ServerMetrics) == 0 {
+		why := "no " + results.ServerMetricsFile + " with samples in " + r.Source
+		if r.Repeats > 1 {
+			why = "repeats are averaged; each repeat's folder shows its own"
+		}
+		fmt.Fprintf(out, "Server metrics: none (%s).\n", why)
+		return nil
+	}
+	pct := func(p *float64) string {
+		if p == nil {
+			return "-"
+		}
+		return strconv.FormatFloat(*p*100, 'f', 1, 64)
+	}
+	exact := func(p *float64) string {
+		if p == nil {
+			return "-"
+		}
+		return strconv.FormatFloat(*p, 'f', -1, 64)
+	}
+	for _, st := range r.ServerMetrics {
+		label := "stage " + strconv.Itoa(st.Stage)
+		if st.Stage < 0 {
+			label = "whole run (no stage boundaries were recorded)"
+		}
+		fmt.Fprintf(out, "\nServer metrics, %s, %.1f s:\n", label, st.End.Sub(st.Start).Seconds())
+		w := printers.GetNewTabWriter(out)
+		fmt.Fprintln(w, "POD\tROLE\tSAMPLES\tKV % mean/max\tRUNNING mean/max\tWAITING mean/max\tPREFIX HIT %\tPREEMPTIONS\tPROMPT TOK/S\tGEN TOK/S")
+		row := func(m results.ServerPodMetrics) {
+			fmt.Fprintf(w, "%s\t%s\t%d\t%s/%s\t%s/%s\t%s/%s\t%s\t%s\t%s\t%s\n", m.Pod, m.Role, m.Samples,
+				pct(m.KVCacheUsageMean), pct(m.KVCacheUsageMax), num(m.RunningMean, 1), exact(m.RunningMax),
+				num(m.WaitingMean, 1), exact(m.WaitingMax), pct(m.PrefixCacheHitRate), exact(m.Preemptions),
+				num(m.PromptTokensPerSec, 1), num(m.GenerationTokensPerSec, 1))
+		}
+		for _, p := range st.Pods {
+			row(p)
+		}
+		row(st.All)
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(out, "all: the model-server pods together (KV % the mean of theirs; a number any of them lacks is -).")
 	return nil
 }
 

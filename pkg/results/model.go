@@ -118,6 +118,10 @@ type Report struct {
 	// Capacity is the folder's capacity search record (CapacityFile), when it has one; its probes
 	// are the folder's stages.
 	Capacity *Capacity `json:"capacity,omitempty"`
+	// ServerMetrics are the model servers' numbers per stage (ServerStages), from the folder's
+	// ServerMetricsFile when it has one with samples; an aggregate of repeats has none (each
+	// repeat's servers are shown from its own folder).
+	ServerMetrics []ServerStageMetrics `json:"server_metrics,omitempty"`
 }
 
 // Name is the report's series label: from its metadata when it has some, else its folder.

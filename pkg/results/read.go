@@ -42,7 +42,7 @@ const summaryFile = "summary_lifecycle_metrics.json"
 // ReadDir reads a result folder, preferring benchmark report v0.2, then each tool's native files
 // (inference-perf stage and summary files; every GuideLLM and vLLM result JSON in the folder, each
 // vLLM result one stage), then benchmark report v0.1; a capacity search's record (CapacityFile)
-// fills Report.Capacity. Errors: ErrNoResults (wrapped, naming the
+// fills Report.Capacity, the servers' time series (ServerMetricsFile) Report.ServerMetrics. Errors: ErrNoResults (wrapped, naming the
 // folder) when no file of a known format is there; ErrNoRequests when the harness recorded no
 // request; a file that cannot be read or parsed is named with the reason.
 func ReadDir(dir string) (*Report, error) { return ReadDirWith(dir, ReadOptions{}) }
@@ -79,6 +79,8 @@ func ReadDirWith(dir string, opts ReadOptions) (*Report, error) {
 			perRequest = filepath.Join(dir, n)
 		case n == CapacityFile:
 			// the capacity search's record (ReadCapacity), not a harness's result
+		case n == ServerMetricsFile:
+			// the servers' time series (ReadServerSeries), not a harness's result
 		case strings.HasSuffix(n, "_lifecycle_metrics.json") || strings.Contains(n, "prometheus"):
 			// inference-perf's adapter_*, session and Prometheus reports: not stages.
 		case strings.HasSuffix(n, ".json") || strings.HasSuffix(n, ".jsonl"):
@@ -131,6 +133,11 @@ func ReadDirWith(dir string, opts ReadOptions) (*Report, error) {
 	if r.Capacity, err = ReadCapacity(dir); err != nil {
 		return nil, err
 	}
+	series, err := ReadServerSeries(dir)
+	if err != nil {
+		return nil, err
+	}
+	r.ServerMetrics = ServerStages(series)
 	if r.Model == "" && r.Metadata != nil {
 		r.Model = r.Metadata.Model
 	}

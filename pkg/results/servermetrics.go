@@ -114,7 +114,9 @@ type ServerStageMetrics struct {
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
 	// Pods in target order; All sums them (KV-cache usage: the mean over pods, since each pod's is
-	// a fraction of its own cache; hit rate: all hits over all queries).
+	// a fraction of its own cache; hit rate: all hits over all queries). All covers the
+	// model-server pods (not the EPP's) and is null where any of them is; ServerStages says how
+	// each field combines.
 	Pods []ServerPodMetrics `json:"pods"`
 	All  ServerPodMetrics   `json:"all"`
 }
