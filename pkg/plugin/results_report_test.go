@@ -52,3 +52,19 @@ func TestResultsReportRefusesBadFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestResultsPlotDrawsTheClientTimeSeries(t *testing.T) {
+	dir := t.TempDir()
+	out, _, err := execute(t, "", "results", "plot", "../results/testdata/tester/pr_only", "--per-request", "--bucket", "250ms", "--out", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"client_latency.png", "client_requests.png", "client_tokens.png", "cdf_ttft.png"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil || !strings.Contains(out, filepath.Join(dir, f)) {
+			t.Errorf("%s: %v (stdout %q)", f, err, out)
+		}
+	}
+	if _, _, err := execute(t, "", "results", "plot", "x", "--bucket", "-1s"); err == nil || !strings.Contains(err.Error(), "--bucket -1s") {
+		t.Errorf("negative bucket: %v", err)
+	}
+}
