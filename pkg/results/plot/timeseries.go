@@ -237,10 +237,11 @@ func ServerSeriesCharts(label string, ss *results.ServerSeries, dir, prefix stri
 }
 
 // ServerVsRateCharts draws the servers' per-stage numbers (results.ServerStages, all pods
-// together) against each stage's rate: prefix+"server_vs_rate" with the KV-cache usage mean (%),
-// the prefix-cache hit rate (%) and the waiting requests' mean. The x axis is the achieved rate
-// when every stage with server metrics has one, else the requested rate; a stage with neither,
-// or a number that is null, is left out. Errors: an unknown Ext, a file that cannot be written.
+// together) against each stage's rate: prefix+"server_cache_vs_rate" (the KV-cache usage mean and
+// the prefix-cache hit rate, %) and prefix+"server_queue_vs_rate" (the means of the running and
+// waiting requests). The x axis is the achieved rate when every stage with server metrics has
+// one, else the requested rate; a stage with neither, or a number that is null, is left out, and
+// a chart with no point is not drawn. Errors: an unknown Ext, a file that cannot be written.
 func ServerVsRateCharts(r Run, server []results.ServerStageMetrics, dir, prefix string, o Options) ([]Chart, error) {
 	o = defaults(o)
 	suffix, err := ext(o)
@@ -274,43 +275,54 @@ func ServerVsRateCharts(r Run, server []results.ServerStageMetrics, dir, prefix 
 		x := *v * 100
 		return &x
 	}
-	lines := []struct {
+	type line struct {
 		name string
 		get  func(results.ServerPodMetrics) *float64
-	}{
-		{"KV-cache usage mean (%)", func(a results.ServerPodMetrics) *float64 { return pct(a.KVCacheUsageMean) }},
-		{"prefix-cache hit rate (%)", func(a results.ServerPodMetrics) *float64 { return pct(a.PrefixCacheHitRate) }},
-		{"waiting requests, mean", func(a results.ServerPodMetrics) *float64 { return a.WaitingMean }},
 	}
-	p := newTimePlot(r.Label+": server metrics vs rate", xLabel, "% (KV cache, hit rate); requests (waiting)")
-	series := 0
-	for i, l := range lines {
-		var pts plotter.XYs
-		for _, sm := range server {
-			m, ok := byStage[sm.Stage]
-			if !ok {
-				continue
+	specs := []struct {
+		file, title, y string
+		lines          []line
+	}{
+		{"server_cache_vs_rate", "KV cache and prefix cache vs rate", "%", []line{
+			{"KV-cache usage mean (%)", func(a results.ServerPodMetrics) *float64 { return pct(a.KVCacheUsageMean) }},
+			{"prefix-cache hit rate (%)", func(a results.ServerPodMetrics) *float64 { return pct(a.PrefixCacheHitRate) }}}},
+		{"server_queue_vs_rate", "running and waiting requests vs rate", "requests (mean over the stage)", []line{
+			{"running requests, mean", func(a results.ServerPodMetrics) *float64 { return a.RunningMean }},
+			{"waiting requests, mean", func(a results.ServerPodMetrics) *float64 { return a.WaitingMean }}}},
+	}
+	var charts []Chart
+	for _, sp := range specs {
+		p := newTimePlot(r.Label+": "+sp.title, xLabel, sp.y)
+		series := 0
+		for i, l := range sp.lines {
+			var pts plotter.XYs
+			for _, sm := range server {
+				m, ok := byStage[sm.Stage]
+				if !ok {
+					continue
+				}
+				x, y := rate(m), l.get(sm.All)
+				if x != nil && y != nil {
+					pts = append(pts, plotter.XY{X: *x, Y: *y})
+				}
 			}
-			x, y := rate(m), l.get(sm.All)
-			if x != nil && y != nil {
-				pts = append(pts, plotter.XY{X: *x, Y: *y})
+			sort.Slice(pts, func(a, b int) bool { return pts[a].X < pts[b].X })
+			if err := addSeries(p, &series, pts, l.name, plotutil.Color(i), i == 1); err != nil {
+				return nil, err
 			}
 		}
-		sort.Slice(pts, func(a, b int) bool { return pts[a].X < pts[b].X })
-		if err := addSeries(p, &series, pts, l.name, plotutil.Color(i), i == 2); err != nil {
+		if series == 0 {
+			continue
+		}
+		p.Y.Min = 0
+		p.Y.Max *= 1 + 0.09*float64(series)
+		ch, err := save(p, o, filepath.Join(dir, prefix+sp.file+suffix), p.Title.Text, series)
+		if err != nil {
 			return nil, err
 		}
+		charts = append(charts, *ch)
 	}
-	if series == 0 {
-		return nil, nil
-	}
-	p.Y.Min = 0
-	p.Y.Max *= 1 + 0.09*float64(series)
-	ch, err := save(p, o, filepath.Join(dir, prefix+"server_vs_rate"+suffix), p.Title.Text, series)
-	if err != nil {
-		return nil, err
-	}
-	return []Chart{*ch}, nil
+	return charts, nil
 }
 
 func newTimePlot(title, x, y string) *plot.Plot {

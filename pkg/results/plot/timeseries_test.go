@@ -140,15 +140,20 @@ func TestServerVsRateCharts(t *testing.T) {
 	}
 	dir := t.TempDir()
 	charts, err := ServerVsRateCharts(r, server, dir, "", Options{Ext: "svg"})
-	if err != nil || len(charts) != 1 || charts[0].Series != 3 {
+	// The cache chart: KV and hit rate; the queue chart: waiting only (no running mean given).
+	if err != nil || len(charts) != 2 || charts[0].Series != 2 || charts[1].Series != 1 || filepath.Base(charts[1].File) != "server_queue_vs_rate.svg" {
 		t.Fatalf("%+v %v", charts, err)
 	}
-	hasAll(t, charts[0].File, svgTexts(t, charts[0].File), "achieved rate (requests/s)", "KV-cache usage mean (%)", "prefix-cache hit rate (%)", "waiting requests, mean")
+	hasAll(t, charts[0].File, svgTexts(t, charts[0].File), "achieved rate (requests/s)", "KV-cache usage mean (%)", "prefix-cache hit rate (%)")
+	hasAll(t, charts[1].File, svgTexts(t, charts[1].File), "waiting requests, mean")
+	if slices.Contains(svgTexts(t, charts[1].File), "running requests, mean") {
+		t.Error("a null running mean must not be drawn")
+	}
 
 	// A stage without an achieved rate: the requested rate for all.
 	r.Report.Stages[1].AchievedRate = nil
 	charts, err = ServerVsRateCharts(r, server, dir, "", Options{Ext: "svg"})
-	if err != nil || len(charts) != 1 {
+	if err != nil || len(charts) != 2 {
 		t.Fatalf("%+v %v", charts, err)
 	}
 	hasAll(t, charts[0].File, svgTexts(t, charts[0].File), "requested rate (requests/s)")

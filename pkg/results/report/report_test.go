@@ -115,7 +115,8 @@ func TestWriteReport(t *testing.T) {
 		t.Errorf("all row %q", all)
 	}
 	// Every chart inline: 3 standard (latency, throughput, throughput vs latency), the capacity
-	// search's, 3 client and 2 server series (no prefix counters), one server vs rate.
+	// search's, 3 client and 2 server series (no prefix counters), and the cache-vs-rate chart (all
+	// pods' KV mean; no queue numbers for all pods, so no queue-vs-rate chart).
 	if n := strings.Count(html, "<svg"); n < 3+1+3+2+1 {
 		t.Errorf("%d inline SVG charts", n)
 	}
