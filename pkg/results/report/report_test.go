@@ -114,10 +114,10 @@ func TestWriteReport(t *testing.T) {
 	if all := srows[2]; all[0] != "all" || all[4] != "-/-" {
 		t.Errorf("all row %q", all)
 	}
-	// Every chart inline: 3 standard (latency, throughput, throughput vs latency), the capacity
-	// search's, 3 client and 2 server series (no prefix counters), and the cache-vs-rate chart (all
-	// pods' KV mean; no queue numbers for all pods, so no queue-vs-rate chart).
-	if n := strings.Count(html, "<svg"); n < 3+1+3+2+1 {
+	// Every chart inline: 3 against rate, the TTFT and E2E CDFs (per-request data), the capacity
+	// search's 3 (goodput, TTFT p90, errors), 3 client and 2 server series (KV cache and queue; no
+	// prefix counters). No server-vs-rate chart: the per-request-only folder has no stage rates.
+	if n := strings.Count(html, "<svg"); n != 3+2+3+3+2 {
 		t.Errorf("%d inline SVG charts", n)
 	}
 }
