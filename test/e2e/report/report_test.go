@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -147,6 +148,30 @@ func TestReportInChromium(t *testing.T) {
 	if len(colours) < 20 {
 		t.Errorf("the screenshot has %d colours: a blank page?", len(colours))
 	}
+	// It prints: Chromium's print path (the page's print style sheet, A4 landscape) gives a PDF
+	// of several pages.
+	pdf := filepath.Join(dir, "report.pdf")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+		"--user-data-dir="+t.TempDir(), "--host-resolver-rules=MAP * ~NOTFOUND", "--no-pdf-header-footer",
+		"--print-to-pdf="+pdf, "file://"+page).CombinedOutput(); err != nil {
+		t.Fatalf("chromium --print-to-pdf: %v\n%s", err, out)
+	}
+	doc, err := os.ReadFile(pdf)
+	if err != nil {
+		t.Fatalf("no PDF: %v", err)
+	}
+	// The page tree's root, as Chromium (Skia) writes it: <</Type /Pages /Count N /Kids [...]>>.
+	m := regexp.MustCompile(`/Type /Pages\s*/Count (\d+)`).FindSubmatch(doc)
+	pages := 0
+	if m != nil {
+		pages, _ = strconv.Atoi(string(m[1]))
+	}
+	if !bytes.HasPrefix(doc, []byte("%PDF-")) || pages < 2 {
+		t.Errorf("the printed report is not a PDF of several pages (%d bytes, %d pages)", len(doc), pages)
+	}
+	t.Logf("printed: %d pages", pages)
 	if keep := os.Getenv("LLMDBENCH_REPORT_SCREENSHOT"); keep != "" {
 		if b, err := os.ReadFile(shot); err == nil {
 			_ = os.WriteFile(keep, b, 0o644)
