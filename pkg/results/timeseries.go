@@ -21,11 +21,12 @@ import (
 //     seconds in the load generator's own clock (monotonic for inference-perf, so only relative
 //     times mean anything). The native generator also writes each request's stage
 //     (info.extra_info.stage_id); inference-perf does not, so its stages cannot be told apart.
-//   - GuideLLM (benchmarks.json): request_start_time / request_end_time and the first and last
-//     token iteration of each request, but only for the sampled requests it keeps
-//     (sample_size), and no time per token: not read here.
-//   - vLLM bench serve: latencies and TTFTs per request without start times; start_times only
-//     with --save-detailed, and ITLs as gaps without times: not read here.
+//   - GuideLLM (benchmarks.json): per request request_start_time / request_end_time and the
+//     first and last token iteration, but only for the requests it keeps (sample_size, formerly
+//     --sample-requests), and no time per token: not read here.
+//   - vLLM bench serve (its result JSON): latencies[] per request but no start times; only with
+//     --save-detailed also start_times[], ttfts[] and itls[][] (from which every token time
+//     follows): not read here yet.
 //
 // A folder without a per-request file is refused with ErrNoRequestTimes.
 
