@@ -331,6 +331,7 @@ func newTimePlot(title, x, y string) *plot.Plot {
 	p.X.Label.Text = x
 	p.Y.Label.Text = y
 	p.Legend.Top = true // top right: stage 0 starts at the left edge
+	p.Legend.XOffs = -vg.Points(12)
 	p.Add(plotter.NewGrid())
 	return p
 }
