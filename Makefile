@@ -50,7 +50,8 @@ unit:
 fuzz:
 	hack/fuzz.sh
 
-# System packages the local cluster's pod roots need (busybox-static), installed when missing.
+# System packages the tests need (busybox-static for the local cluster's pod roots, chromium for the
+# HTML report's browser test), installed when missing.
 deps:
 	@hack/install-deps.sh
 
@@ -61,6 +62,7 @@ sim:
 	@hack/sim/build.sh >/dev/null
 
 # The generator's accuracy tests (test/e2e/native) run alone: timing checks want idle cores.
+# test/e2e/report renders `results report --html` in headless Chromium (make deps installs it).
 e2e: localcluster sim build
 	export LOCALCLUSTER_BIN=$$(hack/localcluster/build.sh) SIM_BIN=$$(hack/sim/build.sh) LLMDBENCH_PLUGIN=$(CURDIR)/$(BIN) && \
 	  $(GO) test -count=1 -timeout 30m $$($(GO) list ./test/e2e/... | grep -v /test/e2e/native) && \

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the local control plane needs, only when they are missing:
-# busybox-static gives every fake pod root a shell, tar and coreutils.
+# Installs the Debian packages the tests need, only when they are missing: busybox-static gives
+# every fake pod root of the local control plane a shell, tar and coreutils; chromium renders the
+# HTML report in its browser test (test/e2e/report).
 set -euo pipefail
 need=()
 [ -x /bin/busybox ] || need+=(busybox-static)
+command -v chromium >/dev/null || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "missing packages: ${need[*]} (install them as root: apt-get install ${need[*]})" >&2

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -23,12 +24,14 @@ type ResultsPlotOptions struct {
 	Stat   string
 	Names  []string
 	Output string
+	// Bucket is the width of the client time series' buckets (--bucket).
+	Bucket time.Duration
 	genericiooptions.IOStreams
 }
 
 // NewResultsPlotOptions returns the defaults.
 func NewResultsPlotOptions(streams genericiooptions.IOStreams) *ResultsPlotOptions {
-	return &ResultsPlotOptions{OutDir: "llmdbench-plots", Stat: "p50", IOStreams: streams}
+	return &ResultsPlotOptions{OutDir: "llmdbench-plots", Stat: "p50", Bucket: time.Second, IOStreams: streams}
 }
 
 // NewCmdResultsPlot builds `kubectl llmdbench results plot DIR... --out DIR`.
@@ -44,7 +47,13 @@ func NewCmdResultsPlot(f cmdutil.Factory, streams genericiooptions.IOStreams) *c
 
 			A capacity search (run --find-max) also gets its own charts against the offered level:
 			goodput and achieved rate, and each SLO's measured value with its limit, the answer
-			marked by a vertical line and the bracket [passing, failing] shaded.`),
+			marked by a vertical line and the bracket [passing, failing] shaded.
+
+			A folder with a per-request file also gets its client time series: TTFT and ITL
+			p50/p90, completed requests/s and output tokens/s per --bucket, with stage starts
+			marked. A folder whose run scraped the model servers gets their KV-cache usage,
+			running and waiting requests and prefix-cache hit rate per pod over time, and the
+			servers' per-stage numbers against the rate.`),
 		Example: templates.Examples(`
 			# Two runs on one set of charts, at p90
 			kubectl llmdbench results plot ./old ./new --name before --name after --stat p90 --out ./charts
@@ -68,6 +77,7 @@ func NewCmdResultsPlot(f cmdutil.Factory, streams genericiooptions.IOStreams) *c
 	cmd.Flags().StringArrayVar(&o.Names, "name", nil, "Series name of each folder or run, in order (default: run and workload, else the folder name)")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "List the charts as json or yaml")
 	cmd.Flags().BoolVar(&o.show.PerRequest, "per-request", false, "Also draw TTFT and request-latency CDFs from each folder's per-request file")
+	cmd.Flags().DurationVar(&o.Bucket, "bucket", o.Bucket, "Width of the client time series' buckets")
 	return cmd
 }
 
@@ -89,6 +99,9 @@ func (o *ResultsPlotOptions) Validate() error {
 	}
 	if err := validateStat(o.Stat); err != nil {
 		return err
+	}
+	if o.Bucket <= 0 {
+		return fmt.Errorf("--bucket %v: it must be more than zero", o.Bucket)
 	}
 	return validateOutput(o.Output)
 }
@@ -132,6 +145,34 @@ func (o *ResultsPlotOptions) Run(ctx context.Context) error {
 		return err
 	}
 	charts = append(charts, std...)
+	// Time series, where the folders have them.
+	for _, r := range runs {
+		client, server, stages, err := readSeries(ctx, r.Report, o.Bucket)
+		if err != nil {
+			return err
+		}
+		prefix := ""
+		if len(runs) > 1 {
+			prefix = plot.FileSafe(r.Label) + "_"
+		}
+		for _, draw := range []func() ([]plot.Chart, error){
+			func() ([]plot.Chart, error) {
+				return plot.ClientSeriesCharts(r.Label, client, o.OutDir, prefix, plot.Options{})
+			},
+			func() ([]plot.Chart, error) {
+				return plot.ServerSeriesCharts(r.Label, server, o.OutDir, prefix, plot.Options{})
+			},
+			func() ([]plot.Chart, error) {
+				return plot.ServerVsRateCharts(r, stages, o.OutDir, prefix, plot.Options{})
+			},
+		} {
+			cs, err := draw()
+			if err != nil {
+				return err
+			}
+			charts = append(charts, cs...)
+		}
+	}
 	if o.Output != "" {
 		return printStructured(o.Out, o.Output, charts)
 	}

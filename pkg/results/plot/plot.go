@@ -30,7 +30,7 @@ type Options struct {
 	// Stat is the latency statistic drawn: mean, p50, p90 or p99.
 	Stat          string
 	Width, Height vg.Length
-	// Ext is the capacity charts' file type: "png" (the default) or "svg".
+	// Ext is the charts' file type: "png" (the default) or "svg".
 	Ext string
 }
 
@@ -46,8 +46,13 @@ type axis struct {
 	get   func(results.Metrics) *float64
 }
 
-// Charts writes the three standard charts into dir.
+// Charts writes the three standard charts into dir, and the TTFT and request-latency CDFs of the
+// runs with per-request data; PNG, or SVG with Options.Ext "svg".
 func Charts(runs []Run, dir string, o Options) ([]Chart, error) {
+	suffix, err := ext(o)
+	if err != nil {
+		return nil, err
+	}
 	if o.Stat == "" {
 		o.Stat = "p50"
 	}
@@ -74,9 +79,9 @@ func Charts(runs []Run, dir string, o Options) ([]Chart, error) {
 		x           axis
 		ys          []axis
 	}{
-		{"latency_vs_rate.png", "Latency vs achieved rate", rate, []axis{ttft, tpot}},
-		{"throughput_vs_rate.png", "Throughput vs achieved rate", rate, []axis{outTok}},
-		{"throughput_vs_latency.png", "Throughput vs latency", e2e, []axis{outTok}},
+		{"latency_vs_rate", "Latency vs achieved rate", rate, []axis{ttft, tpot}},
+		{"throughput_vs_rate", "Throughput vs achieved rate", rate, []axis{outTok}},
+		{"throughput_vs_latency", "Throughput vs latency", e2e, []axis{outTok}},
 	}
 	var charts []Chart
 	for _, sp := range specs {
@@ -120,17 +125,17 @@ func Charts(runs []Run, dir string, o Options) ([]Chart, error) {
 		// From zero, with headroom for the legend rows at the top so it never covers a point.
 		p.Y.Min = 0
 		p.Y.Max *= 1 + 0.09*float64(series)
-		path := filepath.Join(dir, sp.file)
+		path := filepath.Join(dir, sp.file+suffix)
 		if err := p.Save(o.Width, o.Height, path); err != nil {
 			return nil, fmt.Errorf("writing %s: %w", path, err)
 		}
 		charts = append(charts, Chart{File: path, Title: sp.title, Series: series})
 	}
 	for _, metric := range []struct{ key, file, title string }{
-		{"ttft", "cdf_ttft.png", "TTFT distribution (per request)"},
-		{"e2e", "cdf_e2e.png", "Request latency distribution (per request)"},
+		{"ttft", "cdf_ttft", "TTFT distribution (per request)"},
+		{"e2e", "cdf_e2e", "Request latency distribution (per request)"},
 	} {
-		c, err := cdfChart(runs, metric.key, filepath.Join(dir, metric.file), metric.title, o)
+		c, err := cdfChart(runs, metric.key, filepath.Join(dir, metric.file+suffix), metric.title, o)
 		if err != nil {
 			return nil, err
 		}

@@ -63,3 +63,18 @@ func TestCDFChartsWithPerRequestData(t *testing.T) {
 		t.Errorf("%+v", charts)
 	}
 }
+
+func TestChartsAsSVG(t *testing.T) {
+	r, err := results.ReadDir("../testdata/inference-perf/vllm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	charts, err := Charts([]Run{{Label: "vllm", Report: r}}, t.TempDir(), Options{Ext: "svg"})
+	if err != nil || len(charts) != 3 || filepath.Ext(charts[0].File) != ".svg" {
+		t.Fatalf("%+v %v", charts, err)
+	}
+	hasAll(t, charts[0].File, svgTexts(t, charts[0].File), "Latency vs achieved rate", "vllm TTFT", "vllm TPOT")
+	if _, err := Charts([]Run{{Label: "vllm", Report: r}}, t.TempDir(), Options{Ext: "jpg"}); err == nil {
+		t.Error("jpg must be refused")
+	}
+}
