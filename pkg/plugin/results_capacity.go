@@ -15,7 +15,7 @@ import (
 // each SLO's value with ✔ or ✘, saturation and the verdict. A number not measured prints "-".
 func printCapacity(out io.Writer, c *results.Capacity) error {
 	fmt.Fprintf(out, "Capacity: %s\n", c.Summary())
-	if why := stopReason(c.Stop); why != "" {
+	if why := results.StopReason(c.Stop); why != "" {
 		fmt.Fprintf(out, "Search stopped: %s\n", why)
 	} else if c.Stop == "" {
 		fmt.Fprintln(out, "Search not ended: the probes so far")
@@ -80,18 +80,6 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
-}
-
-// stopReason says in words why a capacity search ended; "" for a reason it does not know.
-func stopReason(stop string) string {
-	return map[string]string{
-		results.StopPrecision:  "the bracket is narrower than the precision asked for",
-		results.StopBudget:     "the probe budget is spent",
-		results.StopMinFails:   "even the lowest level fails an SLO or saturates",
-		results.StopMaxPasses:  "even the highest level passes every SLO",
-		results.StopSaturation: "the bracket is narrower than the precision, and above it the stack saturates (achieved rate below 95% of offered)",
-		results.StopCancelled:  "the run was stopped before the search ended",
-	}[stop]
 }
 
 // printCapacityComparison prints the capacity answers before the stage table, e.g.

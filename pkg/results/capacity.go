@@ -24,6 +24,19 @@ const (
 	StopCancelled  = "cancelled"  // the run was stopped before the search ended
 )
 
+// StopReason says in words why a capacity search ended (Capacity.Stop); "" for a reason it does
+// not know.
+func StopReason(stop string) string {
+	return map[string]string{
+		StopPrecision:  "the bracket is narrower than the precision asked for",
+		StopBudget:     "the probe budget is spent",
+		StopMinFails:   "even the lowest level fails an SLO or saturates",
+		StopMaxPasses:  "even the highest level passes every SLO",
+		StopSaturation: "the bracket is narrower than the precision, and above it the stack saturates (achieved rate below 95% of offered)",
+		StopCancelled:  "the run was stopped before the search ended",
+	}[stop]
+}
+
 // Capacity is the content of CapacityFile.
 type Capacity struct {
 	// By is ByRate or ByConcurrency.

@@ -275,6 +275,9 @@ func serverRow(pod, role string, p results.ServerPodMetrics) []string {
 
 func capacityView(c *results.Capacity) *capacityData {
 	d := &capacityData{Answer: c.Summary(), Stop: c.Stop}
+	if why := results.StopReason(c.Stop); why != "" {
+		d.Stop = why
+	}
 	unit := "req/s"
 	if c.By == results.ByConcurrency {
 		unit = "conc"
