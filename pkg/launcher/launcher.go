@@ -250,8 +250,12 @@ func RunSelector(runID string) string {
 	return labels.SelectorFromSet(labels.Set{LabelRun: runID}).String()
 }
 
-// Objects returns, in creation order, every object of the run.
+// Objects returns, in creation order, every object of the run. A harness the run's image does
+// not have is refused first (CheckHarnessImage).
 func Objects(s Spec) ([]runtime.Object, error) {
+	if err := CheckHarnessImage(s.Config.Harness.Name, s.Config.Harness.Image); err != nil {
+		return nil, err
+	}
 	var objs []runtime.Object
 	if s.PVC.Create {
 		objs = append(objs, BuildPVC(s))
