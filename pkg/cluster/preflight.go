@@ -179,6 +179,18 @@ func checkPVC(ctx context.Context, cs kubernetes.Interface, s PreflightSpec) (Ch
 	default:
 		c.Message, c.Fix = fmt.Sprintf("PVC %s is %s", s.PVC, pvc.Status.Phase), createHint
 	}
+	if c.OK {
+		pin, err := PinForClaim(ctx, cs, s.Namespace, s.PVC)
+		if err != nil {
+			return c, err
+		}
+		switch where := pin.String(); {
+		case where != "":
+			c.Message += "; ReadWriteOnce: one launcher, pinned with the reader pods to " + where
+		case pin.ReadWriteOnce:
+			c.Message += "; ReadWriteOnce: one launcher, and pods that mount it are pinned to the node where it is in use (none now)"
+		}
+	}
 	return c, nil
 }
 

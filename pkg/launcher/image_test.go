@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/llmdbench/kubectl-llmdbench/pkg/config"
 )
 
@@ -88,5 +90,24 @@ func TestObjectsRefusesAIPerfInOldImage(t *testing.T) {
 	s.Config.Harness.Image = "ghcr.io/llm-d/llm-d-benchmark:v0.8.0"
 	if objs, err := Objects(s); err != nil || len(objs) != 2 {
 		t.Fatalf("got %d objects, %v; want the ConfigMap and the Job", len(objs), err)
+	}
+}
+
+// A launcher pinned to a ReadWriteOnce volume's node carries it as required node affinity.
+func TestJobCarriesTheClaimsNodeAffinity(t *testing.T) {
+	s := presetSpec(t, "inference-scheduling", nil)
+	job, err := BuildJob(s)
+	if err != nil || job.Spec.Template.Spec.Affinity != nil {
+		t.Fatalf("unpinned: affinity %+v, %v", job.Spec.Template.Spec.Affinity, err)
+	}
+	s.Launcher.NodeAffinity = &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchFields: []corev1.NodeSelectorRequirement{{
+		Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{"node-a"}}}}}}
+	job, err = BuildJob(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := job.Spec.Template.Spec.Affinity
+	if a == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[0].MatchFields[0].Values[0] != "node-a" {
+		t.Errorf("affinity %+v", a)
 	}
 }

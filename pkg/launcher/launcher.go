@@ -179,6 +179,9 @@ type Launcher struct {
 	Spread Spread
 	// TTLAfterFinished, when set, lets Kubernetes remove the finished Job and its pods.
 	TTLAfterFinished *int32
+	// NodeAffinity, when set, is the launchers' required node affinity: the node(s) a
+	// ReadWriteOnce results volume can be mounted on (cluster.PinForClaim).
+	NodeAffinity *corev1.NodeSelector
 }
 
 // DefaultLauncher is run_only.sh's launcher: 16 CPU / 32Gi, root, always pull.
@@ -380,6 +383,14 @@ func BuildConfigMap(s Spec) (*corev1.ConfigMap, error) {
 		return nil, fmt.Errorf("the workload profiles take %d bytes, over the 1 MiB a ConfigMap can hold: split them over several runs", size)
 	}
 	return cm, nil
+}
+
+// RequiredAffinity is a pod affinity that requires sel's nodes; nil for a nil sel.
+func RequiredAffinity(sel *corev1.NodeSelector) *corev1.Affinity {
+	if sel == nil {
+		return nil
+	}
+	return &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: sel.DeepCopy()}}
 }
 
 // BuildReaderPod builds a small pod that only mounts a results claim, for reading it when no

@@ -105,6 +105,7 @@ func podTemplate(s Spec, userEnv []corev1.EnvVar) *corev1.Pod {
 			RestartPolicy:      corev1.RestartPolicyNever,
 			ServiceAccountName: s.Launcher.ServiceAccount,
 			NodeSelector:       s.Launcher.NodeSelector,
+			Affinity:           RequiredAffinity(s.Launcher.NodeAffinity),
 			Tolerations:        s.Launcher.Tolerations,
 			Containers:         []corev1.Container{container},
 			Volumes: []corev1.Volume{

@@ -374,6 +374,21 @@ func (o *RunOptions) Run(ctx context.Context) error {
 			o.warn(c.Message)
 		}
 	}
+	if cfg.Harness.Parallelism == 1 {
+		// One launcher on a ReadWriteOnce claim goes where the claim can be mounted; more were
+		// refused by the preflight.
+		pin, err := cluster.PinForClaim(ctx, o.Client, cfg.Harness.Namespace, cfg.Harness.ResultsPVC)
+		if err != nil {
+			return err
+		}
+		if sel := pin.NodeSelector(); sel != nil {
+			spec.Launcher.NodeAffinity = sel
+			if objs, err = launcher.Objects(spec); err != nil {
+				return err
+			}
+			fmt.Fprintf(o.ErrOut, "PVC %s is ReadWriteOnce: the launcher is pinned to %s.\n", cfg.Harness.ResultsPVC, pin)
+		}
+	}
 	ns := cfg.Harness.Namespace
 	fmt.Fprintf(o.ErrOut, "Starting run %s in namespace %s: %d launcher(s), harness %s, workloads %s\n",
 		spec.RunID, ns, cfg.Harness.Parallelism, cfg.Harness.Name, workloadNames(spec))
