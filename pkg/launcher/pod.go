@@ -109,9 +109,7 @@ func podTemplate(s Spec, userEnv []corev1.EnvVar) *corev1.Pod {
 			Tolerations:        s.Launcher.Tolerations,
 			Containers:         []corev1.Container{container},
 			Volumes: []corev1.Volume{
-				{Name: volumeResults, VolumeSource: corev1.VolumeSource{
-					PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: c.Harness.ResultsPVC},
-				}},
+				{Name: volumeResults, VolumeSource: s.resultsVolume()},
 				{Name: volumeProfiles, VolumeSource: profiles},
 				{Name: volumeScript, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 					LocalObjectReference: corev1.LocalObjectReference{Name: ConfigMapName(s.RunID)},
@@ -120,6 +118,14 @@ func podTemplate(s Spec, userEnv []corev1.EnvVar) *corev1.Pod {
 			},
 		},
 	}
+}
+
+// resultsVolume is the results claim, or an emptyDir for a run without one (Spec.KeepFor).
+func (s Spec) resultsVolume() corev1.VolumeSource {
+	if s.NoPVC() {
+		return corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}
+	}
+	return corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: s.Config.Harness.ResultsPVC}}
 }
 
 // The launcher's security context follows the Pod Security Standards
