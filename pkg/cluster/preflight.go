@@ -26,8 +26,10 @@ type Check struct {
 
 // PreflightSpec says what a run needs.
 type PreflightSpec struct {
-	Namespace     string
-	PVC           string
+	Namespace string
+	PVC       string
+	// NoPVC: the results go on an emptyDir in the launcher pod; no claim is checked.
+	NoPVC         bool
 	CreatePVC     bool
 	Parallelism   int
 	HFTokenSecret string
@@ -140,6 +142,10 @@ func checkPermissions(ctx context.Context, cs kubernetes.Interface, s PreflightS
 
 func checkPVC(ctx context.Context, cs kubernetes.Interface, s PreflightSpec) (Check, error) {
 	c := Check{Name: "results-pvc", Blocking: true}
+	if s.NoPVC {
+		c.OK, c.Message = true, "no results PVC: the results go on an emptyDir in the launcher pod and are fetched from it"
+		return c, nil
+	}
 	createHint := fmt.Sprintf("pass --pvc with an existing claim, or add --create-pvc [--storage-class S] [--pvc-size 200Gi] to create %s", s.PVC)
 	pvc, err := cs.CoreV1().PersistentVolumeClaims(s.Namespace).Get(ctx, s.PVC, metav1.GetOptions{})
 	switch {

@@ -64,3 +64,31 @@ func TestRunAIPerfHarnessByImage(t *testing.T) {
 		}
 	}
 }
+
+// --no-pvc's flags are refused in one line before anything is printed or created.
+func TestRunNoPVCRefusals(t *testing.T) {
+	base := []string{"run", "--preset", "pd", "-n", "x", "--base-url", "http://a:80", "--dry-run=client", "--no-pvc"}
+	refusesBadInput(t, []badInput{
+		{append(base, "--pvc", "p"), "--no-pvc and --pvc are exclusive"},
+		{append(base, "--create-pvc"), "--no-pvc and --create-pvc are exclusive"},
+		{append(base, "--keep-for", "0s"), "--keep-for 0s: it must be more than zero"},
+		{append(base, "--parallelism", "2"), "--no-pvc runs one launcher, not 2"},
+		{[]string{"run", "--preset", "pd", "-n", "x", "--pvc", "p", "--base-url", "http://a:80", "--dry-run=client", "--keep-for", "1h"},
+			"--keep-for is for --no-pvc runs"},
+		{[]string{"run", "--preset", "pd", "-n", "x", "--base-url", "http://a:80", "--no-pvc", "--no-fetch"},
+			"--no-fetch with --no-pvc would leave the results to vanish"},
+	})
+	// The dry run shows the emptyDir, the keep-for and no claim.
+	out, _, err := execute(t, "", append(base, "--keep-for", "10m", "-o", "yaml")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"emptyDir: {}", "llmdbench.io/keep-for: 10m0s", "keep_for_s='600'"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry run misses %q", want)
+		}
+	}
+	if strings.Contains(out, "claimName") || strings.Contains(out, "kind: PersistentVolumeClaim") {
+		t.Error("a --no-pvc run mounts or creates a claim")
+	}
+}
