@@ -127,3 +127,21 @@ func TestPreflightSaysWhereARWOClaimPins(t *testing.T) {
 	}
 	t.Errorf("no results-pvc check in %+v", checks)
 }
+
+// A run without a results claim (emptyDir) is not read from a claim: the error says where its
+// results are and how to get them; a claim given explicitly is still used.
+func TestResultsClaimOfAnEmptyDirRun(t *testing.T) {
+	const id = "1764000000-abcd"
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: launcher.ConfigMapName(id), Namespace: "ns",
+		Labels:      map[string]string{launcher.LabelRun: id},
+		Annotations: map[string]string{launcher.AnnoPVC: "", launcher.AnnoKeepFor: "30m0s"}}}
+	cs := fake.NewClientset(cm)
+	_, err := ResultsClaim(context.Background(), cs, "ns", id, "")
+	want := "run 1764000000-abcd kept its results on its launcher's emptyDir, not on a claim: 'kubectl llmdbench attach 1764000000-abcd' fetches them while the launcher waits (30m0s after its workloads)"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+	if pvc, err := ResultsClaim(context.Background(), cs, "ns", id, "other"); err != nil || pvc != "other" {
+		t.Errorf("an explicit claim: %q %v", pvc, err)
+	}
+}
