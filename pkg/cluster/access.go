@@ -45,7 +45,8 @@ const DefaultReaderImage = "ghcr.io/llm-d/llm-d-benchmark:v0.4.0"
 
 // OpenResults finds a way into the results claim pvc: a running launcher of a run made before
 // launchers were a Job (those idle until deleted) that mounts it, or else a short-lived reader pod
-// on the same claim (removed by Close). A Job's launcher is never used: it ends by itself, maybe in
+// on the same claim (removed by Close), pinned, for a ReadWriteOnce claim, where it can be mounted
+// (PinForClaim). A Job's launcher is never used: it ends by itself, maybe in
 // the middle of a read.
 func OpenResults(ctx context.Context, cs kubernetes.Interface, namespace, pvc string, o ReaderOptions) (*Access, error) {
 	pods, err := cs.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: mountingPods().String()})
@@ -65,6 +66,12 @@ func OpenResults(ctx context.Context, cs kubernetes.Interface, namespace, pvc st
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
 	pod := launcher.BuildReaderPod(namespace, "llmdbench-reader-"+hex.EncodeToString(b), pvc, image)
+	// A ReadWriteOnce claim mounts on one node at a time: the reader goes where it is mounted.
+	pin, err := PinForClaim(ctx, cs, namespace, pvc)
+	if err != nil {
+		return nil, err
+	}
+	pod.Spec.Affinity = launcher.RequiredAffinity(pin.NodeSelector())
 	if _, err := cs.CoreV1().Pods(namespace).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		return nil, fmt.Errorf("starting a reader pod on PVC %s: %w", pvc, err)
 	}

@@ -26,8 +26,10 @@ type Check struct {
 
 // PreflightSpec says what a run needs.
 type PreflightSpec struct {
-	Namespace     string
-	PVC           string
+	Namespace string
+	PVC       string
+	// NoPVC: the results go on an emptyDir in the launcher pod; no claim is checked.
+	NoPVC         bool
 	CreatePVC     bool
 	Parallelism   int
 	HFTokenSecret string
@@ -144,6 +146,10 @@ func checkPermissions(ctx context.Context, cs kubernetes.Interface, s PreflightS
 
 func checkPVC(ctx context.Context, cs kubernetes.Interface, s PreflightSpec) (Check, error) {
 	c := Check{Name: "results-pvc", Blocking: true}
+	if s.NoPVC {
+		c.OK, c.Message = true, "no results PVC: the results go on an emptyDir in the launcher pod and are fetched from it"
+		return c, nil
+	}
 	createHint := fmt.Sprintf("pass --pvc with an existing claim, or add --create-pvc [--storage-class S] [--pvc-size 200Gi] to create %s", s.PVC)
 	pvc, err := cs.CoreV1().PersistentVolumeClaims(s.Namespace).Get(ctx, s.PVC, metav1.GetOptions{})
 	switch {
@@ -182,6 +188,18 @@ func checkPVC(ctx context.Context, cs kubernetes.Interface, s PreflightSpec) (Ch
 		}
 	default:
 		c.Message, c.Fix = fmt.Sprintf("PVC %s is %s", s.PVC, pvc.Status.Phase), createHint
+	}
+	if c.OK {
+		pin, err := PinForClaim(ctx, cs, s.Namespace, s.PVC)
+		if err != nil {
+			return c, err
+		}
+		switch where := pin.String(); {
+		case where != "":
+			c.Message += "; ReadWriteOnce: one launcher, pinned with the reader pods to " + where
+		case pin.ReadWriteOnce:
+			c.Message += "; ReadWriteOnce: one launcher, and pods that mount it are pinned to the node where it is in use (none now)"
+		}
 	}
 	return c, nil
 }

@@ -17,8 +17,12 @@ import (
 // newest run in the namespace.
 func ResultsClaim(ctx context.Context, cs kubernetes.Interface, namespace, target, claim string) (string, error) {
 	if launcher.IsRunID(target) {
-		if r, err := GetRun(ctx, cs, namespace, target); err == nil && r.PVC != "" {
+		r, err := GetRun(ctx, cs, namespace, target)
+		switch {
+		case err == nil && r.PVC != "":
 			return r.PVC, nil
+		case err == nil && r.NoPVC() && claim == "":
+			return "", fmt.Errorf("run %s kept its results on its launcher's emptyDir, not on a claim: 'kubectl llmdbench attach %s' fetches them while the launcher waits (%s after its workloads)", target, target, r.KeepFor)
 		}
 	}
 	if claim != "" {

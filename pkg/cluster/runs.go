@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,7 +37,10 @@ type Run struct {
 	Parallelism int
 	PVC         string
 	Image       string
-	Created     time.Time
+	// KeepFor is set for a run whose results are on an emptyDir in its launcher pod: how long
+	// the launcher waits to be fetched after its workloads (launcher.AnnoKeepFor).
+	KeepFor time.Duration
+	Created time.Time
 	// Final is the status recorded when the run finished, if it was followed to the end.
 	Final *Status
 	Pods  []corev1.Pod // by launcher index
@@ -106,11 +111,32 @@ func runFromConfigMap(cm *corev1.ConfigMap) Run {
 	if w := cm.Annotations[launcher.AnnoWorkloads]; w != "" {
 		r.Workloads = strings.Split(w, ",")
 	}
+	if k := cm.Annotations[launcher.AnnoKeepFor]; k != "" {
+		r.KeepFor, _ = time.ParseDuration(k)
+	}
 	r.Parallelism, _ = strconv.Atoi(cm.Annotations[launcher.AnnoParallelism])
 	if r.Parallelism < 1 {
 		r.Parallelism = 1
 	}
 	return r
+}
+
+// NoPVC tells whether the run's results are on an emptyDir in its launcher pod, not a claim.
+func (r Run) NoPVC() bool { return r.KeepFor > 0 }
+
+// MarkFetched tells the launcher of an emptyDir run (Run.NoPVC) that its results were fetched:
+// it writes runstate.FetchedFile in the launcher's state folder, and the launcher exits. Errors:
+// the exec's, wrapped, naming the pod.
+func MarkFetched(ctx context.Context, ex Executor, pod PodRef, runID string, index int) error {
+	marker := path.Join(runstate.RunDir(runID), strconv.Itoa(index), runstate.FetchedFile)
+	var stderr bytes.Buffer
+	if err := ex.Exec(ctx, pod, []string{"sh", "-c", `: >"$1"`, "sh", marker}, io.Discard, &stderr); err != nil {
+		if msg := strings.TrimSpace(stderr.String()); msg != "" {
+			err = fmt.Errorf("%w: %s", err, msg)
+		}
+		return fmt.Errorf("telling launcher pod %s its results were fetched: %w", pod.Name, err)
+	}
+	return nil
 }
 
 func sortPods(pods []corev1.Pod) []corev1.Pod {

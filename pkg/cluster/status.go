@@ -246,6 +246,11 @@ func (v *launcherView) read(ctx context.Context, ex Executor, readers *claimRead
 	if !v.endedByItself() {
 		return nil
 	}
+	if run.NoPVC() {
+		// Its run folder was on the pod's emptyDir, gone with it.
+		v.lost = fmt.Sprintf("launcher pod %s ended (%s); its results were on an emptyDir, gone with it", v.pod.Name, v.pod.Status.Phase)
+		return nil
+	}
 	pod, err := readers.pod(ctx, run)
 	if err != nil {
 		return fmt.Errorf("reading launcher %d of run %s, whose pod ended: %w", index, run.ID, err)

@@ -22,13 +22,16 @@ const (
 	HarnessVLLMBenchmark = "vllm-benchmark"
 	HarnessInferenceMAX  = "inferencemax"
 	HarnessNop           = "nop"
+	// HarnessAIPerf is NVIDIA's AIPerf (ai-dynamo/aiperf), in the llm-d-benchmark image from
+	// v0.6.8 on (launcher.CheckHarnessImage); its profile is aiperf profile's options, flat.
+	HarnessAIPerf = "aiperf"
 	// HarnessNative is reserved for the plugin's own Go load generator.
 	HarnessNative = "llmdbench"
 )
 
 // Harnesses lists every valid harness name.
 func Harnesses() []string {
-	return []string{HarnessInferencePerf, HarnessGuideLLM, HarnessVLLMBenchmark, HarnessInferenceMAX, HarnessNop, HarnessNative}
+	return []string{HarnessInferencePerf, HarnessGuideLLM, HarnessVLLMBenchmark, HarnessInferenceMAX, HarnessAIPerf, HarnessNop, HarnessNative}
 }
 
 // Config is a resolved, rendered and validated config.

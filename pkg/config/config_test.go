@@ -246,7 +246,7 @@ func TestBadInputs(t *testing.T) {
 		{name: "empty", data: "", want: "the file is empty"},
 		{name: "not a mapping", data: "- a\n- b\n", want: "line 1: the top level must be a mapping"},
 		{name: "two documents", data: minimal + "---\nfoo: bar\n", want: "more than one YAML document"},
-		{name: "unknown harness", data: strings.Replace(minimal, "name: inference-perf", "name: inference_perf", 1), want: `harness.name "inference_perf" is not a known harness: use one of inference-perf, guidellm, vllm-benchmark, inferencemax, nop, llmdbench`, is: ErrUnknownHarness},
+		{name: "unknown harness", data: strings.Replace(minimal, "name: inference-perf", "name: inference_perf", 1), want: `harness.name "inference_perf" is not a known harness: use one of inference-perf, guidellm, vllm-benchmark, inferencemax, aiperf, nop, llmdbench`, is: ErrUnknownHarness},
 		{name: "flat workload", data: strings.Split(minimal, "workload:")[0] + "workload:\n  executable: benchmark_serving.py\n  model: m\n", want: "workload.executable is a scalar (benchmark_serving.py), not a profile: workload: looks flat"},
 		{name: "dotted workload", data: minimal + "  my.load:\n    a: 1\n", want: `workload name "my.load" is not allowed`},
 		{name: "no workloads", data: strings.Split(minimal, "workload:")[0] + "workload:\n", want: "no workloads"},

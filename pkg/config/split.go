@@ -91,6 +91,7 @@ const (
 //     is inf; max-concurrency and num-prompts (default 1000, then written) are shared; seed
 //     (default 0) becomes seed + index.
 //   - nop sends no load: its profile is returned unchanged.
+//   - aiperf is not split: one launcher gets its profile unchanged, more are refused.
 //
 // Errors: index or count out of range; a profile that is not a YAML mapping; a refusal, as a
 // *SplitError (errors.Is ErrSplit); the native harness (llmdbench), which splits its own load
@@ -101,6 +102,10 @@ func SplitProfile(harness string, profile []byte, index, count int) ([]byte, err
 	}
 	switch harness {
 	case HarnessInferencePerf, HarnessGuideLLM, HarnessVLLMBenchmark, HarnessInferenceMAX, HarnessNop:
+	case HarnessAIPerf:
+		if count > 1 {
+			return nil, &SplitError{Field: "the aiperf profile", Reason: "is not split among launchers (its concurrency, request-rate and request-count are not rewritten): " + splitRemedy}
+		}
 	case HarnessNative:
 		return nil, fmt.Errorf("the %s harness splits its own load in each launcher; its profile is not rewritten", harness)
 	default:

@@ -454,3 +454,18 @@ func TestCheckSplitGuideLLMAndVLLM(t *testing.T) {
 		}
 	}
 }
+
+// aiperf's profile (aiperf profile's options, flat) goes unchanged to one launcher; it is not
+// split among more.
+func TestSplitProfileAIPerf(t *testing.T) {
+	profile := []byte("model: m\nurl: http://gw:80\nconcurrency: 16\nrequest-count: 500\n")
+	got, err := SplitProfile(HarnessAIPerf, profile, 0, 1)
+	if err != nil || string(got) != string(profile) {
+		t.Fatalf("one launcher: got %q, %v; want the profile unchanged", got, err)
+	}
+	_, err = SplitProfile(HarnessAIPerf, profile, 1, 2)
+	var se *SplitError
+	if !errors.As(err, &se) || !errors.Is(err, ErrSplit) || !strings.Contains(err.Error(), "harness.parallelism_mode: replicate") {
+		t.Fatalf("two launchers: got %v, want a SplitError offering replicate", err)
+	}
+}

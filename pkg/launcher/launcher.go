@@ -103,7 +103,14 @@ type Spec struct {
 	// Mode is how several launchers share the load: runstate.ModeSplit (also when empty) or
 	// runstate.ModeReplicate.
 	Mode string
+	// KeepFor, when more than zero, makes the run keep its results on an emptyDir instead of the
+	// results claim (one launcher only): the launcher's pod stays up after its workloads until
+	// the plugin fetched them (runstate.FetchedFile) or KeepFor ran out, then exits.
+	KeepFor time.Duration
 }
+
+// NoPVC tells whether the run keeps its results on an emptyDir, not a claim (Spec.KeepFor).
+func (s Spec) NoPVC() bool { return s.KeepFor > 0 }
 
 // mode is the run's parallelism mode, ModeSplit unless the spec says otherwise.
 func (s Spec) mode() string {
@@ -179,6 +186,9 @@ type Launcher struct {
 	Spread Spread
 	// TTLAfterFinished, when set, lets Kubernetes remove the finished Job and its pods.
 	TTLAfterFinished *int32
+	// NodeAffinity, when set, is the launchers' required node affinity: the node(s) a
+	// ReadWriteOnce results volume can be mounted on (cluster.PinForClaim).
+	NodeAffinity *corev1.NodeSelector
 }
 
 // DefaultLauncher is run_only.sh's launcher: 16 CPU / 32Gi, root, always pull.
@@ -250,10 +260,17 @@ func RunSelector(runID string) string {
 	return labels.SelectorFromSet(labels.Set{LabelRun: runID}).String()
 }
 
-// Objects returns, in creation order, every object of the run.
+// Objects returns, in creation order, every object of the run. A harness the run's image does
+// not have is refused first (CheckHarnessImage).
 func Objects(s Spec) ([]runtime.Object, error) {
+	if err := CheckHarnessImage(s.Config.Harness.Name, s.Config.Harness.Image); err != nil {
+		return nil, err
+	}
+	if s.NoPVC() && s.Config.Harness.Parallelism > 1 {
+		return nil, fmt.Errorf("results on an emptyDir need one launcher, not %d: each launcher's folder would be its own, and launchers meet at their start barriers on the shared results volume", s.Config.Harness.Parallelism)
+	}
 	var objs []runtime.Object
-	if s.PVC.Create {
+	if s.PVC.Create && !s.NoPVC() {
 		objs = append(objs, BuildPVC(s))
 	}
 	cm, err := BuildConfigMap(s)
@@ -287,16 +304,20 @@ func (s Spec) annotations() map[string]string {
 	for _, e := range s.Entries() {
 		names = append(names, e.Name)
 	}
-	return map[string]string{
+	a := map[string]string{
 		AnnoWorkloads:   strings.Join(names, ","),
 		AnnoParallelism: strconv.Itoa(s.Config.Harness.Parallelism),
 		AnnoMode:        s.mode(),
 		AnnoStackName:   s.Config.Endpoint.StackName,
 		AnnoBaseURL:     s.Config.Endpoint.BaseURL,
 		AnnoModel:       s.Config.Endpoint.Model,
-		AnnoPVC:         s.Config.Harness.ResultsPVC,
+		AnnoPVC:         s.resultsPVC(),
 		AnnoImage:       s.Config.Harness.Image,
 	}
+	if s.NoPVC() {
+		a[AnnoKeepFor] = s.KeepFor.String()
+	}
+	return a
 }
 
 // labelValue trims a sanitised name to a valid label value (63 chars, alphanumeric ends).
@@ -376,6 +397,26 @@ func BuildConfigMap(s Spec) (*corev1.ConfigMap, error) {
 		return nil, fmt.Errorf("the workload profiles take %d bytes, over the 1 MiB a ConfigMap can hold: split them over several runs", size)
 	}
 	return cm, nil
+}
+
+// AnnoKeepFor marks a run whose results are on an emptyDir in its launcher pod: how long the
+// launcher waits to be fetched after its workloads (a Go duration).
+const AnnoKeepFor = "llmdbench.io/keep-for"
+
+// resultsPVC is the claim the run's results go to; "" for an emptyDir run.
+func (s Spec) resultsPVC() string {
+	if s.NoPVC() {
+		return ""
+	}
+	return s.Config.Harness.ResultsPVC
+}
+
+// RequiredAffinity is a pod affinity that requires sel's nodes; nil for a nil sel.
+func RequiredAffinity(sel *corev1.NodeSelector) *corev1.Affinity {
+	if sel == nil {
+		return nil
+	}
+	return &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: sel.DeepCopy()}}
 }
 
 // BuildReaderPod builds a small pod that only mounts a results claim, for reading it when no

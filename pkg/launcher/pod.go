@@ -105,12 +105,11 @@ func podTemplate(s Spec, userEnv []corev1.EnvVar) *corev1.Pod {
 			RestartPolicy:      corev1.RestartPolicyNever,
 			ServiceAccountName: s.Launcher.ServiceAccount,
 			NodeSelector:       s.Launcher.NodeSelector,
+			Affinity:           RequiredAffinity(s.Launcher.NodeAffinity),
 			Tolerations:        s.Launcher.Tolerations,
 			Containers:         []corev1.Container{container},
 			Volumes: []corev1.Volume{
-				{Name: volumeResults, VolumeSource: corev1.VolumeSource{
-					PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: c.Harness.ResultsPVC},
-				}},
+				{Name: volumeResults, VolumeSource: s.resultsVolume()},
 				{Name: volumeProfiles, VolumeSource: profiles},
 				{Name: volumeScript, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 					LocalObjectReference: corev1.LocalObjectReference{Name: ConfigMapName(s.RunID)},
@@ -119,6 +118,14 @@ func podTemplate(s Spec, userEnv []corev1.EnvVar) *corev1.Pod {
 			},
 		},
 	}
+}
+
+// resultsVolume is the results claim, or an emptyDir for a run without one (Spec.KeepFor).
+func (s Spec) resultsVolume() corev1.VolumeSource {
+	if s.NoPVC() {
+		return corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}
+	}
+	return corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: s.Config.Harness.ResultsPVC}}
 }
 
 // The launcher's security context follows the Pod Security Standards

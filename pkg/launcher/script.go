@@ -2,6 +2,7 @@ package launcher
 
 import (
 	"bytes"
+	"math"
 	"strconv"
 	"strings"
 	"text/template"
@@ -52,6 +53,10 @@ func Script(s Spec) (string, error) {
 	native := ""
 	if s.Native() {
 		native = "yes"
+	}
+	keepFor := ""
+	if s.NoPVC() {
+		keepFor = strconv.Itoa(int(math.Ceil(s.KeepFor.Seconds())))
 	}
 	err := scriptTemplate.Execute(&buf, map[string]string{
 		"Native":         native,
@@ -105,6 +110,8 @@ func Script(s Spec) (string, error) {
 		"VFailed":        runstate.VerdictFailed,
 		"VTimedOut":      runstate.VerdictTimedOut,
 		"VRunning":       runstate.VerdictRunning,
+		"KeepFor":        keepFor,
+		"Fetched":        runstate.FetchedFile,
 	})
 	return buf.String(), err
 }
@@ -444,5 +451,16 @@ rm -rf "$tmp"
 # The done marker comes last, once the log is complete, so a reader that sees it has seen everything.
 mv "$state/$done_file.tmp" "$state/$done_file"
 # The exit code is the launcher's verdict, which its pod (and the Job) reports.
+{{- if .KeepFor}}
+rc=0
+grep -qx "$k_failed=0" "$state/$done_file" || rc=1
+# The results are on an emptyDir, gone with the pod: it stays up until the plugin fetched them
+# (it writes the fetched marker) or the keep-for time ran out.
+keep_for_s={{q .KeepFor}}
+keep_until=$(($(now) + keep_for_s))
+while [ ! -e "$state/"{{q .Fetched}} ] && [ "$(now)" -lt "$keep_until" ]; do sleep 1; done
+exit "$rc"
+{{- else}}
 grep -qx "$k_failed=0" "$state/$done_file"
+{{- end}}
 `))

@@ -110,6 +110,10 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 		default:
 			checks = append(checks, cluster.Check{Name: "config", OK: true,
 				Message: fmt.Sprintf("%s renders: %d workload(s), endpoint %s", cfg.Source, len(cfg.Workloads), cfg.Endpoint.BaseURL)})
+			if err := launcher.CheckHarnessImage(cfg.Harness.Name, cfg.Harness.Image); err != nil {
+				checks = append(checks, cluster.Check{Name: "harness-image", Blocking: true, Message: err.Error(),
+					Fix: "pass --image with an llm-d-benchmark image of " + launcher.AIPerfFirstImage + " or later"})
+			}
 			if cfg.Harness.Parallelism > 1 {
 				// The same refusal run gives before it creates anything.
 				if err := splitCheck(cfg); err != nil {

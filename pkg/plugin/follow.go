@@ -16,6 +16,7 @@ import (
 	"k8s.io/kubectl/pkg/util/term"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/transfer"
 )
@@ -67,8 +68,14 @@ func (f *follower) follow(ctx context.Context, run cluster.Run) error {
 		return err
 	}
 	var fetchErr error
-	if f.FetchTo != "" {
+	switch {
+	case f.FetchTo != "" && run.NoPVC():
+		fetchErr = f.fetchFromLauncher(ctx, run, st)
+	case f.FetchTo != "":
 		fetchErr = f.fetch(ctx, run, st)
+	case run.NoPVC():
+		fmt.Fprintf(f.ErrOut, "The results of run %s are only in its launcher pod, on an emptyDir, for %s after its workloads: fetch them with kubectl llmdbench attach %s -n %s\n",
+			run.ID, run.KeepFor, run.ID, run.Namespace)
 	}
 	if f.Remove && fetchErr == nil {
 		if err := cluster.DeleteRun(cleanup, f.Client, run.Namespace, run.ID); err != nil {
@@ -122,6 +129,39 @@ func (f *follower) fetch(ctx context.Context, run cluster.Run, st cluster.Status
 	for _, m := range merged {
 		fmt.Fprintf(f.ErrOut, "Merged the %d launchers of %s into %s.\n", run.Parallelism, m, filepath.Join(f.FetchTo, m))
 	}
+	return nil
+}
+
+// fetchFromLauncher copies the result folders of a run without a results claim from its launcher
+// pod, whose emptyDir holds them, then tells the launcher they are fetched (it exits). The
+// verdict says where the results are.
+func (f *follower) fetchFromLauncher(ctx context.Context, run cluster.Run, st cluster.Status) error {
+	podName := ""
+	for _, w := range st.Workloads {
+		if w.Launcher == 0 && w.Pod != "" {
+			podName = w.Pod
+		}
+	}
+	later := fmt.Sprintf("they stay in launcher pod %s for %s after its workloads: kubectl llmdbench attach %s -n %s fetches them", podName, run.KeepFor, run.ID, run.Namespace)
+	if podName == "" {
+		return fmt.Errorf("run %s: no launcher pod to fetch its results from (they were on its emptyDir)", run.ID)
+	}
+	pod := cluster.PodRef{Namespace: run.Namespace, Name: podName, Container: launcher.ContainerName}
+	if wanted := cluster.ResultFolders(st); len(wanted) > 0 {
+		dirs, err := cluster.WrittenFolders(ctx, f.Executor, pod, wanted)
+		if err != nil {
+			return fmt.Errorf("run %s: %w (%s)", run.ID, err, later)
+		}
+		if len(dirs) > 0 {
+			if _, err := fetchResults(ctx, f.Executor, pod, dirs, f.FetchTo, false, 3, transfer.ExtractOptions{}, transfer.CompressAuto, f.IOStreams); err != nil {
+				return fmt.Errorf("%w (%s)", err, later)
+			}
+		}
+	}
+	if err := cluster.MarkFetched(ctx, f.Executor, pod, run.ID, 0); err != nil {
+		fmt.Fprintf(f.ErrOut, "Warning: %v; the launcher stays up until its %s keep-for runs out\n", err, run.KeepFor)
+	}
+	fmt.Fprintf(f.ErrOut, "The results of run %s are in %s (fetched from its launcher's emptyDir; the cluster keeps no copy).\n", run.ID, f.FetchTo)
 	return nil
 }
 

@@ -56,6 +56,12 @@ type RunOptions struct {
 	NoFetch          bool
 	ResultsDir       string
 	Interval         time.Duration
+	// NoPVC keeps the results on an emptyDir in the launcher pod, which waits up to KeepFor
+	// after its workloads to be fetched.
+	NoPVC   bool
+	KeepFor time.Duration
+	// keepForSet tells whether --keep-for was given.
+	keepForSet bool
 
 	PrintFlags *genericclioptions.PrintFlags
 	DryRun     cmdutil.DryRunStrategy
@@ -177,6 +183,8 @@ func newCmdRun(f cmdutil.Factory, o *RunOptions) *cobra.Command {
 	fl.BoolVar(&o.Remove, "rm", false, "Remove the launcher pods and ConfigMap once the results are fetched (results stay on the PVC)")
 	fl.BoolVar(&o.NoFetch, "no-fetch", false, "Do not copy the results to this machine at the end")
 	fl.StringVar(&o.ResultsDir, "results-dir", DefaultResultsDir, "Where fetched results go, under a folder per run")
+	fl.BoolVar(&o.NoPVC, "no-pvc", false, "No results PVC: results go on an emptyDir in the (single) launcher pod, which stays up after its workloads until run or attach fetched them, or --keep-for ran out")
+	fl.DurationVar(&o.KeepFor, "keep-for", DefaultKeepFor, "With --no-pvc: how long the launcher waits after its workloads for its results to be fetched (then they are gone)")
 	fl.DurationVar(&o.Interval, "interval", o.Interval, "Longest wait of one read of the run folder while following (changes show at once)")
 	cmdutil.AddDryRunFlag(cmd)
 	o.PrintFlags.AddFlags(cmd)
@@ -202,6 +210,11 @@ func (o *RunOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, _ []string)
 	}
 	if cmd.Flags().Changed("parallelism-mode") {
 		o.source.Overrides.ParallelismMode = o.ParallelismMode
+	}
+	o.keepForSet = cmd.Flags().Changed("keep-for")
+	if o.NoPVC && o.source.Overrides.PVC == "" {
+		// The config keeps a results_pvc (run_only.sh needs one); nothing mounts it.
+		o.source.Overrides.PVC = NoPVCName
 	}
 	if o.launcher, err = o.launcherSpec(cmd); err != nil {
 		return err
@@ -284,6 +297,13 @@ func (o *RunOptions) launcherSpec(cmd *cobra.Command) (launcher.Launcher, error)
 	return l, nil
 }
 
+// DefaultKeepFor is how long a --no-pvc launcher waits after its workloads to be fetched.
+const DefaultKeepFor = 30 * time.Minute
+
+// NoPVCName stands for the results claim in the config of a --no-pvc run (run_only.sh's config
+// needs one); no claim of that name is read or mounted.
+const NoPVCName = "none-emptydir"
+
 // Validate checks the flags without touching the cluster.
 func (o *RunOptions) Validate() error {
 	if err := o.source.validate(); err != nil {
@@ -324,6 +344,16 @@ func (o *RunOptions) Validate() error {
 		return fmt.Errorf("--spread %q: use %s or %s", o.Spread, launcher.SpreadRequired, launcher.SpreadPreferred)
 	case o.TTLAfterFinished < 0 || o.TTLAfterFinished > 0 && o.TTLAfterFinished < time.Second:
 		return fmt.Errorf("--ttl %s: use 0 (at once) or a whole number of seconds or more", o.TTLAfterFinished)
+	case o.NoPVC && o.source.Overrides.PVC != NoPVCName:
+		return fmt.Errorf("--no-pvc and --pvc are exclusive: results go on an emptyDir or on a claim")
+	case o.NoPVC && o.CreatePVC:
+		return fmt.Errorf("--no-pvc and --create-pvc are exclusive: results go on an emptyDir or on a claim")
+	case o.NoPVC && o.KeepFor <= 0:
+		return fmt.Errorf("--keep-for %s: it must be more than zero (the launcher's wait to be fetched)", o.KeepFor)
+	case o.keepForSet && !o.NoPVC:
+		return fmt.Errorf("--keep-for is for --no-pvc runs, whose results wait in the launcher pod: add --no-pvc or drop --keep-for")
+	case o.NoPVC && o.NoFetch && !o.Detach:
+		return fmt.Errorf("--no-fetch with --no-pvc would leave the results to vanish when --keep-for runs out: drop --no-fetch (or --detach and attach later)")
 	case o.LaunchTimeout <= 0:
 		return fmt.Errorf("--launch-timeout must be more than zero")
 	case o.Interval < time.Second:
@@ -359,7 +389,7 @@ func (o *RunOptions) Run(ctx context.Context) error {
 	}
 	cfg := spec.Config
 	checks, err := cluster.Preflight(ctx, o.Client, cluster.PreflightSpec{
-		Namespace: cfg.Harness.Namespace, PVC: cfg.Harness.ResultsPVC, CreatePVC: o.CreatePVC,
+		Namespace: cfg.Harness.Namespace, PVC: cfg.Harness.ResultsPVC, CreatePVC: o.CreatePVC, NoPVC: o.NoPVC,
 		Parallelism: cfg.Harness.Parallelism, HFTokenSecret: cfg.Endpoint.HFTokenSecret,
 		Pod: podTemplate(objs),
 	})
@@ -372,6 +402,21 @@ func (o *RunOptions) Run(ctx context.Context) error {
 	for _, c := range checks {
 		if !c.OK {
 			o.warn(c.Message)
+		}
+	}
+	if cfg.Harness.Parallelism == 1 && !o.NoPVC {
+		// One launcher on a ReadWriteOnce claim goes where the claim can be mounted; more were
+		// refused by the preflight.
+		pin, err := cluster.PinForClaim(ctx, o.Client, cfg.Harness.Namespace, cfg.Harness.ResultsPVC)
+		if err != nil {
+			return err
+		}
+		if sel := pin.NodeSelector(); sel != nil {
+			spec.Launcher.NodeAffinity = sel
+			if objs, err = launcher.Objects(spec); err != nil {
+				return err
+			}
+			fmt.Fprintf(o.ErrOut, "PVC %s is ReadWriteOnce: the launcher is pinned to %s.\n", cfg.Harness.ResultsPVC, pin)
 		}
 	}
 	ns := cfg.Harness.Namespace
@@ -508,8 +553,15 @@ func (o *RunOptions) plan(ctx context.Context) (launcher.Spec, error) {
 	if err := splitCheck(cfg); err != nil {
 		return launcher.Spec{}, err
 	}
-	return launcher.Spec{Config: cfg, RunID: runID, Preset: o.source.Preset, Launcher: o.launcher, PVC: o.pvc,
-		Repeat: o.Repeat, Labels: labels, Version: o.Version, Mode: cfg.Harness.ParallelismMode}, nil
+	spec := launcher.Spec{Config: cfg, RunID: runID, Preset: o.source.Preset, Launcher: o.launcher, PVC: o.pvc,
+		Repeat: o.Repeat, Labels: labels, Version: o.Version, Mode: cfg.Harness.ParallelismMode}
+	if o.NoPVC {
+		if cfg.Harness.Parallelism > 1 {
+			return launcher.Spec{}, fmt.Errorf("--no-pvc runs one launcher, not %d: each launcher's emptyDir is its own and launchers meet on the shared results volume; drop --parallelism (or harness.parallelism) or use a ReadWriteMany --pvc", cfg.Harness.Parallelism)
+		}
+		spec.KeepFor = o.KeepFor
+	}
+	return spec, nil
 }
 
 func (o *RunOptions) warn(msg string) { fmt.Fprintf(o.ErrOut, "Warning: %s\n", msg) }

@@ -850,6 +850,8 @@ func noPerRequest(dir string) error {
 		what = "it holds a GuideLLM report, whose per-request samples are not all the requests"
 	case r.Format == FormatVLLM:
 		what = "it holds a vLLM benchmark result, whose per-request arrays (--save-detailed) the merge does not read"
+	case r.Format == FormatAIPerf:
+		what = "it holds an AIPerf summary, whose per-request profile_export.jsonl the merge does not read"
 	default:
 		what = "it holds only " + r.Format + " summaries (run inference-perf or the native generator with report.request_lifecycle.per_request)"
 	}

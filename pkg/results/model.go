@@ -1,5 +1,5 @@
 // Package results reads what every harness writes (inference-perf, benchmark reports v0.1 and
-// v0.2, GuideLLM, vLLM's benchmark) into one normalised model, recomputes distributions from
+// v0.2, GuideLLM, vLLM's benchmark, AIPerf) into one normalised model, recomputes distributions from
 // per-request files by streaming them, and compares runs. Latencies in the model are seconds.
 package results
 
@@ -17,6 +17,7 @@ const (
 	FormatBR02          = "benchmark-report-v0.2"
 	FormatGuideLLM      = "guidellm"
 	FormatVLLM          = "vllm-benchmark"
+	FormatAIPerf        = "aiperf"
 )
 
 // Dist summarises a distribution (seconds for latencies).
@@ -160,6 +161,10 @@ func definitionsOf(format string) map[string]string {
 		FormatVLLM: {
 			"tpot": "(latency - TTFT) / (output tokens - 1), per request",
 			"itl":  "every gap between consecutive chunks, pooled over requests",
+		},
+		FormatAIPerf: {
+			"tpot": "(request latency - TTFT) / (output tokens - 1), per request (AIPerf's inter_token_latency)",
+			"itl":  "every gap between consecutive chunks, pooled over requests (AIPerf's inter_chunk_latency)",
 		},
 	}[format]
 }

@@ -39,7 +39,8 @@ var (
 // summaryFile is inference-perf's run-wide lifecycle report.
 const summaryFile = "summary_lifecycle_metrics.json"
 
-// ReadDir reads a result folder, preferring benchmark report v0.2, then each tool's native files
+// ReadDir reads a result folder, preferring AIPerf's export (ReadAIPerf: profile_export_aiperf.json,
+// else its CSV), then benchmark report v0.2, then each tool's native files
 // (inference-perf stage and summary files; every GuideLLM and vLLM result JSON in the folder, each
 // vLLM result one stage), then benchmark report v0.1; a capacity search's record (CapacityFile)
 // fills Report.Capacity, the servers' time series (ServerMetricsFile) Report.ServerMetrics. Errors: ErrNoResults (wrapped, naming the
@@ -62,7 +63,7 @@ func ReadDirWith(dir string, opts ReadOptions) (*Report, error) {
 		return nil, err
 	}
 	var v02, v01, stages, jsons []string
-	var summary, perRequest string
+	var summary, perRequest, aiperfJSON, aiperfCSV string
 	for _, e := range entries {
 		n := e.Name()
 		switch {
@@ -77,6 +78,12 @@ func ReadDirWith(dir string, opts ReadOptions) (*Report, error) {
 			summary = filepath.Join(dir, n)
 		case n == runstate.PerRequestFile:
 			perRequest = filepath.Join(dir, n)
+		case n == AIPerfJSONFile:
+			aiperfJSON = filepath.Join(dir, n)
+		case n == AIPerfCSVFile:
+			aiperfCSV = filepath.Join(dir, n)
+		case n == "profile_export.jsonl":
+			// AIPerf's per-request records: not a summary
 		case n == CapacityFile:
 			// the capacity search's record (ReadCapacity), not a harness's result
 		case n == ServerMetricsFile:
@@ -89,6 +96,13 @@ func ReadDirWith(dir string, opts ReadOptions) (*Report, error) {
 	}
 	var r *Report
 	switch {
+	case aiperfJSON != "":
+		// AIPerf's own export beats the benchmark reports llm-d-benchmark converts from it: its
+		// converter files AIPerf's per-request inter_token_latency as ITL and counts the kinds of
+		// error, not the failed requests.
+		r, err = ReadAIPerf(aiperfJSON)
+	case aiperfCSV != "":
+		r, err = ReadAIPerf(aiperfCSV)
 	case len(v02) > 0:
 		r, err = readBRs(v02, FormatBR02)
 		if err == nil {
@@ -121,7 +135,7 @@ func ReadDirWith(dir string, opts ReadOptions) (*Report, error) {
 		}
 	}
 	if r == nil {
-		return nil, fmt.Errorf("%s: %w (inference-perf stage_N_lifecycle_metrics.json, benchmark_report*.yaml, GuideLLM or vLLM JSON)", dir, ErrNoResults)
+		return nil, fmt.Errorf("%s: %w (inference-perf stage_N_lifecycle_metrics.json, benchmark_report*.yaml, GuideLLM or vLLM JSON, AIPerf profile_export_aiperf.json or .csv)", dir, ErrNoResults)
 	}
 	r.Source = dir
 	if r.Metadata, err = runstate.ReadMetadata(dir); err != nil {
@@ -482,6 +496,11 @@ func readBRs(files []string, format string) (*Report, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f, err)
 		}
+		if toolFormat(r.Harness) == FormatAIPerf && st.Latency.TPOT == nil {
+			// llm-d-benchmark's import_aiperf files AIPerf's inter_token_latency, which is
+			// per request (E2E - TTFT) / (output tokens - 1), as inter_token_latency: our TPOT.
+			st.Latency.TPOT, st.Latency.ITL = st.Latency.ITL, nil
+		}
 		r.Stages = append(r.Stages, st)
 	}
 	sort.SliceStable(r.Stages, func(i, j int) bool { return r.Stages[i].Stage < r.Stages[j].Stage })
@@ -495,6 +514,8 @@ func toolFormat(tool string) string {
 		return FormatGuideLLM
 	case "vllm-benchmark", "inferencemax":
 		return FormatVLLM
+	case "aiperf":
+		return FormatAIPerf
 	}
 	return FormatInferencePerf
 }

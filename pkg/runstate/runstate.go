@@ -26,6 +26,10 @@ const (
 	LockDir = "lock"
 	// DoneFile is written last, when every workload of the launcher has finished.
 	DoneFile = "done"
+	// FetchedFile is written by the plugin once it fetched a launcher's results from a run
+	// without a results claim (an emptyDir): the launcher, which keeps its pod alive after its
+	// done marker for that, then exits.
+	FetchedFile = "fetched"
 	// StatusSuffix names a workload's status file: <workload>.status.
 	StatusSuffix = ".status"
 )
