@@ -54,7 +54,7 @@ func TestDoctorSaysWhichHarnessPassesPodSecurity(t *testing.T) {
 	}
 	out, err = doctor("llmdbench")
 	if err != nil || !strings.Contains(out, "namespace ns enforces PodSecurity restricted:latest; the launcher pods (harness llmdbench) pass it; "+
-		"the image harnesses (inference-perf, guidellm, vllm-benchmark, inferencemax, nop) cannot: unrestricted capabilities") {
+		"the image harnesses (inference-perf, guidellm, vllm-benchmark, inferencemax, aiperf, nop) cannot: unrestricted capabilities") {
 		t.Errorf("llmdbench: %v\n%s", err, out)
 	}
 }
