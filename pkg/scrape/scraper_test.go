@@ -331,3 +331,56 @@ func TestHTTPFetcherLimit(t *testing.T) {
 		t.Fatalf("Fetch of a bad URL = %v", err)
 	}
 }
+
+// blockingFetcher's fetches wait until release is closed.
+type blockingFetcher struct {
+	started chan struct{}
+	release chan struct{}
+}
+
+func (b blockingFetcher) Fetch(ctx context.Context, t results.ServerTarget) ([]byte, error) {
+	select {
+	case b.started <- struct{}{}:
+	default:
+	}
+	<-b.release
+	return []byte("vllm:num_requests_running 1\n"), nil
+}
+
+// Stage returns while a scrape is stuck: the caller (the generator's stage loop) never waits for
+// a server.
+func TestStageDoesNotWaitForAScrape(t *testing.T) {
+	dir := t.TempDir()
+	f := blockingFetcher{started: make(chan struct{}, 1), release: make(chan struct{})}
+	s, err := New(dir, []results.ServerTarget{target("sim-0", "http://unused")}, time.Hour, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	<-f.started // Run's first round is stuck in its fetch
+	returned := make(chan struct{})
+	go func() {
+		s.Stage(context.Background(), 0, results.StageEventStart)
+		close(returned)
+	}()
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stage waited for the stuck scrape")
+	}
+	close(f.release)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// header, stage line, the stuck round's sample, the snapshot's sample (taken by Run or Close)
+	lines := readLines(t, dir)
+	if len(lines) != 4 || lines[1].Kind != results.ServerLineStage || lines[2].Values["vllm:num_requests_running"] != 1 || lines[3].Values["vllm:num_requests_running"] != 1 {
+		t.Errorf("lines %+v", lines)
+	}
+}
