@@ -25,6 +25,14 @@ import "time"
 // and for histograms and summaries "<name>_sum" and "<name>_count" summed likewise. Families of
 // other names are not kept (the raw snapshots keep everything). A line of an unknown kind is
 // skipped by readers, so the format can grow.
+//
+// "As exposed" matters to readers: vLLM exposes vllm:prefix_cache_hits_total and
+// vllm:prefix_cache_queries_total, but llm-d-inference-sim v0.10.2 exposes the same counters as
+// vllm:prefix_cache_hits and vllm:prefix_cache_queries (no "_total"; pkg/scrape/testdata holds a
+// capture). A sample's time is when its fetch started (as Prometheus times a scrape); one pod's
+// samples are written in time order, but a stage line can precede samples of a round that
+// started before it, so readers order by time, not by line. A family whose total is not finite,
+// or a histogram's _sum/_count that some series lack, is left out of values (never a made-up 0).
 
 // ServerMetricsFile is the time series file in a result folder.
 const ServerMetricsFile = "server_metrics.jsonl"

@@ -1,7 +1,6 @@
 package framework
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"net"
@@ -9,10 +8,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/scrape"
 )
 
 // Simulator is llm-d-inference-sim v0.10.2 (hack/sim) serving one model on a loopback address.
@@ -75,30 +75,18 @@ func (s *Simulator) Stop() {
 	}
 }
 
-// Metrics scrapes the simulator's Prometheus text: each sample's name with labels → value.
+// Metrics scrapes the simulator's Prometheus text, parsed and reduced by scrape.Parse: each vllm:
+// family's total over its label sets (histograms as <name>_sum and <name>_count).
 func (s *Simulator) Metrics() (map[string]float64, error) {
 	resp, err := http.Get(s.URL() + "/metrics")
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = resp.Body.Close() }()
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
-			out[line[:i]] = v
-		}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s/metrics: %s", s.URL(), resp.Status)
 	}
-	return out, sc.Err()
+	return scrape.Parse(resp.Body)
 }
 
 // FreeLoopback returns a loopback address with a free port, for a simulator.
