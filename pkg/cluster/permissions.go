@@ -62,8 +62,12 @@ var RunPermissions = []Permission{
 	// without these the run has no server metrics (it warns) or needs a server selector.
 	{Group: "inference.networking.k8s.io", Resource: "inferencepools", Verb: "list", Optional: true, Why: "finds the model servers to scrape"},       // DiscoverServers
 	{Group: "inference.networking.x-k8s.io", Resource: "inferencepools", Verb: "list", Optional: true, Why: "finds the model servers (older pools)"}, // DiscoverServers
-	{Resource: "pods", Subresource: "proxy", Verb: "get", Optional: true, Why: "scrapes the model servers' metrics (image harnesses)"},               // ProxyFetcher
+	PodsProxyPermission, // ProxyFetcher
 }
+
+// PodsProxyPermission lets the plugin read the model servers' metrics through the API server
+// (ProxyFetcher), which it does for the image harnesses.
+var PodsProxyPermission = Permission{Resource: "pods", Subresource: "proxy", Verb: "get", Optional: true, Why: "scrapes the model servers' metrics (image harnesses)"}
 
 // CreatePVCPermission is needed only when the run creates its results claim (Create).
 var CreatePVCPermission = Permission{Resource: "persistentvolumeclaims", Verb: "create", Why: "creates the results volume (--create-pvc)"}

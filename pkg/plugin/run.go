@@ -25,6 +25,7 @@ import (
 	"github.com/llmdbench/kubectl-llmdbench/pkg/config"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/loadgen"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/results"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 )
 
@@ -56,6 +57,8 @@ type RunOptions struct {
 	NoFetch          bool
 	ResultsDir       string
 	Interval         time.Duration
+	// Servers are the server-metrics flags (--scrape-interval, --server-selector, --metrics-port).
+	Servers serverFlags
 
 	PrintFlags *genericclioptions.PrintFlags
 	DryRun     cmdutil.DryRunStrategy
@@ -77,6 +80,8 @@ type RunOptions struct {
 	pvc           launcher.PVC
 	printer       printers.ResourcePrinter
 	newRunID      func() (string, error)
+	// scrapeTargets are the servers this command scrapes while following (image harnesses).
+	scrapeTargets []results.ServerTarget
 
 	genericiooptions.IOStreams
 }
@@ -91,6 +96,7 @@ func NewRunOptions(streams genericiooptions.IOStreams) *RunOptions {
 		PVCSize:         launcher.DefaultPVCSize,
 		LaunchTimeout:   15 * time.Minute,
 		Interval:        5 * time.Second,
+		Servers:         serverFlags{Interval: defaultScrapeInterval},
 		PrintFlags:      genericclioptions.NewPrintFlags("created (dry run)").WithTypeSetter(scheme.Scheme),
 		newRunID:        func() (string, error) { return launcher.NewRunID(time.Now(), nil) },
 		IOStreams:       streams,
@@ -178,6 +184,7 @@ func newCmdRun(f cmdutil.Factory, o *RunOptions) *cobra.Command {
 	fl.BoolVar(&o.NoFetch, "no-fetch", false, "Do not copy the results to this machine at the end")
 	fl.StringVar(&o.ResultsDir, "results-dir", DefaultResultsDir, "Where fetched results go, under a folder per run")
 	fl.DurationVar(&o.Interval, "interval", o.Interval, "Longest wait of one read of the run folder while following (changes show at once)")
+	o.Servers.add(fl, true)
 	cmdutil.AddDryRunFlag(cmd)
 	o.PrintFlags.AddFlags(cmd)
 	return cmd
@@ -301,6 +308,9 @@ func (o *RunOptions) Validate() error {
 	if _, err := parseLabels(o.Labels); err != nil {
 		return err
 	}
+	if err := o.Servers.validate(); err != nil {
+		return err
+	}
 	switch {
 	case o.source.Overrides.Parallelism != nil && *o.source.Overrides.Parallelism < 1:
 		return fmt.Errorf("--parallelism %d: it must be 1 or more", *o.source.Overrides.Parallelism)
@@ -348,6 +358,9 @@ func (o *RunOptions) output() string {
 func (o *RunOptions) Run(ctx context.Context) error {
 	spec, err := o.plan(ctx)
 	if err != nil {
+		return err
+	}
+	if err := o.planServers(ctx, spec.Config); err != nil {
 		return err
 	}
 	objs, err := launcher.Objects(spec)
