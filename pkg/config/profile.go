@@ -43,8 +43,12 @@ var ipLoadTypes = []string{"constant", "poisson", "concurrent", "trace_replay", 
 
 // checkInferencePerf checks an inference-perf profile; native also allows the native
 // generator's load.find_max (a capacity search, whose probes stand in for the stages; the
-// generator checks the block's values before it sends anything).
+// generator checks the block's values before it sends anything) and server_metrics (the pods it
+// scrapes during the run; the generator checks its values too).
 func checkInferencePerf(m map[string]any, native bool) error {
+	if v, ok := m["server_metrics"]; ok && v != nil && !native {
+		return fmt.Errorf("server_metrics is read by the native generator only, and inference-perf refuses keys it does not know: remove it from this profile")
+	}
 	load, err := section(m, "load")
 	if err != nil {
 		return err

@@ -172,7 +172,14 @@ var profileKeys = object(map[string]*keyRule{
 	"tokenizer": object(map[string]*keyRule{
 		"pretrained_model_name_or_path": implemented, "trust_remote_code": implemented, "token": implemented,
 	}),
-	"metrics":          refused("it scrapes no server metrics"),
+	"metrics": refused("it reads no Prometheus server: server_metrics scrapes the pods' /metrics instead"),
+	// The plugin's server-metrics scraping (ServerMetrics): not an inference-perf key.
+	"server_metrics": object(map[string]*keyRule{
+		"interval_seconds": implemented,
+		"targets": {items: object(map[string]*keyRule{
+			"namespace": implemented, "pod": implemented, "role": implemented, "url": implemented, "via": implemented,
+		})},
+	}),
 	"circuit_breakers": refused("it has no circuit breakers"),
 })
 

@@ -55,7 +55,7 @@ func TestProfileKeysRefusedByName(t *testing.T) {
 		{"per_request: false}", "per_request: false}\n  goodput: {constraints: {ttft: 0.2}}", "report.goodput is not supported by the native generator"},
 		{"path: /workspace}", "path: /workspace, report_file_prefix: run1_}", "storage.local_storage.report_file_prefix is not supported"},
 		{"storage:\n", "storage:\n  google_cloud_storage: {bucket_name: b}\n", "storage.google_cloud_storage is not supported"},
-		{"storage:\n", "metrics: {type: prometheus, prometheus: {url: http://p:9090}}\nstorage:\n", "metrics is not supported by the native generator: it scrapes no server metrics"},
+		{"storage:\n", "metrics: {type: prometheus, prometheus: {url: http://p:9090}}\nstorage:\n", "metrics is not supported by the native generator: it reads no Prometheus server: server_metrics scrapes the pods' /metrics instead"},
 		{"storage:\n", "circuit_breakers: [{name: cb}]\nstorage:\n", "circuit_breakers is not supported by the native generator"},
 		// Keys inference-perf does not know (it refuses them too).
 		{"  stages: [{rate: 1, duration: 1}]", "  stages: [{rate: 1, duration: 1}]\n  rates: [1, 2]", "load.rates is not a key of an inference-perf profile"},

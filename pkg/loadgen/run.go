@@ -2,9 +2,11 @@ package loadgen
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"runtime"
 	"strings"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/results"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/scrape"
 )
 
 // Options tune a run; the zero value is usable.
@@ -34,6 +37,9 @@ type Options struct {
 	// Launcher, when set, makes this run one of several launchers of one benchmark: Run splits
 	// or replicates the workload (see Split) and waits on a start barrier before each stage.
 	Launcher *Launcher
+	// OutputDir is the folder the run's files go to (Write's dir). Run writes the server-metrics
+	// series there while it runs when the workload sets server_metrics, which needs it.
+	OutputDir string
 }
 
 // Launcher says which launcher of a benchmark a run is, and how it starts its stages.
@@ -214,6 +220,15 @@ func Run(ctx context.Context, w *Workload, o Options) (*Result, error) {
 			g.send = ev.send
 		}
 	}
+	if sm := w.ServerMetrics; sm != nil && (o.Launcher == nil || o.Launcher.Index == 0) {
+		// One launcher scrapes: the others would read the same pods.
+		scr, stop, err := startScraper(ctx, sm, o)
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+		g.scr = scr
+	}
 	res := &Result{Workload: w, Started: epoch, Launch: launch}
 	if search != nil {
 		err = g.findMax(ctx, res, search, files)
@@ -326,6 +341,51 @@ type generator struct {
 	numStages int
 	// inflightCap bounds the requests in flight in a rate stage; 0 means no bound.
 	inflightCap int
+	// scr marks the stages in the server-metrics series; nil without server_metrics.
+	scr *scrape.Scraper
+}
+
+// startScraper starts scraping sm's targets into o.OutputDir on goroutines of its own, with an
+// HTTP client of its own (the load's connections are not shared). stop ends the scraping (a round
+// in flight completes, the snapshots still queued are taken) and reports a write error to
+// o.Progress as a warning: the series is secondary to the run, which goes on.
+func startScraper(ctx context.Context, sm *ServerMetrics, o Options) (*scrape.Scraper, func(), error) {
+	if o.OutputDir == "" {
+		return nil, nil, errors.New("server_metrics is set but the run has no output folder to write the series to")
+	}
+	client := &http.Client{Transport: &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 2,
+		IdleConnTimeout:     90 * time.Second,
+	}}
+	scr, err := scrape.New(o.OutputDir, sm.Targets, time.Duration(sm.IntervalSeconds*float64(time.Second)), scrape.HTTPFetcher(client))
+	if err != nil {
+		return nil, nil, err
+	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = scr.Run(sctx) // its error is Close's
+	}()
+	return scr, func() {
+		cancel()
+		<-done
+		if err := scr.Close(); err != nil {
+			fmt.Fprintf(o.Progress, "warning: %v\n", err)
+		}
+		client.CloseIdleConnections()
+	}, nil
+}
+
+// mark appends a stage event to the server-metrics series, if any. It does not wait for the
+// stage snapshot (the scraper takes it on its own goroutine), and an interrupted run's last
+// snapshot is still taken.
+func (g *generator) mark(ctx context.Context, stage int, event string) {
+	if g.scr != nil {
+		g.scr.Stage(context.WithoutCancel(ctx), stage, event)
+	}
 }
 
 // take hands out the next request's prompt and, with a LoRA split, draws its adapter.
@@ -373,12 +433,18 @@ func (g *generator) stage(ctx context.Context, index int, st Stage, base float64
 	stop := g.progress(index, total, &done, &failed)
 	one := g.sendOne(ctx, nil, &done, &failed)
 	var sent int
+	if g.scr != nil && base >= 0 {
+		// The stage starts at its agreed instant, not when this launcher arrived.
+		g.waitUntil(ctx, base)
+	}
+	g.mark(ctx, index, results.StageEventStart)
 	if g.w.Load.Type == LoadConcurrent {
 		g.waitUntil(ctx, base)
 		sent = g.closedLoop(ctx, index, &sr, st.ConcurrencyLevel, one)
 	} else {
 		sent = g.openLoop(ctx, index, &sr, times, base, g.inflightCap, one)
 	}
+	g.mark(ctx, index, results.StageEventEnd)
 	stop()
 	sr.Records = sr.Records[:sent]
 	if sr.Adapters != nil {

@@ -14,6 +14,9 @@ import (
 	"strings"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/results"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/scrape"
 )
 
 // Load types, API types and data types the generator understands.
@@ -44,6 +47,10 @@ type Workload struct {
 	Server Server `json:"server"`
 	Data   Data   `json:"data"`
 	Report Report `json:"report"`
+	// ServerMetrics, when set, scrapes the model servers' /metrics during the run into the
+	// output folder (see ServerMetrics). It is the plugin's extension, not an inference-perf key:
+	// the image harnesses cannot run such a profile.
+	ServerMetrics *ServerMetrics `json:"server_metrics,omitempty"`
 
 	// share is this launcher's part of the data set after Split; nil: all of it.
 	share *share
@@ -74,6 +81,17 @@ type Load struct {
 	NumWorkers              *int `json:"num_workers,omitempty"`
 	WorkerMaxConcurrency    *int `json:"worker_max_concurrency,omitempty"`
 	WorkerMaxTCPConnections *int `json:"worker_max_tcp_connections,omitempty"`
+}
+
+// ServerMetrics says which pods Run scrapes, and how often, while it sends the load: it writes
+// results.ServerMetricsFile and the stage snapshots (results.ServerSnapshotDir) into
+// Options.OutputDir with a scrape.Scraper over plain HTTP (the targets' URLs are the pods'
+// addresses, reached from where the generator runs), marking every stage's start and end.
+type ServerMetrics struct {
+	// IntervalSeconds is the time between scrapes, seconds (> 0).
+	IntervalSeconds float64 `json:"interval_seconds"`
+	// Targets are the pods, in the order the series lists them (see scrape.CheckTargets).
+	Targets []results.ServerTarget `json:"targets"`
 }
 
 // LoRASplit is one adapter's share of the requests (inference-perf's MultiLoRAConfig).
@@ -411,6 +429,9 @@ func (w *Workload) Validate() error {
 	default:
 		bad("data.type %q is not supported by the native generator: use random or shared_prefix (no dataset can be downloaded)", w.Data.Type)
 	}
+	if sm := w.ServerMetrics; sm != nil {
+		sm.validate(bad)
+	}
 	if m := w.Report.RequestLifecycle.MaxErrorMessages; m != nil && *m < 0 {
 		bad("report.request_lifecycle.max_error_messages must not be negative (got %d)", *m)
 	}
@@ -433,6 +454,23 @@ func (d *Distribution) validate(at string, bad func(string, ...any)) {
 	case d.Type == DistFixed:
 	case d.Min < 1 || d.Max < d.Min || d.Mean < float64(d.Min) || d.Mean > float64(d.Max) || d.deviation() < 0 || d.Std < 0 || d.StdDev < 0:
 		bad("%s: need 1 <= min <= mean <= max and std >= 0 (got min %d, mean %g, max %d)", at, d.Min, d.Mean, d.Max)
+	}
+}
+
+func (sm *ServerMetrics) validate(bad func(string, ...any)) {
+	if !(sm.IntervalSeconds > 0) || math.IsInf(sm.IntervalSeconds, 0) {
+		bad("server_metrics.interval_seconds must be more than 0 seconds (got %g)", sm.IntervalSeconds)
+		return
+	}
+	if err := scrape.CheckTargets(sm.Targets); err != nil {
+		bad("server_metrics.targets: %w", err)
+		return
+	}
+	for i, t := range sm.Targets {
+		if u, err := url.Parse(t.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("server_metrics.targets[%d].url %q is %w: give the pod's metrics URL, e.g. http://10.0.0.5:8000/metrics", i, t.URL, ErrBaseURL)
+			return
+		}
 	}
 }
 
