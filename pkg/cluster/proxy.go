@@ -62,6 +62,14 @@ func (f ProxyFetcher) Fetch(ctx context.Context, t results.ServerTarget) ([]byte
 	}
 	body, err := f.Client.CoreV1().Pods(t.Namespace).ProxyGet(scheme, t.Pod, port, path, nil).DoRaw(ctx)
 	if err != nil {
+		// A refusal that is not a Status (the pod's own error page, or "address not allowed")
+		// comes back as the body: its first line says more than the generic message.
+		if line, _, _ := strings.Cut(strings.TrimSpace(string(body)), "\n"); line != "" && !strings.Contains(err.Error(), line) {
+			if len(line) > 200 {
+				line = line[:200]
+			}
+			return nil, fmt.Errorf("reading %s of pod %s through the API server: %w: %s", path, t.Pod, err, line)
+		}
 		return nil, fmt.Errorf("reading %s of pod %s through the API server: %w", path, t.Pod, err)
 	}
 	return body, nil

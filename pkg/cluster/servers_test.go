@@ -259,3 +259,14 @@ func TestProxyFetcherGetsThroughThePodProxy(t *testing.T) {
 		t.Errorf("forbidden: %v", err)
 	}
 }
+
+func TestProxyFetcherNamesTheRefusalInTheBody(t *testing.T) {
+	cs := fake.NewClientset()
+	cs.PrependProxyReactor("pods", func(k8stesting.Action) (bool, restclient.ResponseWrapper, error) {
+		return true, rawResponse{body: []byte("address not allowed\n"), err: apierrors.NewBadRequest("the server rejected our request for an unknown reason")}, nil
+	})
+	_, err := ProxyFetcher{Client: cs}.Fetch(context.Background(), results.ServerTarget{Namespace: "ns", Pod: "sim-0", URL: "http://127.0.0.1:8000/metrics"})
+	if !apierrors.IsBadRequest(err) || !strings.HasSuffix(err.Error(), "unknown reason: address not allowed") {
+		t.Errorf("%v", err)
+	}
+}
