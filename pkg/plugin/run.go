@@ -415,6 +415,9 @@ func (o *RunOptions) Run(ctx context.Context) error {
 	f := &follower{Client: o.Client, Executor: o.Executor, Wait: o.Interval, Output: o.output(), Remove: o.Remove, IOStreams: o.IOStreams}
 	if !o.NoFetch {
 		f.FetchTo = filepath.Join(o.ResultsDir, spec.RunID)
+		if len(o.scrapeTargets) > 0 {
+			f.Scrape = newFollowScraper(f.FetchTo, o.scrapeTargets, o.Servers.Interval, cluster.ProxyFetcher{Client: o.Client}, o.warn)
+		}
 	}
 	return f.follow(ctx, run)
 }

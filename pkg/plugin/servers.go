@@ -143,14 +143,21 @@ func (o *RunOptions) planServers(ctx context.Context, cfg *config.Config) error 
 	if o.Servers.Interval == 0 || o.Clients == nil || o.Client == nil {
 		return nil
 	}
+	image := cfg.Harness.Name != config.HarnessNative
+	if image && (o.Detach || o.NoFetch) {
+		fmt.Fprintln(o.ErrOut, "No server metrics: for an image harness this command reads them while it follows the run and fetches its results (not with --detach or --no-fetch).")
+		return nil
+	}
 	sv, err := o.Servers.discover(ctx, o.Clients, cfg)
 	if err != nil || len(sv.Targets) == 0 {
 		o.warn(noServersWarning(sv, err))
 		return nil
 	}
-	if cfg.Harness.Name != config.HarnessNative {
+	if image {
 		// Image harnesses: scraped by this command through the API server while it follows.
-		o.scrapeTargets = sv.Targets
+		if o.scrapeTargets, err = cluster.ProxyTargets(sv.Targets); err != nil {
+			return err
+		}
 		fmt.Fprintf(o.ErrOut, "Scraping %s every %s through the API server while following (a detached run has no server metrics).\n",
 			describeServers(sv), o.Servers.Interval)
 		return nil

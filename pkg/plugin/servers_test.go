@@ -147,11 +147,20 @@ func TestPlanServersImageHarnessSaysDetachedRunsHaveNone(t *testing.T) {
 	if err := o.planServers(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
-	if string(cfg.Workloads[0].Profile) != string(profile) || len(o.scrapeTargets) != 1 || o.scrapeTargets[0].Pod != "sim-0" {
+	want := results.ServerTarget{Namespace: "llm-d", Pod: "sim-0", Role: "model-server", URL: "/api/v1/namespaces/llm-d/pods/http:sim-0:8000/proxy/metrics", Via: "proxy"}
+	if string(cfg.Workloads[0].Profile) != string(profile) || len(o.scrapeTargets) != 1 || o.scrapeTargets[0] != want {
 		t.Errorf("profile %q targets %+v", cfg.Workloads[0].Profile, o.scrapeTargets)
 	}
 	if !strings.Contains(errOut.String(), "(a detached run has no server metrics)") {
 		t.Errorf("stderr %q", errOut.String())
+	}
+	// Detached, nothing follows the run to scrape it: one line says so, nothing is looked up.
+	errOut.Reset()
+	o.scrapeTargets, o.Detach = nil, true
+	o.Clients = &Clients{Client: fake.NewClientset()}
+	if err := o.planServers(context.Background(), cfg); err != nil || o.scrapeTargets != nil ||
+		errOut.String() != "No server metrics: for an image harness this command reads them while it follows the run and fetches its results (not with --detach or --no-fetch).\n" {
+		t.Errorf("detached: %v %+v %q", err, o.scrapeTargets, errOut.String())
 	}
 }
 
