@@ -1,7 +1,8 @@
 // Package servermetrics proves that a run finds the model servers and scrapes them: the vLLM
 // simulator (llm-d-inference-sim v0.10.2) runs as a pod of the local control plane, found by its
-// labels, read through the API server's pod proxy and by the native launcher from inside the
-// cluster.
+// labels, read by the native launcher from inside the cluster and, for an image harness (the
+// llm-d-benchmark entry point's stand-in, test/e2e/testdata/overlay), by run itself through the
+// API server's pod proxy.
 package servermetrics
 
 import (
@@ -33,7 +34,7 @@ import (
 var cl *framework.Cluster
 
 func TestMain(m *testing.M) {
-	os.Exit(framework.Main(m, &cl))
+	os.Exit(framework.Main(m, &cl, (*framework.Cluster).InstallHarnessStandIn))
 }
 
 const (
@@ -359,4 +360,76 @@ func installPlugin(t *testing.T) {
 		t.Fatal(err)
 	}
 	framework.WriteFile(t, cl.OverlayDir(), "usr/local/bin/"+launcher.NativeExecutable, data, 0o755)
+}
+
+// imageConfig runs the image harness's stand-in for a few seconds (it sends nothing).
+const imageConfig = `
+endpoint:
+  stack_name: scraped
+  model: &model m/one
+  namespace: ${NAMESPACE}
+  base_url: &url http://gw.example.svc:80
+harness:
+  name: inference-perf
+  results_pvc: ${BENCHMARK_PVC}
+  image: ghcr.io/llm-d/llm-d-benchmark:v0.4.0
+workload:
+  slow:
+    e2e_sleep: 4
+    server: {model_name: *model, base_url: *url}
+    load: {type: constant, stages: [{rate: 1, duration: 10}]}
+`
+
+// An image-harness run scrapes the servers itself, through the pod proxy, while it follows the
+// run, and puts the series into the workload's fetched result folder.
+func TestImageHarnessRunScrapesThroughThePodProxy(t *testing.T) {
+	installSimulator(t)
+	installPlugin(t) // the results reader packs with it
+	ns := cl.Namespace(t)
+	simPod(t, ns, "sim-0", freePort(t), hostAddress(t))
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(cfg, []byte(imageConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	r := cl.Plugin(t, "", 3*time.Minute, "run", "-f", cfg, "-n", ns, "--pvc", "results", "--create-pvc",
+		"--server-selector", "app=sim", "--scrape-interval", "1s", "--results-dir", out)
+	if r.Code != 0 || !strings.Contains(r.Stdout+r.Stderr, "1 of 1 workload(s) succeeded") {
+		t.Fatalf("run (exit %d):\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if !strings.Contains(r.Stderr, "Scraping model servers sim-0 every 1s through the API server while following (a detached run has no server metrics).") {
+		t.Errorf("the run does not say what it scrapes:\n%s", r.Stderr)
+	}
+	files, _ := filepath.Glob(filepath.Join(out, "*", "*", results.ServerMetricsFile))
+	if len(files) != 1 {
+		all, _ := exec.Command("find", out).Output()
+		t.Fatalf("want one %s in the fetched results, found %v:\n%s\n%s", results.ServerMetricsFile, files, all, r.Stderr)
+	}
+	if staged, _ := filepath.Glob(filepath.Join(out, "*", ".server-metrics")); len(staged) != 0 {
+		t.Errorf("the staging folder is left: %v", staged)
+	}
+	lines := readSeries(t, files[0])
+	h := lines[0]
+	want := "/api/v1/namespaces/" + ns + "/pods/http:sim-0:"
+	if h.Kind != "header" || len(h.Targets) != 1 || h.Targets[0].Via != "proxy" || !strings.HasPrefix(h.Targets[0].URL, want) {
+		t.Fatalf("header %+v", h)
+	}
+	samples := 0
+	for _, l := range lines[1:] {
+		switch {
+		case l.Kind == "sample" && l.Error == "":
+			if _, ok := l.Values["vllm:num_requests_running"]; !ok {
+				t.Errorf("sample without the running requests: %+v", l)
+			}
+			samples++
+		case l.Kind == "sample":
+			t.Errorf("failed scrape: %s", l.Error)
+		case l.Kind == "stage":
+			t.Errorf("a stage event the plugin cannot have seen: %+v", l)
+		}
+	}
+	t.Logf("%d samples over the workload", samples)
+	if samples < 2 {
+		t.Errorf("%d samples of a 4 s workload scraped every second", samples)
+	}
 }
