@@ -22,7 +22,13 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
@@ -431,5 +437,116 @@ func TestImageHarnessRunScrapesThroughThePodProxy(t *testing.T) {
 	t.Logf("%d samples over the workload", samples)
 	if samples < 2 {
 		t.Errorf("%d samples of a 4 s workload scraped every second", samples)
+	}
+}
+
+var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+// installInferencePoolCRD serves inference.networking.k8s.io/v1 InferencePools with an open schema
+// (written for this test: discovery reads only spec.selector.matchLabels, spec.targetPorts and
+// spec.endpointPickerRef) and waits until the API server lists them.
+func installInferencePoolCRD(t *testing.T, dyn dynamic.Interface) {
+	t.Helper()
+	crd := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+		// A *.k8s.io group needs the API-review annotation; "unapproved…" is its test value.
+		"metadata": map[string]any{"name": "inferencepools.inference.networking.k8s.io",
+			"annotations": map[string]any{"api-approved.kubernetes.io": "unapproved, written for the kubectl-llmdbench e2e tests"}},
+		"spec": map[string]any{
+			"group": "inference.networking.k8s.io", "scope": "Namespaced",
+			"names": map[string]any{"plural": "inferencepools", "singular": "inferencepool", "kind": "InferencePool", "listKind": "InferencePoolList"},
+			"versions": []any{map[string]any{"name": "v1", "served": true, "storage": true,
+				"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}},
+		},
+	}}
+	ctx := context.Background()
+	if _, err := dyn.Resource(crdResource).Create(ctx, crd, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := dyn.Resource(cluster.InferencePoolResource).Namespace("default").List(ctx, metav1.ListOptions{})
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("the InferencePool CRD is not served: %v", err)
+	}
+}
+
+// Without a flag, a run scrapes the pods of the namespace's InferencePool at its target port and
+// its endpoint picker through the picker's Service; doctor lists them. Before the CRD exists,
+// discovery finds no pool and says so.
+func TestInferencePoolDiscovery(t *testing.T) {
+	dyn, err := dynamic.NewForConfig(cl.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	installSimulator(t)
+	installPlugin(t)
+	ns := cl.Namespace(t)
+	ctx := context.Background()
+	sv, err := cluster.DiscoverServers(ctx, cl.Client, dyn, cluster.ServerQuery{Namespace: ns})
+	if err != nil || len(sv.Targets) != 0 || len(sv.Notes) != 1 || sv.Notes[0] != "no InferencePool in namespace "+ns {
+		t.Fatalf("without the CRD: %+v %v", sv, err)
+	}
+	installInferencePoolCRD(t, dyn)
+
+	port, eppPort := freePort(t), freePort(t)
+	simPod(t, ns, "decode-0", port, "")
+	// The endpoint picker's stand-in: a second simulator whose /metrics the run reads as the EPP's.
+	epp := simPod(t, ns, "epp-0", eppPort, "")
+	epp.Labels = map[string]string{"app": "epp"}
+	if _, err := cl.Client.CoreV1().Pods(ns).Update(ctx, epp, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "pool-epp"}, Spec: corev1.ServiceSpec{
+		Selector: map[string]string{"app": "epp"},
+		Ports:    []corev1.ServicePort{{Name: "grpc-ext-proc", Port: 9002}, {Name: "metrics", Port: 9090, TargetPort: intstr.FromInt(eppPort)}}}}
+	if _, err := cl.Client.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pool := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "inference.networking.k8s.io/v1", "kind": "InferencePool",
+		"metadata": map[string]any{"name": "pool"},
+		"spec": map[string]any{"selector": map[string]any{"matchLabels": map[string]any{"app": "sim"}},
+			"targetPorts":       []any{map[string]any{"number": int64(port)}},
+			"endpointPickerRef": map[string]any{"name": "pool-epp", "port": map[string]any{"number": int64(9002)}}},
+	}}
+	if _, err := dyn.Resource(cluster.InferencePoolResource).Namespace(ns).Create(ctx, pool, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	r := cl.Plugin(t, "", time.Minute, "doctor", "--preset", "inference-scheduling", "-n", ns, "--pvc", "results", "--create-pvc",
+		"--harness", "llmdbench", "--base-url", base)
+	if !strings.Contains(r.Stdout, "server-metrics: would scrape model servers decode-0 (InferencePool pool); endpoint picker epp-0; pods/proxy allowed") {
+		t.Errorf("doctor (exit %d):\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	out := t.TempDir()
+	r = cl.Plugin(t, "", 3*time.Minute, "run", "--preset", "inference-scheduling", "-n", ns, "--pvc", "results", "--create-pvc",
+		"--harness", "llmdbench", "--workload", "sanity_random", "--rates", "4", "--stage-duration", "2s",
+		"--base-url", base, "--scrape-interval", "1s", "--results-dir", out)
+	if r.Code != 0 || !strings.Contains(r.Stderr, "The launcher scrapes model servers decode-0 (InferencePool pool); endpoint picker epp-0 every 1s.") {
+		t.Fatalf("run (exit %d):\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	files, _ := filepath.Glob(filepath.Join(out, "*", "*", results.ServerMetricsFile))
+	if len(files) != 1 {
+		t.Fatalf("series files %v", files)
+	}
+	lines := readSeries(t, files[0])
+	want := []results.ServerTarget{
+		{Namespace: ns, Pod: "decode-0", Role: "model-server", URL: fmt.Sprintf("http://127.0.0.1:%d/metrics", port), Via: "direct"},
+		{Namespace: ns, Pod: "epp-0", Role: "epp", URL: fmt.Sprintf("http://127.0.0.1:%d/metrics", eppPort), Via: "direct"},
+	}
+	if got := lines[0].Targets; len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("targets %+v\nwant %+v", got, want)
+	}
+	byPod := map[string]int{}
+	for _, l := range lines[1:] {
+		if l.Kind == "sample" && l.Error == "" {
+			byPod[l.Pod]++
+		}
+	}
+	if byPod["decode-0"] < 2 || byPod["epp-0"] < 2 {
+		t.Errorf("samples per pod %v", byPod)
 	}
 }
