@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/labels"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"sigs.k8s.io/yaml"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
@@ -144,6 +145,9 @@ func (o *RunOptions) planServers(ctx context.Context, cfg *config.Config) error 
 		return nil
 	}
 	image := cfg.Harness.Name != config.HarnessNative
+	if image && o.DryRun != cmdutil.DryRunNone {
+		return nil // nothing follows a dry run; the objects carry no targets
+	}
 	if image && (o.Detach || o.NoFetch) {
 		fmt.Fprintln(o.ErrOut, "No server metrics: for an image harness this command reads them while it follows the run and fetches its results (not with --detach or --no-fetch).")
 		return nil
