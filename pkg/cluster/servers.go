@@ -87,9 +87,10 @@ type pool struct {
 // pods with an IP are kept. A model server's port is q.Port, else the pool's target port, else
 // the pod's container port named "metrics" (then "http"), else its prometheus.io/port
 // annotation; an endpoint picker's is its "metrics" container port or annotation, else the
-// "metrics" port of its Service. Nothing found is not an error: Targets is empty and Notes say
-// why. Errors: ErrBadServerSelector (wrapped), a named pool that does not exist, or an API error
-// listing pods.
+// "metrics" (or "http-metrics") port of its Service. Nothing found is not an error: Targets is
+// empty and Notes say why. Errors: ErrBadServerSelector (wrapped), a named pool that does not
+// exist, or an API error listing pods. The EPP's /metrics may need a bearer token (the chart
+// protects it by default); a scrape it refuses is a sample with its error, as any failed scrape.
 func DiscoverServers(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interface, q ServerQuery) (Servers, error) {
 	var out Servers
 	if q.Selector != "" {
@@ -323,7 +324,7 @@ func eppTargetsOf(ctx context.Context, cs kubernetes.Interface, namespace string
 			port = serviceMetricsPort(svc, pod)
 		}
 		if port == 0 {
-			out.Notes = append(out.Notes, fmt.Sprintf("endpoint picker pod %s has no metrics port (no port named metrics on it or on Service %s)", pod.Name, svc.Name))
+			out.Notes = append(out.Notes, fmt.Sprintf("endpoint picker pod %s has no metrics port (no port named metrics on it, none named metrics or http-metrics on Service %s)", pod.Name, svc.Name))
 			continue
 		}
 		ts = append(ts, directTarget(pod, results.RoleEPP, port))
@@ -349,11 +350,12 @@ func podMetricsPort(p corev1.Pod, names ...string) int {
 	return 0
 }
 
-// serviceMetricsPort is the target port of svc's port named "metrics", resolved against pod when
-// it is a port name; 0 when there is none.
+// serviceMetricsPort is the target port of svc's port named "metrics" or "http-metrics" (the
+// inferencepool Helm chart's EPP Service, gateway-api-inference-extension
+// config/charts/inferencepool), resolved against pod when it is a port name; 0 when there is none.
 func serviceMetricsPort(svc corev1.Service, pod corev1.Pod) int {
 	for _, sp := range svc.Spec.Ports {
-		if sp.Name != "metrics" {
+		if sp.Name != "metrics" && sp.Name != "http-metrics" {
 			continue
 		}
 		switch {

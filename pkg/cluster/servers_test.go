@@ -71,7 +71,7 @@ func pending(p *corev1.Pod) { p.Status.Phase, p.Status.PodIP = corev1.PodPending
 func eppService() *corev1.Service {
 	return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "gaie-epp", Namespace: "llm-d"},
 		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "epp"}, Ports: []corev1.ServicePort{
-			{Name: "grpc", Port: 9002}, {Name: "metrics", Port: 9090, TargetPort: intstr.FromString("prom")}}}}
+			{Name: "grpc-ext-proc", Port: 9002}, {Name: "http-metrics", Port: 9090, TargetPort: intstr.FromString("prom")}}}}
 }
 
 func TestDiscoverServersFromAnInferencePoolAndItsEndpointPicker(t *testing.T) {
