@@ -62,6 +62,7 @@ var RunPermissions = []Permission{
 	// without these the run has no server metrics (it warns) or needs a server selector.
 	{Group: "inference.networking.k8s.io", Resource: "inferencepools", Verb: "list", Optional: true, Why: "finds the model servers to scrape"},       // DiscoverServers
 	{Group: "inference.networking.x-k8s.io", Resource: "inferencepools", Verb: "list", Optional: true, Why: "finds the model servers (older pools)"}, // DiscoverServers
+	{Group: "gateway.networking.k8s.io", Resource: "httproutes", Verb: "list", Optional: true, Why: "chooses among several InferencePools"},          // routedPools
 	PodsProxyPermission, // ProxyFetcher
 }
 

@@ -47,8 +47,12 @@ const (
 // ServerQuery says where to look for a run's servers.
 type ServerQuery struct {
 	Namespace string
-	// Pool names the InferencePool to use; "" uses every pool in the namespace.
+	// Pool names the InferencePool to use; "" uses every pool in the namespace, or, when there
+	// are several and Gateway is set, those its HTTPRoutes send to.
 	Pool string
+	// Gateway is the benchmarked Gateway's name (the preset's endpoint.gateway), to choose among
+	// several pools.
+	Gateway string
 	// Selector, a label selector ("app=sim,tier in (a,b)"), picks the model-server pods instead of
 	// an InferencePool; set, no pool is read.
 	Selector string
@@ -114,6 +118,11 @@ func DiscoverServers(ctx context.Context, cs kubernetes.Interface, dyn dynamic.I
 	}
 	if note != "" {
 		out.Notes = append(out.Notes, note)
+	}
+	if len(pools) > 1 {
+		var chose string
+		pools, chose = routedPools(ctx, dyn, q.Namespace, q.Gateway, pools)
+		out.Notes = append(out.Notes, chose)
 	}
 	var eppTargets []results.ServerTarget
 	seen := map[string]bool{}
@@ -381,4 +390,73 @@ func directTarget(p corev1.Pod, role string, port int) results.ServerTarget {
 
 func sortTargets(ts []results.ServerTarget) {
 	sort.Slice(ts, func(i, j int) bool { return ts[i].Pod < ts[j].Pod })
+}
+
+// HTTPRouteResource is the Gateway API's HTTPRoute kind.
+var HTTPRouteResource = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}
+
+// routedPools keeps, of several pools, those that an HTTPRoute of gateway sends to (a backendRef
+// of kind InferencePool, in either API group, in namespace); all of them when there is no gateway,
+// its routes cannot be read, or none names a pool. The note says which.
+func routedPools(ctx context.Context, dyn dynamic.Interface, namespace, gateway string, pools []pool) ([]pool, string) {
+	names := make([]string, len(pools))
+	for i, p := range pools {
+		names[i] = p.name
+	}
+	all := fmt.Sprintf("%d InferencePools in namespace %s (%s): scraping all of them", len(pools), namespace, strings.Join(names, ", "))
+	if gateway == "" || dyn == nil {
+		return pools, all
+	}
+	routes, err := dyn.Resource(HTTPRouteResource).Namespace(namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return pools, all + fmt.Sprintf(" (the HTTPRoutes of gateway %s are not readable: %s)", gateway, OneLine(err))
+	}
+	routed := map[string]bool{}
+	for _, r := range routes.Items {
+		if !routeAttaches(r, namespace, gateway) {
+			continue
+		}
+		rules, _, _ := unstructured.NestedSlice(r.Object, "spec", "rules")
+		for _, rule := range rules {
+			rm, _ := rule.(map[string]any)
+			refs, _, _ := unstructured.NestedSlice(rm, "backendRefs")
+			for _, ref := range refs {
+				m, _ := ref.(map[string]any)
+				kind, _ := m["kind"].(string)
+				group, _ := m["group"].(string)
+				ns, _ := m["namespace"].(string)
+				name, _ := m["name"].(string)
+				if kind == "InferencePool" && (group == InferencePoolResource.Group || group == InferencePoolV1Alpha2Resource.Group) && (ns == "" || ns == namespace) {
+					routed[name] = true
+				}
+			}
+		}
+	}
+	var kept []pool
+	var keptNames []string
+	for _, p := range pools {
+		if routed[p.name] {
+			kept = append(kept, p)
+			keptNames = append(keptNames, p.name)
+		}
+	}
+	if len(kept) == 0 {
+		return pools, all + fmt.Sprintf(" (no HTTPRoute of gateway %s names one)", gateway)
+	}
+	return kept, fmt.Sprintf("%d InferencePools in namespace %s: scraping %s, where gateway %s's HTTPRoutes send", len(pools), namespace, strings.Join(keptNames, ", "), gateway)
+}
+
+// routeAttaches tells whether route r has gateway (in namespace) among its parentRefs.
+func routeAttaches(r unstructured.Unstructured, namespace, gateway string) bool {
+	parents, _, _ := unstructured.NestedSlice(r.Object, "spec", "parentRefs")
+	for _, p := range parents {
+		m, _ := p.(map[string]any)
+		kind, _ := m["kind"].(string)
+		ns, _ := m["namespace"].(string)
+		name, _ := m["name"].(string)
+		if name == gateway && (kind == "" || kind == "Gateway") && (ns == "" || ns == namespace) {
+			return true
+		}
+	}
+	return false
 }

@@ -270,3 +270,69 @@ func TestProxyFetcherNamesTheRefusalInTheBody(t *testing.T) {
 		t.Errorf("%v", err)
 	}
 }
+
+func routeObject(name string, parents []any, backends ...map[string]any) *unstructured.Unstructured {
+	refs := make([]any, len(backends))
+	for i, b := range backends {
+		refs[i] = b
+	}
+	return &unstructured.Unstructured{Object: map[string]any{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+		"metadata": map[string]any{"name": name, "namespace": "llm-d"},
+		"spec":     map[string]any{"parentRefs": parents, "rules": []any{map[string]any{"backendRefs": refs}}}}}
+}
+
+// Of several pools, the ones the gateway's HTTPRoutes send to are scraped; without such a route
+// (or without reading routes) all of them, and the note says which.
+func TestDiscoverServersChoosesThePoolsTheGatewayRoutesTo(t *testing.T) {
+	a, b := map[string]string{"pool": "a"}, map[string]string{"pool": "b"}
+	cs := fake.NewClientset(serverPod("a-0", "10.0.3.1", a), serverPod("b-0", "10.0.3.2", b))
+	newDyn := func(routes ...*unstructured.Unstructured) *dynamicfake.FakeDynamicClient {
+		dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+			InferencePoolResource: "InferencePoolList", InferencePoolV1Alpha2Resource: "InferencePoolList", HTTPRouteResource: "HTTPRouteList"})
+		ctx := context.Background()
+		for _, p := range []*unstructured.Unstructured{poolV1Object("pool-a", map[string]any{"pool": "a"}, 8000, ""), poolV1Object("pool-b", map[string]any{"pool": "b"}, 8000, "")} {
+			if _, err := dyn.Resource(InferencePoolResource).Namespace("llm-d").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, r := range routes {
+			if _, err := dyn.Resource(HTTPRouteResource).Namespace("llm-d").Create(ctx, r, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dyn
+	}
+	pods := func(s Servers) string {
+		var ps []string
+		for _, tg := range s.Targets {
+			ps = append(ps, tg.Pod)
+		}
+		return strings.Join(ps, ",")
+	}
+	toB := routeObject("r", []any{map[string]any{"name": "gw"}},
+		map[string]any{"group": "inference.networking.k8s.io", "kind": "InferencePool", "name": "pool-b"},
+		map[string]any{"kind": "Service", "name": "pool-a"}) // a Service of the same name is not the pool
+	other := routeObject("o", []any{map[string]any{"name": "other-gw"}}, map[string]any{"group": "inference.networking.k8s.io", "kind": "InferencePool", "name": "pool-a"})
+	got, err := DiscoverServers(context.Background(), cs, newDyn(toB, other), ServerQuery{Namespace: "llm-d", Gateway: "gw"})
+	if err != nil || pods(got) != "b-0" || !reflect.DeepEqual(got.Pools, []string{"pool-b"}) ||
+		!reflect.DeepEqual(got.Notes, []string{"2 InferencePools in namespace llm-d: scraping pool-b, where gateway gw's HTTPRoutes send"}) {
+		t.Errorf("routed: %+v %v", got, err)
+	}
+	got, err = DiscoverServers(context.Background(), cs, newDyn(other), ServerQuery{Namespace: "llm-d", Gateway: "gw"})
+	if err != nil || pods(got) != "a-0,b-0" ||
+		!reflect.DeepEqual(got.Notes, []string{"2 InferencePools in namespace llm-d (pool-a, pool-b): scraping all of them (no HTTPRoute of gateway gw names one)"}) {
+		t.Errorf("no route: %+v %v", got, err)
+	}
+	got, err = DiscoverServers(context.Background(), cs, newDyn(toB), ServerQuery{Namespace: "llm-d"})
+	if err != nil || pods(got) != "a-0,b-0" || !reflect.DeepEqual(got.Notes, []string{"2 InferencePools in namespace llm-d (pool-a, pool-b): scraping all of them"}) {
+		t.Errorf("no gateway: %+v %v", got, err)
+	}
+	dyn := newDyn(toB)
+	dyn.PrependReactor("list", "httproutes", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "gateway.networking.k8s.io", Resource: "httproutes"}, "", errors.New("no"))
+	})
+	got, err = DiscoverServers(context.Background(), cs, dyn, ServerQuery{Namespace: "llm-d", Gateway: "gw"})
+	if err != nil || pods(got) != "a-0,b-0" || len(got.Notes) != 1 || !strings.Contains(got.Notes[0], "scraping all of them (the HTTPRoutes of gateway gw are not readable: ") {
+		t.Errorf("forbidden: %+v %v", got, err)
+	}
+}

@@ -66,7 +66,7 @@ func serverNamespace(cfg *config.Config) string {
 // discover finds the servers of cfg's stack.
 func (s *serverFlags) discover(ctx context.Context, c *Clients, cfg *config.Config) (cluster.Servers, error) {
 	return cluster.DiscoverServers(ctx, c.Client, c.Dynamic, cluster.ServerQuery{
-		Namespace: serverNamespace(cfg), Selector: s.Selector, Port: s.Port})
+		Namespace: serverNamespace(cfg), Gateway: cfg.Endpoint.Gateway, Selector: s.Selector, Port: s.Port})
 }
 
 // describeServers is one line naming the targets by role: "model servers sim-0, sim-1 (InferencePool
