@@ -58,7 +58,17 @@ var RunPermissions = []Permission{
 	// A managed gateway has no Service, only the Gateway's status address; without this
 	// discovery falls back to Services (with a warning).
 	{Group: "gateway.networking.k8s.io", Resource: "gateways", Verb: "get", Optional: true, Why: "reads a managed gateway's address"}, // managedGatewayAddress
+	// Server metrics: the model servers behind the InferencePool(s) and their endpoint picker;
+	// without these the run has no server metrics (it warns) or needs a server selector.
+	{Group: "inference.networking.k8s.io", Resource: "inferencepools", Verb: "list", Optional: true, Why: "finds the model servers to scrape"},       // DiscoverServers
+	{Group: "inference.networking.x-k8s.io", Resource: "inferencepools", Verb: "list", Optional: true, Why: "finds the model servers (older pools)"}, // DiscoverServers
+	{Group: "gateway.networking.k8s.io", Resource: "httproutes", Verb: "list", Optional: true, Why: "chooses among several InferencePools"},          // routedPools
+	PodsProxyPermission, // ProxyFetcher
 }
+
+// PodsProxyPermission lets the plugin read the model servers' metrics through the API server
+// (ProxyFetcher), which it does for the image harnesses.
+var PodsProxyPermission = Permission{Resource: "pods", Subresource: "proxy", Verb: "get", Optional: true, Why: "scrapes the model servers' metrics (image harnesses)"}
 
 // CreatePVCPermission is needed only when the run creates its results claim (Create).
 var CreatePVCPermission = Permission{Resource: "persistentvolumeclaims", Verb: "create", Why: "creates the results volume (--create-pvc)"}

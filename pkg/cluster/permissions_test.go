@@ -128,8 +128,9 @@ func TestDeniedAsksOneRulesReview(t *testing.T) {
 		t.Fatal(err)
 	}
 	// By hand from the rules above: batch Jobs not at all, pods watch is not granted, pods delete only by
-	// name, pods/exec not at all, events and gateways not at all.
-	want := "create jobs.batch, delete jobs.batch, watch pods, delete pods, create pods/exec, list events, get gateways.gateway.networking.k8s.io"
+	// name, pods/exec not at all, events, gateways, inferencepools, httproutes and pods/proxy not at all.
+	want := "create jobs.batch, delete jobs.batch, watch pods, delete pods, create pods/exec, list events, get gateways.gateway.networking.k8s.io, " +
+		"list inferencepools.inference.networking.k8s.io, list inferencepools.inference.networking.x-k8s.io, list httproutes.gateway.networking.k8s.io, get pods/proxy"
 	if got := names(denied); got != want {
 		t.Errorf("denied %s\nwant   %s", got, want)
 	}
@@ -145,7 +146,7 @@ func TestDeniedIncompleteFallsBackForTheRest(t *testing.T) {
 		ResourceRules: []authorizationv1.ResourceRule{rule(l("*"), l(""), l("configmaps", "pods", "persistentvolumeclaims", "secrets", "events")), rule(l("*"), l("batch"), l("jobs"))}}
 	var asked []string
 	cs, n := fakeWithRules(t, status, nil, func(ra *authorizationv1.ResourceAttributes) bool {
-		return ra.Subresource == "exec" // the webhook grants exec, not gateways
+		return ra.Subresource == "exec" // the webhook grants exec, not gateways, inferencepools, httproutes or pods/proxy
 	})
 	cs.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		ra := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SelfSubjectAccessReview).Spec.ResourceAttributes
@@ -156,11 +157,12 @@ func TestDeniedIncompleteFallsBackForTheRest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := names(denied); got != "get gateways.gateway.networking.k8s.io" {
+	// The rules name "pods", which does not grant the pods/proxy subresource: asked too.
+	if got := names(denied); got != "get gateways.gateway.networking.k8s.io, list inferencepools.inference.networking.k8s.io, list inferencepools.inference.networking.x-k8s.io, list httproutes.gateway.networking.k8s.io, get pods/proxy" {
 		t.Errorf("denied %s", got)
 	}
-	if n.rules.Load() != 1 || n.access.Load() != 2 {
-		t.Errorf("API calls: %d rules reviews, %d access reviews (%v); want 1 and 2", n.rules.Load(), n.access.Load(), asked)
+	if n.rules.Load() != 1 || n.access.Load() != 6 {
+		t.Errorf("API calls: %d rules reviews, %d access reviews (%v); want 1 and 6", n.rules.Load(), n.access.Load(), asked)
 	}
 }
 
@@ -258,7 +260,8 @@ func TestPreflightRBACFromRules(t *testing.T) {
 	if rbac.OK || !rbac.Blocking || rbac.Message != wantMissing {
 		t.Errorf("rbac: %+v\nwant message %s", rbac, wantMissing)
 	}
-	for _, p := range []string{"patch configmaps", "get secrets", "list events", "get gateways.gateway.networking.k8s.io"} {
+	for _, p := range []string{"patch configmaps", "get secrets", "list events", "get gateways.gateway.networking.k8s.io",
+		"list inferencepools.inference.networking.k8s.io", "list inferencepools.inference.networking.x-k8s.io", "list httproutes.gateway.networking.k8s.io", "get pods/proxy"} {
 		if optional.Blocking || !strings.Contains(optional.Message, p) {
 			t.Errorf("optional check must name %s: %+v", p, optional)
 		}

@@ -139,7 +139,7 @@ func checkPermissions(ctx context.Context, cs kubernetes.Interface, s PreflightS
 	if len(optional) > 0 {
 		checks = append(checks, Check{Name: "rbac-optional",
 			Message: fmt.Sprintf("in namespace %s you may not %s", s.Namespace, strings.Join(optional, "; ")),
-			Fix:     "optional: without it some explanations are missing"})
+			Fix:     "optional: without it some explanations or the server metrics are missing"})
 	}
 	return checks, nil
 }

@@ -23,6 +23,8 @@ type DoctorOptions struct {
 	Output      string
 	CreatePVC   bool
 	Parallelism int
+	// Servers are the server-metrics flags run takes (--server-selector, --metrics-port).
+	Servers serverFlags
 
 	*Clients
 	genericiooptions.IOStreams
@@ -68,6 +70,7 @@ func NewCmdDoctor(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.
 	cmd.Flags().BoolVar(&o.CreatePVC, "create-pvc", false, "The run would create the results PVC")
 	cmd.Flags().IntVar(&o.Parallelism, "parallelism", 1, "Launchers the run would start (more than 1 needs a ReadWriteMany claim)")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml")
+	o.Servers.add(cmd.Flags(), false)
 	return cmd
 }
 
@@ -91,12 +94,16 @@ func (o *DoctorOptions) Validate() error {
 			return err
 		}
 	}
+	if err := o.Servers.validate(); err != nil {
+		return err
+	}
 	return validateOutput(o.Output)
 }
 
 // Run prints the checklist.
 func (o *DoctorOptions) Run(ctx context.Context) error {
 	var checks []cluster.Check
+	var resolved *config.Config
 	spec := cluster.PreflightSpec{Namespace: o.source.namespace, PVC: o.source.Overrides.PVC, CreatePVC: o.CreatePVC, Parallelism: o.Parallelism}
 	if o.source.Preset != "" || o.source.ConfigFile != "" {
 		cfg, err := o.source.resolve(ctx, func(w string) { checks = append(checks, cluster.Check{Name: "config", Message: w}) })
@@ -108,6 +115,7 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 		case err != nil:
 			checks = append(checks, cluster.Check{Name: "config", Blocking: true, Message: err.Error()})
 		default:
+			resolved = cfg
 			checks = append(checks, cluster.Check{Name: "config", OK: true,
 				Message: fmt.Sprintf("%s renders: %d workload(s), endpoint %s", cfg.Source, len(cfg.Workloads), cfg.Endpoint.BaseURL)})
 			if err := launcher.CheckHarnessImage(cfg.Harness.Name, cfg.Harness.Image); err != nil {
@@ -143,6 +151,11 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 		}
 		checks = append(checks, c)
 	}
+	servers, err := o.serverCheck(ctx, spec.Namespace, resolved)
+	if err != nil {
+		return err
+	}
+	checks = append(checks, servers)
 	report := DoctorReport{OK: len(cluster.Blocking(checks)) == 0, Checks: checks}
 	if o.Output != "" {
 		if err := printStructured(o.Out, o.Output, report); err != nil {
@@ -211,4 +224,37 @@ func doctorPod(cfg *config.Config) *corev1.PodTemplateSpec {
 		return nil
 	}
 	return &job.Spec.Template
+}
+
+// serverCheck says which servers a run would scrape and whether this user may read them through
+// the API server (pods/proxy, which the image harnesses need). It never blocks a run: a run
+// without server metrics still runs.
+func (o *DoctorOptions) serverCheck(ctx context.Context, namespace string, cfg *config.Config) (cluster.Check, error) {
+	c := cluster.Check{Name: "server-metrics"}
+	if cfg == nil {
+		cfg = &config.Config{Harness: config.Harness{Namespace: namespace}}
+	}
+	sv, err := o.Servers.discover(ctx, o.Clients, cfg)
+	if err != nil || len(sv.Targets) == 0 {
+		c.Message = noServersWarning(sv, err)
+		c.Fix = "pass --server-selector LABELS (and --metrics-port PORT if needed) to run"
+		return c, nil
+	}
+	denied, err := cluster.Denied(ctx, o.Client, serverNamespace(cfg), []cluster.Permission{cluster.PodsProxyPermission})
+	if err != nil {
+		return c, err
+	}
+	c.Message = "would scrape " + describeServers(sv)
+	switch {
+	case len(denied) == 0:
+		c.OK = true
+		c.Message += "; pods/proxy allowed"
+	case cfg.Harness.Name == config.HarnessNative:
+		c.OK = true
+		c.Message += "; pods/proxy denied (the native harness scrapes from inside the cluster and does not need it)"
+	default:
+		c.Message += "; pods/proxy denied, so an image harness's run has no server metrics"
+		c.Fix = "ask for get on pods/proxy (the README's Role)"
+	}
+	return c, nil
 }

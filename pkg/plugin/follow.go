@@ -35,6 +35,9 @@ type follower struct {
 	Remove bool
 	// FetchTo, when set, receives the run's result folders (without per-request files).
 	FetchTo string
+	// Scrape, when set, scrapes the model servers while the run is followed (image harnesses);
+	// its series are moved into the fetched result folders.
+	Scrape *followScraper
 	genericiooptions.IOStreams
 }
 
@@ -42,14 +45,22 @@ type follower struct {
 func (f *follower) follow(ctx context.Context, run cluster.Run) error {
 	p := newProgress(f.ErrOut, run)
 	st, err := cluster.Follow(ctx, f.Client, f.Executor, run, cluster.FollowOptions{
-		Wait:     f.Wait,
-		OnLog:    p.log,
-		OnStatus: p.status,
+		Wait:  f.Wait,
+		OnLog: p.log,
+		OnStatus: func(st cluster.Status) {
+			p.status(st)
+			if f.Scrape != nil {
+				f.Scrape.status(st)
+			}
+		},
 		OnRetry: func(err error, pause time.Duration) {
 			p.note(fmt.Sprintf("reading run %s failed (%v); retrying in %s", run.ID, err, pause))
 		},
 	})
 	p.done()
+	if f.Scrape != nil {
+		f.Scrape.stop()
+	}
 	if err != nil && errors.Is(err, ctx.Err()) {
 		// One line (printed by MapInterrupt): following stopped, the run itself was not touched.
 		return &Interrupted{Err: err, Cleaned: "stopped following run " + run.ID + ", nothing removed",
@@ -76,6 +87,15 @@ func (f *follower) follow(ctx context.Context, run cluster.Run) error {
 	case run.NoPVC():
 		fmt.Fprintf(f.ErrOut, "The results of run %s are only in its launcher pod, on an emptyDir, for %s after its workloads: fetch them with kubectl llmdbench attach %s -n %s\n",
 			run.ID, run.KeepFor, run.ID, run.Namespace)
+	}
+	if f.Scrape != nil {
+		notes, err := f.Scrape.place()
+		for _, n := range notes {
+			fmt.Fprintln(f.ErrOut, n)
+		}
+		if err != nil {
+			fmt.Fprintf(f.ErrOut, "Warning: %v\n", err)
+		}
 	}
 	if f.Remove && fetchErr == nil {
 		if err := cluster.DeleteRun(cleanup, f.Client, run.Namespace, run.ID); err != nil {

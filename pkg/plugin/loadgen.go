@@ -285,6 +285,8 @@ func (o *LoadgenOptions) Run(ctx context.Context) error {
 	lopts := loadgen.Options{
 		Progress: o.ErrOut, ProgressEvery: o.ProgressEvery, KeepBodies: w.Report.RequestLifecycle.PerRequest, Seed: o.Seed,
 		NetHTTP: o.Transport == "net-http",
+		// A profile's server_metrics series is written beside the result files.
+		OutputDir: o.OutputDir,
 	}
 	if o.LauncherCount > 1 {
 		l := &loadgen.Launcher{Index: o.LauncherIndex, Count: o.LauncherCount, Mode: o.ParallelismMode}

@@ -416,7 +416,8 @@ func TestRunDiscoversTheGatewayService(t *testing.T) {
 			defer tf.Cleanup()
 			o := NewRunOptions(streams)
 			dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
-				map[schema.GroupVersionResource]string{cluster.GatewayResource: "GatewayList"})
+				map[schema.GroupVersionResource]string{cluster.GatewayResource: "GatewayList",
+					cluster.InferencePoolResource: "InferencePoolList", cluster.InferencePoolV1Alpha2Resource: "InferencePoolList"})
 			for _, gw := range tc.gateways {
 				if _, err := dyn.Resource(cluster.GatewayResource).Namespace("llm-d").Create(context.Background(), gw, metav1.CreateOptions{}); err != nil {
 					t.Fatal(err)
@@ -552,7 +553,8 @@ func TestDoctorReportsAMissingNamespaceOnce(t *testing.T) {
 	o.source.namespace = "nosuchns"
 	o.source.lookupEnv = func(string) (string, bool) { return "", false }
 	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
-		map[schema.GroupVersionResource]string{cluster.GatewayResource: "GatewayList"})
+		map[schema.GroupVersionResource]string{cluster.GatewayResource: "GatewayList",
+			cluster.InferencePoolResource: "InferencePoolList", cluster.InferencePoolV1Alpha2Resource: "InferencePoolList"})
 	o.source.conn.clients = &Clients{Client: fake.NewClientset(), Dynamic: dyn}
 	o.Clients = o.source.conn.clients
 	err := o.Run(context.Background())

@@ -41,7 +41,8 @@ func TestDoctorSaysWhichHarnessPassesPodSecurity(t *testing.T) {
 			return true, r, nil
 		})
 		dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
-			map[schema.GroupVersionResource]string{cluster.GatewayResource: "GatewayList"})
+			map[schema.GroupVersionResource]string{cluster.GatewayResource: "GatewayList",
+				cluster.InferencePoolResource: "InferencePoolList", cluster.InferencePoolV1Alpha2Resource: "InferencePoolList"})
 		o.source.conn.clients = &Clients{Client: cs, Dynamic: dyn}
 		o.Clients = o.source.conn.clients
 		err := o.Run(context.Background())

@@ -25,6 +25,7 @@ import (
 	"github.com/llmdbench/kubectl-llmdbench/pkg/config"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/loadgen"
+	"github.com/llmdbench/kubectl-llmdbench/pkg/results"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/runstate"
 )
 
@@ -62,6 +63,8 @@ type RunOptions struct {
 	KeepFor time.Duration
 	// keepForSet tells whether --keep-for was given.
 	keepForSet bool
+	// Servers are the server-metrics flags (--scrape-interval, --server-selector, --metrics-port).
+	Servers serverFlags
 
 	PrintFlags *genericclioptions.PrintFlags
 	DryRun     cmdutil.DryRunStrategy
@@ -83,6 +86,8 @@ type RunOptions struct {
 	pvc           launcher.PVC
 	printer       printers.ResourcePrinter
 	newRunID      func() (string, error)
+	// scrapeTargets are the servers this command scrapes while following (image harnesses).
+	scrapeTargets []results.ServerTarget
 
 	genericiooptions.IOStreams
 }
@@ -97,6 +102,7 @@ func NewRunOptions(streams genericiooptions.IOStreams) *RunOptions {
 		PVCSize:         launcher.DefaultPVCSize,
 		LaunchTimeout:   15 * time.Minute,
 		Interval:        5 * time.Second,
+		Servers:         serverFlags{Interval: defaultScrapeInterval},
 		PrintFlags:      genericclioptions.NewPrintFlags("created (dry run)").WithTypeSetter(scheme.Scheme),
 		newRunID:        func() (string, error) { return launcher.NewRunID(time.Now(), nil) },
 		IOStreams:       streams,
@@ -186,6 +192,7 @@ func newCmdRun(f cmdutil.Factory, o *RunOptions) *cobra.Command {
 	fl.BoolVar(&o.NoPVC, "no-pvc", false, "No results PVC: results go on an emptyDir in the (single) launcher pod, which stays up after its workloads until run or attach fetched them, or --keep-for ran out")
 	fl.DurationVar(&o.KeepFor, "keep-for", DefaultKeepFor, "With --no-pvc: how long the launcher waits after its workloads for its results to be fetched (then they are gone)")
 	fl.DurationVar(&o.Interval, "interval", o.Interval, "Longest wait of one read of the run folder while following (changes show at once)")
+	o.Servers.add(fl, true)
 	cmdutil.AddDryRunFlag(cmd)
 	o.PrintFlags.AddFlags(cmd)
 	return cmd
@@ -321,6 +328,9 @@ func (o *RunOptions) Validate() error {
 	if _, err := parseLabels(o.Labels); err != nil {
 		return err
 	}
+	if err := o.Servers.validate(); err != nil {
+		return err
+	}
 	switch {
 	case o.source.Overrides.Parallelism != nil && *o.source.Overrides.Parallelism < 1:
 		return fmt.Errorf("--parallelism %d: it must be 1 or more", *o.source.Overrides.Parallelism)
@@ -378,6 +388,9 @@ func (o *RunOptions) output() string {
 func (o *RunOptions) Run(ctx context.Context) error {
 	spec, err := o.plan(ctx)
 	if err != nil {
+		return err
+	}
+	if err := o.planServers(ctx, spec.Config); err != nil {
 		return err
 	}
 	objs, err := launcher.Objects(spec)
@@ -447,6 +460,9 @@ func (o *RunOptions) Run(ctx context.Context) error {
 	f := &follower{Client: o.Client, Executor: o.Executor, Wait: o.Interval, Output: o.output(), Remove: o.Remove, IOStreams: o.IOStreams}
 	if !o.NoFetch {
 		f.FetchTo = filepath.Join(o.ResultsDir, spec.RunID)
+		if len(o.scrapeTargets) > 0 {
+			f.Scrape = newFollowScraper(f.FetchTo, o.scrapeTargets, o.Servers.Interval, cluster.ProxyFetcher{Client: o.Client}, o.warn)
+		}
 	}
 	return f.follow(ctx, run)
 }
