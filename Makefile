@@ -45,6 +45,7 @@ lint:
 
 unit:
 	$(GO) test ./pkg/... ./cmd/...
+	cd hack/localcluster && $(GO) test ./...
 
 # Every fuzz target, FUZZTIME (default 10s) each, beyond the seed corpora that unit already runs.
 fuzz:

@@ -29,9 +29,11 @@ kwok_dir="$(go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)"
 for crd in execs logs; do
   cp -f "$kwok_dir/kustomize/crd/bases/kwok.x-k8s.io_$crd.yaml" "$BIN/"
 done
-sum="$(cat go.sum cmd/localcluster/*.go cmd/localcluster/*.yaml | sha256sum | cut -d' ' -f1)"
+sum="$(cat go.sum build.sh cmd/localcluster/*.go cmd/localcluster/*.yaml | sha256sum | cut -d' ' -f1)"
 if [ ! -x "$BIN/localcluster" ] || [ "$(cat "$BIN/localcluster.sum" 2>/dev/null)" != "$sum" ]; then
-  go build -o "$BIN/localcluster" ./cmd/localcluster
+  # Static: a pod's root (a chroot with busybox) can run it, e.g. `localcluster isolate` as a
+  # pod's command.
+  CGO_ENABLED=0 go build -o "$BIN/localcluster" ./cmd/localcluster
   echo "$sum" >"$BIN/localcluster.sum"
 fi
 echo "$BIN"

@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,8 +46,9 @@ func TestMain(m *testing.M) {
 }
 
 const (
-	model  = "Qwen/Qwen3-0.6B"
-	simExe = "usr/local/bin/llm-d-inference-sim"
+	model      = "Qwen/Qwen3-0.6B"
+	simExe     = "usr/local/bin/llm-d-inference-sim"
+	isolateExe = "usr/local/bin/localcluster"
 )
 
 // installSimulator puts the simulator binary (hack/sim/build.sh, cached) into every new pod root.
@@ -64,31 +67,37 @@ func installSimulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	framework.WriteFile(t, cl.OverlayDir(), simExe, data, 0o755)
+	installLocalcluster(t)
 }
 
-// hostAddress is this host's first global unicast IPv4 address. The local cluster's pods share
-// the host network and kwok gives host-network pods the node IP 127.0.0.1, which the API server
-// refuses to proxy to ("address not allowed": pods/proxy only dials global unicast pod IPs); a
-// real pod's IP is routable, and this host's own address is the local stand-in for one.
-func hostAddress(t *testing.T) string {
+// installLocalcluster puts the local cluster's own binary into every new pod root, for
+// `localcluster isolate` as a simulator pod's command.
+func installLocalcluster(t *testing.T) {
 	t.Helper()
-	addrs, err := net.InterfaceAddrs()
+	data, err := os.ReadFile(filepath.Join(cl.Bin, "localcluster"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && n.IP.IsGlobalUnicast() {
-			return n.IP.String()
-		}
-	}
-	t.Fatalf("this host has no global unicast IPv4 address to stand in for a pod IP: %v", addrs)
-	return ""
+	framework.WriteFile(t, cl.OverlayDir(), isolateExe, data, 0o755)
 }
 
-// freePort is a TCP port free on every interface.
-func freePort(t *testing.T) int {
+// nextAddress numbers the simulator pods' addresses within this test binary.
+var nextAddress atomic.Int32
+
+// sim is a simulator pod and where it serves.
+type sim struct {
+	Pod  *corev1.Pod
+	Host string // the loopback address it serves on
+	Port int
+}
+
+// URL is where the simulator serves, from this host.
+func (s sim) URL() string { return fmt.Sprintf("http://%s:%d", s.Host, s.Port) }
+
+// freePort is a TCP port free on host.
+func freePort(t *testing.T, host string) int {
 	t.Helper()
-	l, err := net.Listen("tcp", ":0")
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,13 +105,26 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// simPod runs the simulator as a pod labelled app=sim, on the host network at port, with the KV
-// cache on (which needs POD_IP) and its port named http, and waits until it serves. When
-// podIP is set, the pod's status IP is set to it (see hostAddress).
-func simPod(t *testing.T, ns, name string, port int, podIP string, flags ...string) *corev1.Pod {
+// simPod runs the simulator as a pod labelled app=sim, with the KV cache on (which needs POD_IP)
+// and its port named http. Like every server the tests start, it binds only a loopback address:
+// the pod's command is `localcluster isolate HOST:PORT PORT -- llm-d-inference-sim …` (the
+// simulator has no bind-address flag; isolate gives it a network namespace of its own). The
+// pod's status IP is set to where it is reached: HOST itself (127.77.0.N, which the launchers,
+// sharing the host's network, dial directly), or, with proxied, an address of the local pod
+// network, 10.250.0.N, served on 127.250.0.N: the API server refuses to proxy to a loopback
+// address, and the local cluster's egress proxy takes 10.250.B.C to 127.250.B.C
+// (hack/localcluster/README.md).
+func simPod(t *testing.T, ns, name string, proxied bool, flags ...string) sim {
 	t.Helper()
+	n := nextAddress.Add(1)
+	host, podIP := fmt.Sprintf("127.77.0.%d", n), fmt.Sprintf("127.77.0.%d", n)
+	if proxied {
+		host, podIP = fmt.Sprintf("127.250.0.%d", n), fmt.Sprintf("10.250.0.%d", n)
+	}
+	port := freePort(t, host)
 	args := append([]string{"--model", model, "--port", strconv.Itoa(port), "--force-dummy-tokenizer",
 		"--enable-kvcache", "--max-model-len", "16384", "--max-num-seqs", "256"}, flags...)
+	command := append([]string{"/" + isolateExe, "isolate", net.JoinHostPort(host, strconv.Itoa(port)), strconv.Itoa(port), "--", "/" + simExe}, args...)
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app": "sim"}},
 		Spec: corev1.PodSpec{
@@ -110,9 +132,9 @@ func simPod(t *testing.T, ns, name string, port int, podIP string, flags ...stri
 			RestartPolicy: corev1.RestartPolicyNever,
 			Containers: []corev1.Container{{
 				Name: "sim", Image: "ghcr.io/llm-d/llm-d-inference-sim:v0.10.2",
-				Command: append([]string{"/" + simExe}, args...),
+				Command: command,
 				Env: []corev1.EnvVar{{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}},
-					{Name: "HOME", Value: "/tmp"}},
+					{Name: "HOME", Value: "/tmp"}, {Name: "TMPDIR", Value: "/tmp"}},
 				Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: int32(port)}},
 			}},
 		},
@@ -122,9 +144,10 @@ func simPod(t *testing.T, ns, name string, port int, podIP string, flags ...stri
 		t.Fatal(err)
 	}
 	p := cl.WaitPod(t, ns, name, time.Minute, func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning && p.Status.PodIP != "" })
+	s := sim{Host: host, Port: port}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/v1/models", port))
+		resp, err := http.Get(s.URL() + "/v1/models")
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -133,19 +156,17 @@ func simPod(t *testing.T, ns, name string, port int, podIP string, flags ...stri
 		}
 		if time.Now().After(deadline) {
 			logs, _ := os.ReadFile(filepath.Join(cl.Dir, "pods", ns, name))
-			t.Fatalf("the simulator pod does not serve on port %d: %v %s", port, err, logs)
+			t.Fatalf("the simulator pod does not serve on %s: %v %s", s.URL(), err, logs)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if podIP != "" {
-		p.Status.PodIP, p.Status.PodIPs = podIP, []corev1.PodIP{{IP: podIP}}
-		p.Status.HostIP, p.Status.HostIPs = podIP, []corev1.HostIP{{IP: podIP}}
-		var err error
-		if p, err = cl.Client.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
-			t.Fatalf("setting the pod IP: %v", err)
-		}
+	p.Status.PodIP, p.Status.PodIPs = podIP, []corev1.PodIP{{IP: podIP}}
+	var err error
+	if p, err = cl.Client.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("setting the pod IP: %v", err)
 	}
-	return p
+	s.Pod = p
+	return s
 }
 
 // The API server's pod proxy reads the simulator pod's /metrics: what the plugin scrapes for the
@@ -153,24 +174,22 @@ func simPod(t *testing.T, ns, name string, port int, podIP string, flags ...stri
 func TestProxyFetcherReadsThePodThroughTheAPIServer(t *testing.T) {
 	installSimulator(t)
 	ns := cl.Namespace(t)
-	port := freePort(t)
-	simPod(t, ns, "sim-0", port, "")
+	s0 := simPod(t, ns, "sim-0", false)
 	ctx := context.Background()
 	sv, err := cluster.DiscoverServers(ctx, cl.Client, nil, cluster.ServerQuery{Namespace: ns, Selector: "app=sim"})
 	if err != nil || len(sv.Targets) != 1 {
 		t.Fatalf("discovery: %+v %v", sv, err)
 	}
-	want := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+	want := s0.URL() + "/metrics"
 	if tg := sv.Targets[0]; tg.Pod != "sim-0" || tg.URL != want || tg.Role != "model-server" || tg.Via != "direct" {
 		t.Errorf("target %+v, want URL %s", tg, want)
 	}
-	// kwok's host-network pod IP 127.0.0.1 is one the API server will not dial.
+	// A loopback pod IP is one the API server will not dial.
 	if _, err = (cluster.ProxyFetcher{Client: cl.Client}).Fetch(ctx, sv.Targets[0]); err == nil || !strings.Contains(err.Error(), "address not allowed") {
-		t.Errorf("the API server proxied to 127.0.0.1: %v", err)
+		t.Errorf("the API server proxied to %s: %v", s0.Host, err)
 	}
 
-	ip := hostAddress(t)
-	simPod(t, ns, "sim-1", freePort(t), ip)
+	simPod(t, ns, "sim-1", true)
 	sv, err = cluster.DiscoverServers(ctx, cl.Client, nil, cluster.ServerQuery{Namespace: ns, Selector: "app=sim"})
 	if err != nil || len(sv.Targets) != 2 {
 		t.Fatalf("discovery: %+v %v", sv, err)
@@ -196,9 +215,9 @@ func TestProxyFetcherReadsThePodThroughTheAPIServer(t *testing.T) {
 }
 
 // simCounters reads the simulator pod's own counters.
-func simCounters(t *testing.T, port int) map[string]float64 {
+func simCounters(t *testing.T, s sim) map[string]float64 {
 	t.Helper()
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+	resp, err := http.Get(s.URL() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,13 +247,12 @@ func TestNativeRunScrapesTheSimulatorPod(t *testing.T) {
 	installSimulator(t)
 	installPlugin(t)
 	ns := cl.Namespace(t)
-	port := freePort(t)
-	simPod(t, ns, "sim-0", port, "", "--time-to-first-token", "100ms", "--inter-token-latency", "10ms", "--kv-cache-size", "16384")
+	s0 := simPod(t, ns, "sim-0", false, "--time-to-first-token", "100ms", "--inter-token-latency", "10ms", "--kv-cache-size", "16384")
 	// A fresh simulator exposes no prefix-cache series before its first request: zero hits.
-	hits0, _ := prefixHits(simCounters(t, port))
+	hits0, _ := prefixHits(simCounters(t, s0))
 
 	r := cl.Plugin(t, "", time.Minute, "doctor", "--preset", "inference-scheduling", "-n", ns, "--pvc", "results", "--create-pvc",
-		"--harness", "llmdbench", "--base-url", fmt.Sprintf("http://127.0.0.1:%d", port), "--server-selector", "app=sim")
+		"--harness", "llmdbench", "--base-url", s0.URL(), "--server-selector", "app=sim")
 	if !strings.Contains(r.Stdout, "server-metrics: would scrape model servers sim-0; pods/proxy allowed") {
 		t.Errorf("doctor does not list the simulator pod (exit %d):\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 	}
@@ -242,7 +260,7 @@ func TestNativeRunScrapesTheSimulatorPod(t *testing.T) {
 	out := t.TempDir()
 	r = cl.Plugin(t, "", 4*time.Minute, "run", "--preset", "inference-scheduling", "-n", ns, "--pvc", "results", "--create-pvc",
 		"--harness", "llmdbench", "--workload", "shared_prefix_synthetic", "--rates", "2,6", "--stage-duration", "5s",
-		"--base-url", fmt.Sprintf("http://127.0.0.1:%d", port), "--server-selector", "app=sim", "--scrape-interval", "1s",
+		"--base-url", s0.URL(), "--server-selector", "app=sim", "--scrape-interval", "1s",
 		"--results-dir", out)
 	if r.Code != 0 || !strings.Contains(r.Stdout+r.Stderr, "1 of 1 workload(s) succeeded") {
 		t.Fatalf("run (exit %d):\n%s\n%s", r.Code, r.Stdout, r.Stderr)
@@ -250,7 +268,7 @@ func TestNativeRunScrapesTheSimulatorPod(t *testing.T) {
 	if !strings.Contains(r.Stderr, "The launcher scrapes model servers sim-0 every 1s.") {
 		t.Errorf("the run does not say what it scrapes:\n%s", r.Stderr)
 	}
-	after := simCounters(t, port)
+	after := simCounters(t, s0)
 	hits1, ok := prefixHits(after)
 	if !ok {
 		t.Fatalf("the simulator exposes no prefix-cache hits after the run: %v", after)
@@ -263,7 +281,7 @@ func TestNativeRunScrapesTheSimulatorPod(t *testing.T) {
 	}
 	lines := readSeries(t, files[0])
 	if h := lines[0]; h.Kind != "header" || h.Format != results.ServerMetricsFormat || h.IntervalSeconds != 1 || len(h.Targets) != 1 ||
-		h.Targets[0].Pod != "sim-0" || h.Targets[0].URL != fmt.Sprintf("http://127.0.0.1:%d/metrics", port) || h.Targets[0].Via != "direct" {
+		h.Targets[0].Pod != "sim-0" || h.Targets[0].URL != s0.URL()+"/metrics" || h.Targets[0].Via != "direct" {
 		t.Fatalf("header %+v", h)
 	}
 	var events []string
@@ -330,6 +348,63 @@ func TestNativeRunScrapesTheSimulatorPod(t *testing.T) {
 	if len(snaps) != 4 {
 		t.Errorf("stage snapshots %v", snaps)
 	}
+
+	// results show's per-stage prefix-cache hit rate against the simulator's own counters in the
+	// raw snapshots taken at each stage's start and end (the window's edges may be a scrape apart,
+	// so within 0.05).
+	r = cl.Plugin(t, "", time.Minute, "results", "show", filepath.Dir(files[0]), "-o", "json")
+	var shown struct {
+		ServerMetrics []results.ServerStageMetrics `json:"server_metrics"`
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &shown); err != nil || len(shown.ServerMetrics) != 2 {
+		t.Fatalf("results show -o json (exit %d): %v\n%.2000s\n%s", r.Code, err, r.Stdout, r.Stderr)
+	}
+	snapshot := func(stage int, event string) map[string]float64 {
+		b, err := os.ReadFile(filepath.Join(filepath.Dir(files[0]), results.ServerSnapshotDir, fmt.Sprintf("stage_%d_%s_sim-0.prom", stage, event)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := scrape.Parse(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	queries := func(m map[string]float64) float64 {
+		for _, k := range []string{"vllm:prefix_cache_queries_total", "vllm:prefix_cache_queries"} {
+			if v, ok := m[k]; ok {
+				return v
+			}
+		}
+		return 0
+	}
+	for stage, st := range shown.ServerMetrics {
+		a, b := snapshot(stage, "start"), snapshot(stage, "end")
+		ha, _ := prefixHits(a)
+		hb, _ := prefixHits(b)
+		want := (hb - ha) / (queries(b) - queries(a))
+		got := st.All.PrefixCacheHitRate
+		t.Logf("stage %d: prefix-cache hit rate %v; from the simulator's snapshots %.4f (hits %v→%v, queries %v→%v); KV cache mean %v; running mean %v",
+			stage, deref(got), want, ha, hb, queries(a), queries(b), deref(st.All.KVCacheUsageMean), deref(st.All.RunningMean))
+		if got == nil || *got <= 0 || math.Abs(*got-want) > 0.05 {
+			t.Errorf("stage %d: prefix-cache hit rate %v, the simulator's counters say %.4f", stage, deref(got), want)
+		}
+		if st.All.KVCacheUsageMean == nil || *st.All.KVCacheUsageMean <= 0 {
+			t.Errorf("stage %d: KV-cache usage %v, want > 0", stage, deref(st.All.KVCacheUsageMean))
+		}
+	}
+	r = cl.Plugin(t, "", time.Minute, "results", "show", filepath.Dir(files[0]), "--server-metrics")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "sim-0") {
+		t.Errorf("results show --server-metrics (exit %d):\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+// deref prints a nullable number.
+func deref(v *float64) string {
+	if v == nil {
+		return "null"
+	}
+	return strconv.FormatFloat(*v, 'f', 4, 64)
 }
 
 func readSeries(t *testing.T, path string) []results.ServerMetricsLine {
@@ -392,7 +467,7 @@ func TestImageHarnessRunScrapesThroughThePodProxy(t *testing.T) {
 	installSimulator(t)
 	installPlugin(t) // the results reader packs with it
 	ns := cl.Namespace(t)
-	simPod(t, ns, "sim-0", freePort(t), hostAddress(t))
+	simPod(t, ns, "sim-0", true)
 	cfg := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(cfg, []byte(imageConfig), 0o644); err != nil {
 		t.Fatal(err)
@@ -490,10 +565,11 @@ func TestInferencePoolDiscovery(t *testing.T) {
 	}
 	installInferencePoolCRD(t, dyn)
 
-	port, eppPort := freePort(t), freePort(t)
-	simPod(t, ns, "decode-0", port, "")
+	decode := simPod(t, ns, "decode-0", false)
+	port := decode.Port
 	// The endpoint picker's stand-in: a second simulator whose /metrics the run reads as the EPP's.
-	epp := simPod(t, ns, "epp-0", eppPort, "")
+	eppSim := simPod(t, ns, "epp-0", false)
+	eppPort, epp := eppSim.Port, eppSim.Pod
 	epp.Labels = map[string]string{"app": "epp"}
 	if _, err := cl.Client.CoreV1().Pods(ns).Update(ctx, epp, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
@@ -515,7 +591,7 @@ func TestInferencePoolDiscovery(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	base := decode.URL()
 	r := cl.Plugin(t, "", time.Minute, "doctor", "--preset", "inference-scheduling", "-n", ns, "--pvc", "results", "--create-pvc",
 		"--harness", "llmdbench", "--base-url", base)
 	if !strings.Contains(r.Stdout, "server-metrics: would scrape model servers decode-0 (InferencePool pool); endpoint picker epp-0; pods/proxy allowed") {
@@ -534,8 +610,8 @@ func TestInferencePoolDiscovery(t *testing.T) {
 	}
 	lines := readSeries(t, files[0])
 	want := []results.ServerTarget{
-		{Namespace: ns, Pod: "decode-0", Role: "model-server", URL: fmt.Sprintf("http://127.0.0.1:%d/metrics", port), Via: "direct"},
-		{Namespace: ns, Pod: "epp-0", Role: "epp", URL: fmt.Sprintf("http://127.0.0.1:%d/metrics", eppPort), Via: "direct"},
+		{Namespace: ns, Pod: "decode-0", Role: "model-server", URL: decode.URL() + "/metrics", Via: "direct"},
+		{Namespace: ns, Pod: "epp-0", Role: "epp", URL: eppSim.URL() + "/metrics", Via: "direct"},
 	}
 	if got := lines[0].Targets; len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
 		t.Fatalf("targets %+v\nwant %+v", got, want)

@@ -117,6 +117,11 @@ func runAgent(ctx context.Context, dir string) error {
 	if _, err := factory.Core().V1().PersistentVolumes().Informer().AddEventHandler(enqueue("pv")); err != nil {
 		return err
 	}
+	go func() {
+		if err := serveEgress(ctx, dir); err != nil {
+			fmt.Fprintf(os.Stderr, "egress proxy: %v\n", err)
+		}
+	}()
 	factory.Start(ctx.Done())
 	factory.WaitForCacheSync(ctx.Done())
 	go func() {

@@ -50,9 +50,13 @@ func isolate(ctx context.Context, args []string) error {
 	}
 	defer func() { _ = ln.Close() }()
 
+	// In a pod's root (chrooted, no /proc) the path it was started by names it.
 	self, err := os.Executable()
 	if err != nil {
-		return err
+		if !filepath.IsAbs(os.Args[0]) {
+			return err
+		}
+		self = os.Args[0]
 	}
 	inner := exec.Command(self, append([]string{"isolated", sock, innerPort, "--"}, command...)...)
 	inner.Stdout, inner.Stderr = os.Stdout, os.Stderr

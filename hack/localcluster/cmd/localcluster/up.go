@@ -117,6 +117,10 @@ func up(ctx context.Context, dir string) error {
 	}
 
 	server := "https://127.0.0.1:" + strconv.Itoa(apiPort)
+	egress, err := egressConfig(dir, egressSocket(dir, apiPort))
+	if err != nil {
+		return err
+	}
 	if err := spawn(dir, "kube-apiserver", filepath.Join(bin, "kube-apiserver"), nil,
 		"--etcd-servers="+etcdURL,
 		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(apiPort),
@@ -129,7 +133,7 @@ func up(ctx context.Context, dir string) error {
 		"--service-account-key-file="+p.path("sa.pub"),
 		"--service-account-signing-key-file="+p.path("sa.key"),
 		"--service-cluster-ip-range=10.96.0.0/16",
-		"--allow-privileged=true"); err != nil {
+		"--allow-privileged=true", "--egress-selector-config-file="+egress); err != nil {
 		return err
 	}
 	kc, err := p.kubeconfig(server, "admin", "")
