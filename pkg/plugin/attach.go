@@ -21,7 +21,9 @@ type AttachOptions struct {
 	Remove   bool
 	Interval time.Duration
 	// NoFetch leaves the results in the cluster; else they are copied under ResultsDir as run does.
-	NoFetch    bool
+	NoFetch bool
+	// PerRequest fetches the per-request files too.
+	PerRequest bool
 	ResultsDir string
 
 	kube
@@ -63,6 +65,7 @@ func NewCmdAttach(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.
 	cmd.Flags().BoolVar(&o.Remove, "rm", false, "Remove the launcher pods and ConfigMap when the run finished")
 	cmd.Flags().BoolVar(&o.NoFetch, "no-fetch", false, "Do not copy the results to this machine at the end")
 	cmd.Flags().StringVar(&o.ResultsDir, "results-dir", o.ResultsDir, "Where fetched results go, under a folder per run")
+	cmd.Flags().BoolVar(&o.PerRequest, "per-request", false, "Also fetch the per-request files (always with several launchers or --no-pvc)")
 	cmd.Flags().DurationVar(&o.Interval, "interval", o.Interval, "Longest wait of one read of the run folder (changes show at once)")
 	return cmd
 }
@@ -92,7 +95,7 @@ func (o *AttachOptions) Run(ctx context.Context) error {
 	}
 	f := &follower{Client: o.Client, Executor: o.Executor, Wait: o.Interval, Output: o.Output, Remove: o.Remove, IOStreams: o.IOStreams}
 	if !o.NoFetch {
-		f.FetchTo = filepath.Join(o.ResultsDir, run.ID)
+		f.FetchTo, f.PerRequest = filepath.Join(o.ResultsDir, run.ID), o.PerRequest
 	}
 	return f.follow(ctx, run)
 }

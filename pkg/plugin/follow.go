@@ -33,8 +33,11 @@ type follower struct {
 	Output   string
 	// Remove deletes the launchers and ConfigMap once the run finished (--rm).
 	Remove bool
-	// FetchTo, when set, receives the run's result folders (without per-request files).
-	FetchTo string
+	// FetchTo, when set, receives the run's result folders; their per-request files too when
+	// PerRequest is set, when launchers are merged (which needs every request), or when the
+	// results are on a launcher's emptyDir (gone once fetched).
+	FetchTo    string
+	PerRequest bool
 	// Scrape, when set, scrapes the model servers while the run is followed (image harnesses);
 	// its series are moved into the fetched result folders.
 	Scrape *followScraper
@@ -135,7 +138,7 @@ func (f *follower) fetch(ctx context.Context, run cluster.Run, st cluster.Status
 		return nil
 	}
 	// Several launchers' folders are merged here, which needs every request.
-	perRequest := run.Parallelism > 1
+	perRequest := f.PerRequest || run.Parallelism > 1
 	if _, err := fetchResults(ctx, f.Executor, pod, dirs, f.FetchTo, perRequest, 3, transfer.ExtractOptions{}, transfer.CompressAuto, f.IOStreams); err != nil {
 		return fmt.Errorf("%w (%s)", err, later)
 	}
@@ -173,7 +176,7 @@ func (f *follower) fetchFromLauncher(ctx context.Context, run cluster.Run, st cl
 			return fmt.Errorf("run %s: %w (%s)", run.ID, err, later)
 		}
 		if len(dirs) > 0 {
-			if _, err := fetchResults(ctx, f.Executor, pod, dirs, f.FetchTo, false, 3, transfer.ExtractOptions{}, transfer.CompressAuto, f.IOStreams); err != nil {
+			if _, err := fetchResults(ctx, f.Executor, pod, dirs, f.FetchTo, true, 3, transfer.ExtractOptions{}, transfer.CompressAuto, f.IOStreams); err != nil {
 				return fmt.Errorf("%w (%s)", err, later)
 			}
 		}

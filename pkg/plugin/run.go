@@ -55,8 +55,10 @@ type RunOptions struct {
 	Detach           bool
 	Remove           bool
 	NoFetch          bool
-	ResultsDir       string
-	Interval         time.Duration
+	// PerRequest fetches the per-request files too.
+	PerRequest bool
+	ResultsDir string
+	Interval   time.Duration
 	// NoPVC keeps the results on an emptyDir in the launcher pod, which waits up to KeepFor
 	// after its workloads to be fetched.
 	NoPVC   bool
@@ -189,6 +191,7 @@ func newCmdRun(f cmdutil.Factory, o *RunOptions) *cobra.Command {
 	fl.BoolVar(&o.Remove, "rm", false, "Remove the launcher pods and ConfigMap once the results are fetched (results stay on the PVC)")
 	fl.BoolVar(&o.NoFetch, "no-fetch", false, "Do not copy the results to this machine at the end")
 	fl.StringVar(&o.ResultsDir, "results-dir", DefaultResultsDir, "Where fetched results go, under a folder per run")
+	fl.BoolVar(&o.PerRequest, "per-request", false, "Also fetch the per-request files (always with several launchers or --no-pvc)")
 	fl.BoolVar(&o.NoPVC, "no-pvc", false, "No results PVC: results go on an emptyDir in the (single) launcher pod, which stays up after its workloads until run or attach fetched them, or --keep-for ran out")
 	fl.DurationVar(&o.KeepFor, "keep-for", DefaultKeepFor, "With --no-pvc: how long the launcher waits after its workloads for its results to be fetched (then they are gone)")
 	fl.DurationVar(&o.Interval, "interval", o.Interval, "Longest wait of one read of the run folder while following (changes show at once)")
@@ -459,7 +462,7 @@ func (o *RunOptions) Run(ctx context.Context) error {
 	}
 	f := &follower{Client: o.Client, Executor: o.Executor, Wait: o.Interval, Output: o.output(), Remove: o.Remove, IOStreams: o.IOStreams}
 	if !o.NoFetch {
-		f.FetchTo = filepath.Join(o.ResultsDir, spec.RunID)
+		f.FetchTo, f.PerRequest = filepath.Join(o.ResultsDir, spec.RunID), o.PerRequest
 		if len(o.scrapeTargets) > 0 {
 			f.Scrape = newFollowScraper(f.FetchTo, o.scrapeTargets, o.Servers.Interval, cluster.ProxyFetcher{Client: o.Client}, o.warn)
 		}

@@ -80,10 +80,12 @@ func TestReportInChromium(t *testing.T) {
 	page := filepath.Join(dir, "report.html")
 	testdata := filepath.Join(root, "pkg/results/testdata")
 	// Real result folders (see pkg/results/testdata/README.md): a 7-stage inference-perf sweep
-	// on vLLM, a capacity search, and 20 requests of the native generator with its per-request
-	// file (so the client time series, goodput and per-request row).
+	// on vLLM, a capacity search, 20 requests of the native generator with its per-request
+	// file (so the client time series, goodput and per-request row), and make demo's run with the
+	// simulator pod's server metrics.
 	cmd := exec.Command(bin, "results", "report",
 		filepath.Join(testdata, "inference-perf/vllm"), filepath.Join(testdata, "capacity/found"), filepath.Join(testdata, "tester/pr_only"),
+		filepath.Join(testdata, "servermetrics/demo"),
 		"--per-request", "--slo", "ttft=5ms", "--bucket", "250ms", "--html", page)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(dir, "absent"))
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -93,10 +95,14 @@ func TestReportInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, bad := range []string{"<script", "http://", "https://", "<link"} {
+	for _, bad := range []string{"<script", "<link", "<iframe", "<img", "@import", "url("} {
 		if bytes.Contains(html, []byte(bad)) {
 			t.Errorf("the report holds %q: it must load nothing", bad)
 		}
+	}
+	// URLs are text (an endpoint, a scraped pod), never an attribute that loads or links out.
+	if m := regexp.MustCompile(`(?i)\b(src|href|xlink:href)\s*=\s*["']?(https?:|//)`).Find(html); m != nil {
+		t.Errorf("the report loads or links out: %s", m)
 	}
 
 	shot := filepath.Join(dir, "report.png")
@@ -110,7 +116,7 @@ func TestReportInChromium(t *testing.T) {
 	for _, m := range regexp.MustCompile(`\bid="([^"]+)"`).FindAllStringSubmatch(dom, -1) {
 		ids[m[1]] = true
 	}
-	for _, id := range []string{"runs", "stages", "slo", "charts", "run-0", "run-1", "run-2"} {
+	for _, id := range []string{"runs", "stages", "slo", "server-metrics", "charts", "run-0", "run-1", "run-2", "run-3"} {
 		if !ids[id] {
 			t.Errorf("the page has no section %q (ids %v)", id, ids)
 		}
@@ -120,7 +126,8 @@ func TestReportInChromium(t *testing.T) {
 	if n := strings.Count(dom, "<svg"); n < 3+2+3+3 {
 		t.Errorf("the page holds %d inline SVG charts", n)
 	}
-	for _, text := range []string{"Capacity: max 45 req/s", "Goodput: 19 of 20 requests", "pr_only: client latency over time"} {
+	for _, text := range []string{"Capacity: max 45 req/s", "Goodput: 19 of 20 requests", "pr_only: client latency over time",
+		"qwen3-decode-0", "KV-cache usage per pod", "KV cache and prefix cache vs rate"} {
 		if !strings.Contains(dom, text) {
 			t.Errorf("the page does not show %q", text)
 		}
