@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
 )
 
 var (
@@ -102,4 +104,19 @@ func (c *Cluster) Plugin(t testing.TB, kubeconfig string, timeout time.Duration,
 		t.Fatal(err)
 	}
 	return r
+}
+
+// InstallPlugin puts the plugin binary into every new pod root as the native harness's
+// executable: the launchers' image here.
+func (c *Cluster) InstallPlugin(t testing.TB) {
+	t.Helper()
+	plugin, err := PluginBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(plugin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	WriteFile(t, c.OverlayDir(), "usr/local/bin/"+launcher.NativeExecutable, data, 0o755)
 }

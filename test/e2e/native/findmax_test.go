@@ -16,7 +16,7 @@ import (
 // 10 % of it in at most 10 probes (issue 17).
 func TestFindMaxAgainstADenseSweep(t *testing.T) {
 	simulator(t, "127.0.0.7:80", "--max-num-seqs", "8", "--time-to-first-token", "50ms", "--inter-token-latency", "7ms")
-	installPlugin(t)
+	cl.InstallPlugin(t)
 	ns := cl.Namespace(t)
 	gatewayService(t, ns, "127.0.0.7")
 	const slo = 0.150
@@ -90,7 +90,7 @@ func TestFindMaxAgainstADenseSweep(t *testing.T) {
 // when the knee is near 10).
 func TestFindMaxByConcurrencyAgainstADenseSweep(t *testing.T) {
 	simulator(t, "127.0.0.8:80", "--max-num-seqs", "8", "--time-to-first-token", "50ms", "--inter-token-latency", "7ms")
-	installPlugin(t)
+	cl.InstallPlugin(t)
 	ns := cl.Namespace(t)
 	gatewayService(t, ns, "127.0.0.8")
 	const slo = 0.150

@@ -78,7 +78,7 @@ func TestManagedGatewayWithoutAService(t *testing.T) {
 	}
 	installGatewayCRD(t, dyn)
 	sim := simulator(t, "127.0.0.7:8080", "--time-to-first-token", "20ms", "--inter-token-latency", "5ms")
-	installPlugin(t)
+	cl.InstallPlugin(t)
 	ns := cl.Namespace(t)
 	managedGateway(t, dyn, ns, "127.0.0.7", 8080)
 	if svcs, _ := cl.Client.CoreV1().Services(ns).List(context.Background(), metav1.ListOptions{}); len(svcs.Items) != 0 {

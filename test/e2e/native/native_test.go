@@ -242,7 +242,7 @@ func TestInjectedFailuresAreCountedWithReasons(t *testing.T) {
 // the fetched files and results show.
 func TestRunWithTheNativeHarness(t *testing.T) {
 	sim := simulator(t, "127.0.0.3:80", "--time-to-first-token", "50ms", "--inter-token-latency", "10ms")
-	installPlugin(t)
+	cl.InstallPlugin(t)
 	ns := cl.Namespace(t)
 	gatewayService(t, ns, "127.0.0.3")
 	cmd := cl.PluginCmd(t, "", "run", "--preset", "inference-scheduling", "-n", ns, "--pvc", "results", "--create-pvc",
@@ -304,7 +304,7 @@ func TestRunWithTheNativeHarness(t *testing.T) {
 func TestSweepRepeatsMetadataAndCompare(t *testing.T) {
 	fast := simulator(t, "127.0.0.5:80", "--time-to-first-token", "40ms", "--inter-token-latency", "10ms")
 	_ = simulator(t, "127.0.0.6:80", "--time-to-first-token", "80ms", "--inter-token-latency", "10ms")
-	installPlugin(t)
+	cl.InstallPlugin(t)
 	ns := cl.Namespace(t)
 	gatewayService(t, ns, "127.0.0.5")
 	ctx := context.Background()
@@ -418,17 +418,4 @@ func TestSweepRepeatsMetadataAndCompare(t *testing.T) {
 	if m, err := fast.Metrics(); err != nil || metric(m, "vllm:request_success_total") == 0 {
 		t.Errorf("the first stack served nothing: %v", err)
 	}
-}
-
-func installPlugin(t *testing.T) {
-	t.Helper()
-	plugin, err := framework.PluginBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(plugin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	framework.WriteFile(t, cl.OverlayDir(), "usr/local/bin/"+launcher.NativeExecutable, data, 0o755)
 }

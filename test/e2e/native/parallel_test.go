@@ -48,7 +48,7 @@ func pythonMerge(t *testing.T, files []string) map[string]map[string]any {
 // percentiles are those computed independently (python3) over the union of their requests.
 func TestThreeLaunchersOneMergedReport(t *testing.T) {
 	sim := simulator(t, "127.0.0.5:80", "--time-to-first-token", "20ms", "--inter-token-latency", "5ms")
-	installPlugin(t)
+	cl.InstallPlugin(t)
 	ns := cl.Namespace(t)
 	gatewayService(t, ns, "127.0.0.5")
 	cmd := cl.PluginCmd(t, "", "run", "--preset", "inference-scheduling", "-n", ns, "--pvc", "results", "--create-pvc",
@@ -144,7 +144,7 @@ func TestThreeLaunchersOneMergedReport(t *testing.T) {
 // and the merged report says which launcher is missing.
 func TestKilledLauncherIsNamedMissing(t *testing.T) {
 	simulator(t, "127.0.0.6:80", "--time-to-first-token", "10ms", "--inter-token-latency", "2ms")
-	installPlugin(t)
+	cl.InstallPlugin(t)
 	ns := cl.Namespace(t)
 	gatewayService(t, ns, "127.0.0.6")
 	cmd := cl.PluginCmd(t, "", "run", "--preset", "inference-scheduling", "-n", ns, "--pvc", "results", "--create-pvc",

@@ -19,7 +19,7 @@ import (
 // reason, before anything is created — and the API server would refuse its pod for that reason.
 func TestRestrictedNamespace(t *testing.T) {
 	simulator(t, "127.0.0.9:80")
-	installPlugin(t)
+	cl.InstallPlugin(t)
 	ctx := context.Background()
 	ns := cl.Namespace(t)
 	nsObj, err := cl.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})

@@ -16,7 +16,7 @@ import (
 // request succeeded and counted by the simulator, and the model recorded is the preset's.
 func TestEveryPresetRunsNatively(t *testing.T) {
 	names := preset.Names()
-	installPlugin(t)
+	cl.InstallPlugin(t)
 	ns := cl.Namespace(t)
 	ran := 0
 	for _, name := range names {

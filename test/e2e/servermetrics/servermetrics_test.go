@@ -33,7 +33,6 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/llmdbench/kubectl-llmdbench/pkg/cluster"
-	"github.com/llmdbench/kubectl-llmdbench/pkg/launcher"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/results"
 	"github.com/llmdbench/kubectl-llmdbench/pkg/scrape"
 	"github.com/llmdbench/kubectl-llmdbench/test/e2e/framework"
@@ -245,7 +244,7 @@ func prefixHits(m map[string]float64) (float64, bool) {
 // waiting series are there and rise with the rate.
 func TestNativeRunScrapesTheSimulatorPod(t *testing.T) {
 	installSimulator(t)
-	installPlugin(t)
+	cl.InstallPlugin(t)
 	ns := cl.Namespace(t)
 	s0 := simPod(t, ns, "sim-0", false, "--time-to-first-token", "100ms", "--inter-token-latency", "10ms", "--kv-cache-size", "16384")
 	// A fresh simulator exposes no prefix-cache series before its first request: zero hits.
@@ -430,19 +429,6 @@ func readSeries(t *testing.T, path string) []results.ServerMetricsLine {
 	return out
 }
 
-func installPlugin(t *testing.T) {
-	t.Helper()
-	plugin, err := framework.PluginBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(plugin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	framework.WriteFile(t, cl.OverlayDir(), "usr/local/bin/"+launcher.NativeExecutable, data, 0o755)
-}
-
 // imageConfig runs the image harness's stand-in for a few seconds (it sends nothing).
 const imageConfig = `
 endpoint:
@@ -465,7 +451,7 @@ workload:
 // run, and puts the series into the workload's fetched result folder.
 func TestImageHarnessRunScrapesThroughThePodProxy(t *testing.T) {
 	installSimulator(t)
-	installPlugin(t) // the results reader packs with it
+	cl.InstallPlugin(t) // the results reader packs with it
 	ns := cl.Namespace(t)
 	simPod(t, ns, "sim-0", true)
 	cfg := filepath.Join(t.TempDir(), "config.yaml")
@@ -556,7 +542,7 @@ func TestInferencePoolDiscovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	installSimulator(t)
-	installPlugin(t)
+	cl.InstallPlugin(t)
 	ns := cl.Namespace(t)
 	ctx := context.Background()
 	sv, err := cluster.DiscoverServers(ctx, cl.Client, dyn, cluster.ServerQuery{Namespace: ns})
