@@ -153,6 +153,9 @@ func (o *RunOptions) planServers(ctx context.Context, cfg *config.Config) error 
 		return nil
 	}
 	sv, err := o.Servers.discover(ctx, o.Clients, cfg)
+	if ctx.Err() != nil {
+		return ctx.Err() // interrupted: not a warning about servers
+	}
 	if err != nil || len(sv.Targets) == 0 {
 		o.warn(noServersWarning(sv, err))
 		return nil

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -134,6 +135,19 @@ func TestPlanServersWarnsOnceWhenNothingIsFound(t *testing.T) {
 	o.Clients = &Clients{Client: fake.NewClientset()} // no dynamic client: a lookup would say so
 	if err := o.planServers(context.Background(), cfg); err != nil || errOut.Len() != 0 {
 		t.Errorf("off: %v %q", err, errOut.String())
+	}
+}
+
+// Ctrl-C during discovery is the interruption, not a warning about servers.
+func TestPlanServersInterruptedSaysNothing(t *testing.T) {
+	streams, _, _, errOut := genericiooptions.NewTestIOStreams()
+	o := NewRunOptions(streams)
+	o.Clients = poolClients()
+	cfg := &config.Config{Harness: config.Harness{Name: config.HarnessNative, Namespace: "bench"}, Workloads: []config.Workload{{Name: "a", Profile: []byte("load: {type: constant}\n")}}}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := o.planServers(ctx, cfg); !errors.Is(err, context.Canceled) || errOut.Len() != 0 {
+		t.Errorf("interrupted: %v, stderr %q", err, errOut.String())
 	}
 }
 

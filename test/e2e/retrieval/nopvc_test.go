@@ -34,7 +34,7 @@ func TestNoPVCRunFetchesFromTheLauncher(t *testing.T) {
 	ns := cl.Namespace(t)
 	ctx := context.Background()
 	work := t.TempDir()
-	cmd := cl.PluginCmd(t, "", append([]string{"run", "--preset", "pd", "-n", ns, "--base-url", "http://gw.example:80", "--no-pvc"}, small...)...)
+	cmd := cl.PluginCmd(t, "", append([]string{"run", "--preset", "pd", "--workload", "sanity_random", "-n", ns, "--base-url", "http://gw.example:80", "--no-pvc"}, small...)...)
 	cmd.Dir = work
 	out, err := cmd.CombinedOutput()
 	if err != nil {

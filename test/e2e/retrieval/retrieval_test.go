@@ -57,7 +57,7 @@ var runIDInText = regexp.MustCompile(`run ([0-9]{10}-[0-9a-f]{4})`)
 // startRun runs the pd preset (base URL given: no gateway needed) and returns its id.
 func startRun(t *testing.T, ns, dir string, extra ...string) string {
 	t.Helper()
-	cmd := cl.PluginCmd(t, "", append(append([]string{"run", "--preset", "pd", "-n", ns, "--pvc", "workload-pvc", "--base-url", "http://gw.example:80"}, small...), extra...)...)
+	cmd := cl.PluginCmd(t, "", append(append([]string{"run", "--preset", "pd", "--workload", "sanity_random", "-n", ns, "--pvc", "workload-pvc", "--base-url", "http://gw.example:80"}, small...), extra...)...)
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
