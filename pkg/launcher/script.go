@@ -178,7 +178,7 @@ barrier() {
   bdir=$1
   mkdir -p "$bdir" || return 1
   printf '%s\n' "$(now_ns)" >"$bdir/.$index.tmp" && mv "$bdir/.$index.tmp" "$bdir/$index" || return 1
-  deadline=$(($(now) + barrier_timeout_s))
+  deadline=$(($(now_ns) + barrier_timeout_s * 1000000000))
   b_timed_out=false
   while [ ! -f "$bdir/$barrier_go" ]; do
     arrived=0 latest=0 present="" i=0
@@ -194,7 +194,7 @@ barrier() {
     at=""
     if [ "$arrived" -ge "$count" ]; then
       at=$((latest + 500000000))
-    elif [ "$(now)" -ge "$deadline" ]; then
+    elif [ "$(now_ns)" -ge "$deadline" ]; then
       b_timed_out=true
       at=$(($(now_ns) + 500000000))
     fi
