@@ -274,8 +274,22 @@ func (c *Cluster) Exec(ctx context.Context, ns, pod string, cmd ...string) (stri
 		return "", "", err
 	}
 	var out, errOut bytes.Buffer
-	err = ex.Exec(ctx, cluster.PodRef{Namespace: ns, Name: pod}, cmd, &out, &errOut)
-	return out.String(), errOut.String(), err
+	// kwok answers from its own cache of the pod's Exec object, which the agent created before the
+	// pod started but which kwok may not have seen yet when the pod is first Running: a moment later
+	// it has. Nothing ran then, so the command is tried again.
+	for try := 0; ; try++ {
+		out.Reset()
+		errOut.Reset()
+		err = ex.Exec(ctx, cluster.PodRef{Namespace: ns, Name: pod}, cmd, &out, &errOut)
+		if err == nil || try == 20 || !strings.Contains(err.Error(), "no exec found for container") {
+			return out.String(), errOut.String(), err
+		}
+		select {
+		case <-ctx.Done():
+			return out.String(), errOut.String(), err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 // User creates a user with its own client certificate, bound in ns to a Role with rules, and
