@@ -92,7 +92,13 @@ func Charts(runs []Run, dir string, o Options) ([]Chart, error) {
 		if len(sp.ys) > 1 {
 			p.Y.Label.Text = "latency (ms); TTFT solid, TPOT dashed"
 		}
+		// Top left: the entries run rightwards over the headroom. At the right edge a browser, whose
+		// font is wider than the one the layout was measured with, would cut off their ends
+		// (" TTFT", " TPOT") and two entries of a run would read the same.
 		p.Legend.Top = true
+		p.Legend.Left = true
+		p.Legend.XOffs = vg.Points(8)
+		p.Legend.Padding = vg.Points(3) // and a browser's taller rows do not touch
 		p.Add(plotter.NewGrid())
 		series := 0
 		for i, r := range runs {
