@@ -30,34 +30,7 @@ func printCapacity(out io.Writer, c *results.Capacity) error {
 	}
 	header = append(header, "SATURATED", "PASS")
 	fmt.Fprintln(w, strings.Join(header, "\t"))
-	for i, p := range c.Probes {
-		probe := strconv.Itoa(i + 1)
-		if p.Repeat {
-			probe += " (repeat)"
-		}
-		cells := []string{probe, strconv.Itoa(p.Stage), strconv.FormatFloat(p.Level, 'f', -1, 64), num(p.Achieved, 2), num(p.Goodput, 2)}
-		for j, s := range c.SLOs {
-			cell := "-"
-			mark := "✘"
-			if j < len(p.Verdicts) {
-				v := p.Verdicts[j]
-				if v.Value != nil {
-					cell = strconv.FormatFloat(s.Display(*v.Value), 'f', 1, 64)
-					if s.DisplayUnit() == "%" {
-						cell += "%"
-					}
-				}
-				if v.Pass {
-					mark = "✔"
-				}
-			}
-			cells = append(cells, cell+" "+mark)
-		}
-		saturated := "-" // judged for rate searches only
-		if c.By == results.ByRate {
-			saturated = yesNo(p.Saturated)
-		}
-		cells = append(cells, saturated, yesNo(p.Pass))
+	for _, cells := range c.ProbeRows() {
 		fmt.Fprintln(w, strings.Join(cells, "\t"))
 	}
 	if err := w.Flush(); err != nil {
@@ -73,13 +46,6 @@ func levelUnit(c *results.Capacity) string {
 		return "CONC"
 	}
 	return "REQ/S"
-}
-
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
 }
 
 // printCapacityComparison prints the capacity answers before the stage table, e.g.

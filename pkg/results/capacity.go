@@ -1,5 +1,7 @@
 package results
 
+import "strconv"
+
 // Capacity search (kubectl llmdbench run|loadgen --find-max): the native generator probes load
 // levels, one normal stage each, until it has bracketed the highest level at which every SLO holds,
 // and writes CapacityFile beside the stages' files. This file is the contract between that writer
@@ -100,4 +102,54 @@ type CapacityProbe struct {
 type CapacityVerdict struct {
 	Value *float64 `json:"value"`
 	Pass  bool     `json:"pass"`
+}
+
+// ProbeRows are c's probes as text cells, one row per probe, for the probe tables of results show
+// and the HTML report: the probe's number ("2 (repeat)"), stage, level, achieved and goodput req/s
+// (2 decimals), each SLO's measured value in its display unit (1 decimal) with ✔ or ✘, saturated
+// ("yes"/"no"; "-" for a concurrency search, where it is not judged) and pass. A value not
+// measured is "-".
+func (c *Capacity) ProbeRows() [][]string {
+	cell := func(p *float64, prec int) string {
+		if p == nil {
+			return "-"
+		}
+		return strconv.FormatFloat(*p, 'f', prec, 64)
+	}
+	yesNo := func(b bool) string {
+		if b {
+			return "yes"
+		}
+		return "no"
+	}
+	rows := make([][]string, 0, len(c.Probes))
+	for i, p := range c.Probes {
+		probe := strconv.Itoa(i + 1)
+		if p.Repeat {
+			probe += " (repeat)"
+		}
+		cells := []string{probe, strconv.Itoa(p.Stage), strconv.FormatFloat(p.Level, 'f', -1, 64), cell(p.Achieved, 2), cell(p.Goodput, 2)}
+		for j, s := range c.SLOs {
+			value, mark := "-", "✘"
+			if j < len(p.Verdicts) {
+				v := p.Verdicts[j]
+				if v.Value != nil {
+					value = strconv.FormatFloat(s.Display(*v.Value), 'f', 1, 64)
+					if s.DisplayUnit() == "%" {
+						value += "%"
+					}
+				}
+				if v.Pass {
+					mark = "✔"
+				}
+			}
+			cells = append(cells, value+" "+mark)
+		}
+		saturated := "-"
+		if c.By == ByRate {
+			saturated = yesNo(p.Saturated)
+		}
+		rows = append(rows, append(cells, saturated, yesNo(p.Pass)))
+	}
+	return rows
 }

@@ -287,42 +287,8 @@ func capacityView(c *results.Capacity) *capacityData {
 		d.Header = append(d.Header, s.Label())
 	}
 	d.Header = append(d.Header, "saturated", "pass")
-	for i, p := range c.Probes {
-		probe := strconv.Itoa(i + 1)
-		if p.Repeat {
-			probe += " (repeat)"
-		}
-		cells := []string{probe, strconv.Itoa(p.Stage), strconv.FormatFloat(p.Level, 'f', -1, 64), num(p.Achieved, 2), num(p.Goodput, 2)}
-		for j, s := range c.SLOs {
-			cell, mark := "-", "✘"
-			if j < len(p.Verdicts) {
-				v := p.Verdicts[j]
-				if v.Value != nil {
-					cell = strconv.FormatFloat(s.Display(*v.Value), 'f', 1, 64)
-					if s.DisplayUnit() == "%" {
-						cell += "%"
-					}
-				}
-				if v.Pass {
-					mark = "✔"
-				}
-			}
-			cells = append(cells, cell+" "+mark)
-		}
-		saturated := "-" // judged for rate searches only
-		if c.By == results.ByRate {
-			saturated = yesNo(p.Saturated)
-		}
-		d.Rows = append(d.Rows, append(cells, saturated, yesNo(p.Pass)))
-	}
+	d.Rows = c.ProbeRows()
 	return d
-}
-
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
 }
 
 func slos(s results.SLOs) string {
